@@ -1,0 +1,55 @@
+/**
+ * `traffic <command> [flags]`. Option errors print the message and the command's usage (exit 2);
+ * typed errors print their code and message; anything else is a bug and prints a stack.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { TrafficError } from '../errors.ts';
+import type { Command } from './command.ts';
+import { COMMANDS } from './commands.ts';
+
+function help(): string {
+  const w = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(w)}  ${c.summary}`);
+  return `usage: traffic <command> [flags]   (traffic <command> --help for its flags)\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(help());
+    return name ? 0 : 2;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    process.stderr.write(`traffic: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  const file = fileURLToPath(new URL(entry.module, import.meta.url));
+  if (!existsSync(file)) {
+    process.stderr.write(`traffic: command "${name}" is not available in this build (${entry.module} missing)\n`);
+    return 2;
+  }
+  const mod = (await import(file)) as { command?: Command };
+  const command = mod.command;
+  if (!command) throw new Error(`${entry.module} exports no command`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command.usage.endsWith('\n') ? command.usage : command.usage + '\n');
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    return reportError(err, command);
+  }
+}
+
+export function reportError(err: unknown, command?: Command): number {
+  if (err instanceof TrafficError) {
+    process.stderr.write(`traffic ${command?.name ?? ''}: error [${err.code}]: ${err.message}\n`);
+    if (err.code === 'INVALID_OPTION' && command) process.stderr.write(`\n${command.usage}\n`);
+    return err.exitCode;
+  }
+  process.stderr.write(`traffic ${command?.name ?? ''}: unexpected error\n${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
+}

@@ -1,0 +1,103 @@
+/**
+ * Typed errors with stable codes. One table of codes; each error says what went wrong and where
+ * (file, line, field, value) and whether retrying can help (a connection drop can, bad data cannot).
+ */
+
+export const ERROR_CODES = {
+  // Input and options: fatal, the user must change something.
+  INVALID_OPTION: { retriable: false, exit: 2 },
+  INPUT_NOT_FOUND: { retriable: false, exit: 2 },
+  INPUT_EMPTY: { retriable: false, exit: 2 },
+  HEADER_UNRECOGNISED: { retriable: false, exit: 3 },
+  XLSX_NO_DATA: { retriable: false, exit: 3 },
+  XLSX_INVALID: { retriable: false, exit: 3 },
+  BAD_ROW: { retriable: false, exit: 3 },
+  BAD_RECORD: { retriable: false, exit: 3 },
+  STAGE_INPUT_MISSING: { retriable: false, exit: 2 },
+  MODEL_INVALID: { retriable: false, exit: 2 },
+  UNKNOWN_CHECKPOINT: { retriable: false, exit: 2 },
+  // Services: a retry with backoff may succeed.
+  CONNECTION_FAILED: { retriable: true, exit: 4 },
+  SERVICE_UNAVAILABLE: { retriable: true, exit: 4 },
+  // Anything else is a bug.
+  INTERNAL: { retriable: false, exit: 1 },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorContext {
+  file?: string;
+  line?: number;
+  field?: string;
+  value?: string;
+  option?: string;
+  [key: string]: unknown;
+}
+
+export class TrafficError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly exitCode: number;
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(withLocation(message, context), options);
+    this.name = 'TrafficError';
+    this.code = code;
+    this.retriable = ERROR_CODES[code].retriable;
+    this.exitCode = ERROR_CODES[code].exit;
+    this.context = context;
+  }
+}
+
+/** "msg (file data.csv, line 12, field GCSJ)" — the place is part of the message users read. */
+function withLocation(message: string, ctx: ErrorContext): string {
+  const where: string[] = [];
+  if (ctx.file !== undefined) where.push(`file ${ctx.file}`);
+  if (ctx.line !== undefined) where.push(`line ${ctx.line}`);
+  if (ctx.field !== undefined) where.push(`field ${ctx.field}`);
+  if (ctx.option !== undefined) where.push(`option ${ctx.option}`);
+  return where.length ? `${message} (${where.join(', ')})` : message;
+}
+
+export function isRetriable(err: unknown): boolean {
+  if (err instanceof TrafficError) return err.retriable;
+  const code = (err as { code?: unknown } | null)?.code;
+  // Node socket errors and mysql2/ioredis connection errors.
+  return (
+    typeof code === 'string' &&
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      'EHOSTUNREACH',
+      'PROTOCOL_CONNECTION_LOST',
+      'ER_CON_COUNT_ERROR',
+      'ECONNABORTED',
+    ].includes(code)
+  );
+}
+
+export interface RetryOptions {
+  retries: number;
+  initialMs: number;
+  maxMs: number;
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Retries retriable failures with jittered exponential backoff; fatal errors pass through at once. */
+export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isRetriable(err) || attempt > opts.retries || opts.signal?.aborted) throw err;
+      const base = Math.min(opts.maxMs, opts.initialMs * 2 ** (attempt - 1));
+      const delay = Math.round(base / 2 + Math.random() * (base / 2));
+      opts.onRetry?.(err, attempt, delay);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// `npm test`: start the services the integration tests need (idempotent), run vitest under
+// TZ=UTC (times must not depend on the machine's zone), and end with the plain line
+// `N passed, N failed` that CI reads. Extra args go to vitest (e.g. `npm test -- test/csv.test.ts`).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+
+const args = process.argv.slice(2);
+const env = { ...process.env, TZ: 'UTC' };
+
+if (!process.env.TRAFFIC_SKIP_SERVICES && existsSync('scripts/services-up.ts')) {
+  const up = spawnSync(process.execPath, ['bin/traffic.mjs', 'services:up'], { stdio: 'inherit', env });
+  if (up.status !== 0) {
+    console.error('npm test: services:up failed; integration tests would fail. See the message above.');
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+}
+
+mkdirSync('.tmp', { recursive: true });
+const report = '.tmp/vitest-report.json';
+const run = spawnSync(
+  process.execPath,
+  ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args],
+  { stdio: 'inherit', env },
+);
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+if (existsSync(report)) {
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  passed = r.numPassedTests ?? 0;
+  failed = (r.numFailedTests ?? 0) + (r.numRuntimeErrorTestSuites ?? 0);
+  skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  // A test file that fails to load has no tests but is a failure.
+  for (const f of r.testResults ?? []) if (f.status === 'failed' && (f.assertionResults ?? []).length === 0) failed++;
+} else {
+  failed = 1;
+}
+if (run.status !== 0 && failed === 0) failed = 1;
+console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ''));
+process.exit(run.status === 0 && failed === 0 ? 0 : 1);
