@@ -1,0 +1,111 @@
+/**
+ * File IO for the project's own UTF-8 CSVs (stage outputs, master): streaming readers with line
+ * numbers and a buffered writer that respects backpressure. Raw input files (GBK/UTF-8 CSV, XLSX)
+ * have their own readers in etl/read/.
+ */
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { CsvParser, csvLine, type CsvRecord } from './csv.ts';
+import { TrafficError } from './errors.ts';
+
+/** Streams the records of a UTF-8 CSV (BOM allowed) with their line numbers. */
+export async function* readCsvRecords(file: string, highWaterMark = 1 << 20): AsyncGenerator<CsvRecord> {
+  const queue: CsvRecord[] = [];
+  const parser = new CsvParser((r) => queue.push(r));
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
+  let stream;
+  try {
+    stream = createReadStream(file, { highWaterMark });
+    for await (const chunk of stream) {
+      parser.push(decoder.decode(chunk as Buffer, { stream: true }));
+      while (queue.length) yield* queue.splice(0, queue.length);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new TrafficError('INPUT_NOT_FOUND', `no such file: ${file}`, { file });
+    }
+    throw err;
+  }
+  parser.push(decoder.decode());
+  parser.end();
+  yield* queue;
+}
+
+export interface CsvTable {
+  header: string[];
+  rows: AsyncGenerator<CsvRecord>;
+}
+
+/**
+ * Opens a UTF-8 CSV written by this toolkit and checks its header against the expected columns,
+ * so that a stage fed the wrong file says so instead of producing nonsense.
+ */
+export async function openCsvTable(file: string, expected?: readonly string[]): Promise<CsvTable> {
+  const rows = readCsvRecords(file);
+  const first = await rows.next();
+  if (first.done) throw new TrafficError('INPUT_EMPTY', `file is empty (no header): ${file}`, { file });
+  const header = first.value.fields;
+  if (expected && (header.length !== expected.length || header.some((h, i) => h !== expected[i]))) {
+    throw new TrafficError(
+      'HEADER_UNRECOGNISED',
+      `unexpected header: got [${header.join(',')}], expected [${expected.join(',')}]`,
+      { file, line: 1 },
+    );
+  }
+  return { header, rows };
+}
+
+/** Buffered CSV/text writer: batches small writes, awaits drain when the OS buffer is full. */
+export class TextFileWriter {
+  private buf = '';
+  private readonly out: WriteStream;
+  private readonly limit: number;
+  lines = 0;
+
+  private constructor(out: WriteStream, limit: number) {
+    this.out = out;
+    this.limit = limit;
+  }
+
+  static async open(file: string, opts: { append?: boolean; bufferBytes?: number } = {}): Promise<TextFileWriter> {
+    await mkdir(path.dirname(file), { recursive: true });
+    const out = createWriteStream(file, { flags: opts.append ? 'a' : 'w' });
+    await new Promise<void>((resolve, reject) => {
+      out.once('open', () => resolve());
+      out.once('error', reject);
+    });
+    return new TextFileWriter(out, opts.bufferBytes ?? 1 << 16);
+  }
+
+  /** Write text; returns a promise only when the caller should wait (backpressure). */
+  write(text: string): Promise<void> | undefined {
+    this.buf += text;
+    if (this.buf.length < this.limit) return undefined;
+    return this.flushBuffer();
+  }
+
+  writeCsv(fields: readonly string[]): Promise<void> | undefined {
+    this.lines++;
+    return this.write(csvLine(fields));
+  }
+
+  private flushBuffer(): Promise<void> | undefined {
+    const data = this.buf;
+    this.buf = '';
+    if (this.out.write(data)) return undefined;
+    return new Promise((resolve) => this.out.once('drain', () => resolve()));
+  }
+
+  async close(): Promise<void> {
+    if (this.buf) await this.flushBuffer();
+    await new Promise<void>((resolve, reject) => this.out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  }
+}
+
+/** Writes a whole CSV (header + rows) at once; for small tables (dimension, stats). */
+export function csvText(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  let s = csvLine(header);
+  for (const r of rows) s += csvLine(r);
+  return s;
+}

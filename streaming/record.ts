@@ -1,0 +1,41 @@
+/**
+ * The stream record (DESIGN.md "Stream record"): the 12 master fields in master order,
+ * tab-separated, UTF-8, no header; one per log line or Kafka message value (key = HPHM).
+ * Decoding validates what every consumer relies on; a bad record is returned with the reason
+ * so the caller can dead-letter it and go on.
+ */
+import { F, MASTER_COLUMNS, type MasterRow } from '../pipeline/schema.ts';
+
+export const FIELD_COUNT = MASTER_COLUMNS.length;
+const GCSJ_RE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+
+/** Tabs and newlines cannot occur inside a field of a line-oriented record: replaced by a space. */
+function clean(field: string): string {
+  return /[\t\r\n]/.test(field) ? field.replace(/[\t\r\n]/g, ' ') : field;
+}
+
+export function encodeRecord(row: readonly string[]): string {
+  let s = clean(row[0] ?? '');
+  for (let i = 1; i < FIELD_COUNT; i++) s += '\t' + clean(row[i] ?? '');
+  return s;
+}
+
+export type DecodeResult = { ok: true; row: MasterRow } | { ok: false; reason: string };
+
+export function decodeRecord(text: string): DecodeResult {
+  const line = text.endsWith('\r') ? text.slice(0, -1) : text;
+  if (line.length === 0) return { ok: false, reason: 'empty record' };
+  const row = line.split('\t');
+  if (row.length !== FIELD_COUNT) {
+    return { ok: false, reason: `expected ${FIELD_COUNT} tab-separated fields, got ${row.length}` };
+  }
+  if (!row[F.GCXH]) return { ok: false, reason: 'GCXH empty' };
+  if (!row[F.KKMC]) return { ok: false, reason: 'KKMC empty' };
+  if (!GCSJ_RE.test(row[F.GCSJ] ?? '')) return { ok: false, reason: `GCSJ not YYYY-MM-DD HH:mm:ss: "${row[F.GCSJ]}"` };
+  const w = row[F.IS_WEEKEND];
+  const p = row[F.IS_PEAK_HOUR];
+  if ((w !== '0' && w !== '1') || (p !== '0' && p !== '1')) {
+    return { ok: false, reason: 'IS_WEEKEND / IS_PEAK_HOUR must be 0 or 1' };
+  }
+  return { ok: true, row };
+}
