@@ -1,0 +1,407 @@
+/**
+ * The API: one routing table over a store, an alert feed and the flow model. Every JSON reply is
+ * `{code: 0, msg: "ok", data}`; errors carry the HTTP status as `code` and a message saying what
+ * was wrong. Static pages (dashboard, query page) and ECharts are served from disk, no CDN.
+ */
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { csvLine } from '../pipeline/csv.ts';
+import { PASS_COLUMNS, type PassRecord, type TrafficStore } from '../pipeline/store-api.ts';
+import { chinaIso, formatChinaTime, isWeekend, toEpochSeconds } from '../pipeline/time.ts';
+import type { AlertFeed } from './alerts.ts';
+import {
+  ApiError,
+  applyCors,
+  badRequest,
+  fail,
+  ok,
+  readJsonBody,
+  type CorsPolicy,
+  type RequestContext,
+  type Route,
+} from './http.ts';
+import { intParam, parseFilterParams, parseQueryRequest, parseWeekendFlag, validDate } from './validate.ts';
+
+/** What the API needs from the flow model (models/predictor.ts satisfies it). */
+export interface FlowPredictor {
+  readonly checkpoints: readonly string[];
+  predict(kkmc: string, hour: number, isWeekend: 0 | 1): number;
+}
+
+export interface AppDeps {
+  store: TrafficStore;
+  alerts: AlertFeed;
+  predictor: FlowPredictor | null;
+  /** Extra health lines (bus, model file …) from whoever composes the app. */
+  health?: () => Promise<Record<string, { ok: boolean; detail: string }>>;
+  cors: CorsPolicy;
+  apiKey?: string;
+  bodyLimit?: number;
+  /** Wall-clock ms between SSE flow updates. */
+  flowIntervalMs?: number;
+}
+
+const ROOT = path.dirname(fileURLToPath(import.meta.url));
+const PUBLIC = path.join(ROOT, 'public');
+const NODE_MODULES = path.join(ROOT, '..', 'node_modules');
+const PAGES: Record<string, string> = { '/': 'dashboard.html', '/query': 'query.html' };
+const VENDOR: Record<string, string> = {
+  '/vendor/echarts.min.js': path.join(NODE_MODULES, 'echarts', 'dist', 'echarts.min.js'),
+  '/vendor/china.json': path.join(NODE_MODULES, 'echarts-map', 'map', 'json', 'china.json'),
+};
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+/** The file behind a static path, or null: pages, /static/* under api/public, vendored ECharts. */
+function staticFile(pathname: string): string | null {
+  const page = PAGES[pathname];
+  if (page) return path.join(PUBLIC, page);
+  const vendor = VENDOR[pathname];
+  if (vendor) return vendor;
+  if (pathname.startsWith('/static/')) {
+    const rel = path.normalize(decodeURIComponent(pathname.slice('/static/'.length)));
+    if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
+    return path.join(PUBLIC, rel);
+  }
+  return null;
+}
+
+export interface ApiApp {
+  server: Server;
+  /** Stops accepting, ends SSE streams, waits for in-flight requests (force after `graceMs`). */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+export function createApiApp(deps: AppDeps): ApiApp {
+  const bodyLimit = deps.bodyLimit ?? 64 * 1024;
+  const sse = new Set<ServerResponse>();
+  let known: Set<string> | null = null;
+  let knownAt = 0;
+
+  async function checkpointSet(force = false): Promise<Set<string>> {
+    if (!known || force || Date.now() - knownAt > 30_000) {
+      const dims = await deps.store.checkpoints();
+      const fromData = await deps.store.kkmcCount(10_000);
+      known = new Set([...dims.map((d) => d.kkmc), ...fromData.map((d) => d.name)]);
+      knownAt = Date.now();
+    }
+    return known;
+  }
+  async function knownCheckpoint(): Promise<(code: string) => boolean> {
+    const set = await checkpointSet();
+    return (code) => set.has(code);
+  }
+  async function ensureKnown(code: string): Promise<void> {
+    if ((await checkpointSet()).has(code)) return;
+    if ((await checkpointSet(true)).has(code)) return;
+    throw badRequest(`unknown checkpoint "${code}"`);
+  }
+
+  async function labels(): Promise<Map<string, string>> {
+    return new Map((await deps.store.checkpoints()).map((c) => [c.kkmc, c.kkmc_name]));
+  }
+
+  const routes: Route[] = [
+    {
+      method: 'POST',
+      path: '/api/query',
+      handler: async ({ body }) => {
+        const check = await knownCheckpoint();
+        let req;
+        try {
+          req = parseQueryRequest(body, check);
+        } catch (err) {
+          // A checkpoint added since the cache was filled is not a client error.
+          if (err instanceof ApiError && /unknown checkpoint/.test(err.message)) {
+            const b = body as { kkmc?: string };
+            await ensureKnown(String(b.kkmc));
+            req = parseQueryRequest(body, () => true);
+          } else throw err;
+        }
+        const { total, rows } = await deps.store.query(req.filter, req.page, req.size);
+        return { total, page: req.page, size: req.size, rows };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/stats/kkmc_count',
+      handler: async ({ url }) => {
+        const limit = intParam(url.searchParams.get('limit'), 'limit', 10, 1, 1000);
+        const [counts, names] = await Promise.all([deps.store.kkmcCount(limit), labels()]);
+        return counts.map((c) => ({ name: c.name, label: names.get(c.name) ?? c.name, value: c.value }));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/stats/flow_24h',
+      handler: async ({ url }) => {
+        const raw = url.searchParams.get('date');
+        let date: string;
+        if (raw) date = validDate(raw, 'date');
+        else {
+          const latest = await deps.store.latestGcsj();
+          date = (latest ?? formatChinaTime(Date.now())).slice(0, 10);
+        }
+        const kkmcRaw = url.searchParams.get('kkmc');
+        if (kkmcRaw) await ensureKnown(kkmcRaw);
+        const kkmc = kkmcRaw || undefined;
+        const counts = await deps.store.hourly(date, kkmc);
+        const weekend: 0 | 1 = isWeekend(date) ? 1 : 0;
+        const p = deps.predictor;
+        return counts.map((value, hour) => ({
+          hour,
+          value,
+          predicted: p ? round1(predictTotal(p, hour, weekend, kkmc)) : null,
+        }));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/stats/map_data',
+      handler: async () => deps.store.provinceCount(),
+    },
+    {
+      method: 'GET',
+      path: '/api/stats/vehicle_type',
+      handler: async () => deps.store.vehicleTypeCount(),
+    },
+    {
+      method: 'GET',
+      path: '/api/stats/overview',
+      handler: async () => {
+        const [total, latest, checkpoints, warnings] = await Promise.all([
+          deps.store.total(),
+          deps.store.latestGcsj(),
+          deps.store.checkpointCount(),
+          deps.alerts.count().catch(() => null),
+        ]);
+        return { total, latest_gcsj: latest, checkpoints, warnings };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/stats/minute_flow',
+      handler: async ({ url }) => {
+        const minutes = intParam(url.searchParams.get('minutes'), 'minutes', 30, 1, 1440);
+        return minuteFlow(minutes);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/checkpoints',
+      handler: async () => {
+        const [dims, counts] = await Promise.all([deps.store.checkpoints(), deps.store.kkmcCount(10_000)]);
+        const byCode = new Map(dims.map((d) => [d.kkmc, d]));
+        for (const c of counts) if (!byCode.has(c.name)) byCode.set(c.name, { kkmc: c.name, kkmc_name: c.name, lon: null, lat: null });
+        return [...byCode.values()].sort((a, b) => a.kkmc.localeCompare(b.kkmc));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/warnings/realtime',
+      handler: async ({ url }) => {
+        const limit = intParam(url.searchParams.get('limit'), 'limit', 10, 1, 1000);
+        return deps.alerts.recent(limit);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/predict/flow',
+      handler: async ({ url }) => {
+        const p = deps.predictor;
+        if (!p) throw new ApiError(503, 'no flow model loaded (run `npm run train`)');
+        const kkmc = url.searchParams.get('kkmc');
+        if (!kkmc) throw badRequest('kkmc is required');
+        if (!p.checkpoints.includes(kkmc)) throw badRequest(`unknown checkpoint "${kkmc}"`);
+        const hourRaw = url.searchParams.get('hour');
+        if (hourRaw === null || hourRaw === '') throw badRequest('hour is required (0–23)');
+        const hour = intParam(hourRaw, 'hour', 0, 0, 23);
+        const w = parseWeekendFlag(url.searchParams.get('is_weekend'));
+        return { kkmc, hour, is_weekend: w, predicted_flow: round1(p.predict(kkmc, hour, w)) };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/health',
+      handler: async () => {
+        const [store, alerts, extra] = await Promise.all([
+          deps.store.health(),
+          deps.alerts.health(),
+          deps.health ? deps.health() : Promise.resolve({}),
+        ]);
+        const model = deps.predictor
+          ? { ok: true, detail: `${deps.predictor.checkpoints.length} checkpoints` }
+          : { ok: false, detail: 'no model loaded' };
+        return { status: store.ok && alerts.ok ? 'ok' : 'degraded', time: chinaIso(), store, alerts, model, ...extra };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/export.csv',
+      kind: 'raw',
+      handler: async ({ url, res }) => {
+        const check = await knownCheckpoint();
+        const filter = parseFilterParams(url.searchParams, check);
+        res.writeHead(200, {
+          'Content-Type': 'text/csv; charset=utf-8',
+          'Content-Disposition': 'attachment; filename="traffic_query.csv"',
+          'Cache-Control': 'no-store',
+        });
+        // BOM so spreadsheet programs read the Chinese text as UTF-8.
+        res.write('\ufeff' + csvLine(PASS_COLUMNS.map((c) => c.toUpperCase())));
+        await deps.store.exportRows(filter, async (rows: PassRecord[]) => {
+          let text = '';
+          for (const r of rows) text += csvLine(PASS_COLUMNS.map((c) => String(r[c])));
+          if (!res.write(text)) await new Promise((resolve) => res.once('drain', resolve));
+        });
+        res.end();
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/stream',
+      kind: 'raw',
+      handler: async ({ req, res }) => {
+        res.writeHead(200, {
+          'Content-Type': 'text/event-stream; charset=utf-8',
+          'Cache-Control': 'no-store',
+          Connection: 'keep-alive',
+          'X-Accel-Buffering': 'no',
+        });
+        res.write('retry: 3000\n\n');
+        sse.add(res);
+        const send = (event: string, data: unknown): void => {
+          res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+        };
+        const unsubscribe = deps.alerts.subscribe((a) => send('alert', a));
+        const pushFlow = async (): Promise<void> => {
+          try {
+            send('flow', await minuteFlow(30));
+          } catch {
+            /* store busy or down: next tick */
+          }
+        };
+        void pushFlow();
+        const flowTimer = setInterval(() => void pushFlow(), deps.flowIntervalMs ?? 5000);
+        const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+        await new Promise<void>((resolve) => {
+          const end = (): void => {
+            clearInterval(flowTimer);
+            clearInterval(ping);
+            unsubscribe();
+            sse.delete(res);
+            resolve();
+          };
+          req.on('close', end);
+          res.on('close', end);
+        });
+      },
+    },
+  ];
+
+  /** Passes per event-time minute over the last `minutes` minutes up to the stream clock. */
+  async function minuteFlow(minutes: number): Promise<{ latest_gcsj: string | null; minutes: { minute: string; value: number }[] }> {
+    const latest = await deps.store.latestGcsj();
+    if (!latest) return { latest_gcsj: null, minutes: [] };
+    const toS = toEpochSeconds(latest);
+    const fromS = Math.floor(toS / 60) * 60 - (minutes - 1) * 60;
+    const counts = await deps.store.minuteCounts(formatChinaTime(fromS * 1000), latest);
+    const byMinute = new Map(counts.map((c) => [c.minute, c.value]));
+    const out: { minute: string; value: number }[] = [];
+    for (let t = fromS; t <= toS; t += 60) {
+      const m = formatChinaTime(t * 1000).slice(0, 16);
+      out.push({ minute: m, value: byMinute.get(m) ?? 0 });
+    }
+    return { latest_gcsj: latest, minutes: out };
+  }
+
+  const table = new Map(routes.map((r) => [`${r.method} ${r.path}`, r]));
+  const paths = new Set(routes.map((r) => r.path));
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (applyCors(req, res, deps.cors)) return;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = req.method ?? 'GET';
+    const pathname = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+
+    if (pathname === '/favicon.ico') {
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    const asset = staticFile(pathname);
+    if (asset && (method === 'GET' || method === 'HEAD')) return serveFile(res, asset);
+
+    if (pathname.startsWith('/api/') && deps.apiKey) {
+      const key = req.headers['x-api-key'] ?? url.searchParams.get('key');
+      if (key !== deps.apiKey) throw new ApiError(401, 'missing or wrong X-API-Key header');
+    }
+    const route = table.get(`${method} ${pathname}`);
+    if (!route) {
+      if (paths.has(pathname)) throw new ApiError(405, `method ${method} not allowed on ${pathname}`);
+      throw new ApiError(404, `no such endpoint: ${method} ${pathname}`);
+    }
+    const body = method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined;
+    const ctx: RequestContext = { req, res, url, body };
+    const result = await route.handler(ctx);
+    if (route.kind !== 'raw') ok(res, result);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (err instanceof ApiError) return fail(res, err.status, err.message);
+      // Not the client's fault: log the detail here, tell the client only that it failed.
+      process.stderr.write(`api: ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}\n`);
+      fail(res, 500, 'internal error while handling the request');
+    });
+  });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.keepAliveTimeout = 5_000;
+
+  return {
+    server,
+    async shutdown(graceMs = 3000) {
+      for (const res of sse) res.end();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function predictTotal(p: FlowPredictor, hour: number, weekend: 0 | 1, kkmc?: string): number {
+  if (kkmc !== undefined) return p.checkpoints.includes(kkmc) ? p.predict(kkmc, hour, weekend) : 0;
+  let sum = 0;
+  for (const c of p.checkpoints) sum += p.predict(c, hour, weekend);
+  return sum;
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+function serveFile(res: ServerResponse, file: string): void {
+  const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    fail(res, 404, `static file missing: ${path.basename(file)}`);
+    return;
+  }
+  res.writeHead(200, {
+    'Content-Type': type,
+    'Content-Length': statSync(file).size,
+    'Cache-Control': 'public, max-age=300',
+  });
+  createReadStream(file).pipe(res);
+}
+

@@ -1,0 +1,73 @@
+/**
+ * `traffic api [--port N] [--data-dir DIR] [--model FILE] [--redis URL] [--mysql URLS]`
+ * Serves the API and dashboard over the store (embedded DuckDB in the data dir, or the MySQL
+ * shards when TRAFFIC_MYSQL / --mysql is set), alerts (Redis when TRAFFIC_REDIS / --redis is set,
+ * else in-process) and the flow model (when its JSON exists).
+ */
+import { readEnv } from '../pipeline/config.ts';
+import { int, optStr, parseFlags } from '../pipeline/cli/args.ts';
+import type { Command } from '../pipeline/cli/command.ts';
+import { openApiDeps, type ApiDepsOptions } from './compose.ts';
+import { createApiApp } from './app.ts';
+import { parseCorsOrigins } from './http.ts';
+
+const usage = `usage: traffic api [--port N] [--host H] [--data-dir DIR] [--model FILE] [--redis URL] [--mysql URL[,URL…]]
+
+  --port N        listen port (TRAFFIC_PORT, default 5000)
+  --host H        listen address (default 127.0.0.1)
+  --data-dir DIR  data dir with the embedded store and model (TRAFFIC_DATA_DIR, default data/out)
+  --model FILE    flow model JSON (default <data-dir>/traffic_flow_model.json when present)
+  --redis URL     read alerts from Redis list traffic:warnings (TRAFFIC_REDIS; default in-process)
+  --mysql URLS    query the MySQL shards (TRAFFIC_MYSQL; default the embedded store)
+  CORS: TRAFFIC_CORS_ORIGINS (default *); API key: TRAFFIC_API_KEY (header X-API-Key)`;
+
+export const command: Command = {
+  name: 'api',
+  summary: 'HTTP API and dashboard',
+  usage,
+  async run(argv) {
+    const env = readEnv();
+    const { values } = parseFlags(argv, {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      model: { type: 'string' },
+      redis: { type: 'string' },
+      mysql: { type: 'string' },
+    });
+    const port = int(values.port, 'port', env.port, { min: 0, max: 65535 });
+    const host = optStr(values.host, 'host') ?? '127.0.0.1';
+    const opts: ApiDepsOptions = {
+      dataDir: optStr(values['data-dir'], 'data-dir') ?? env.dataDir,
+      model: optStr(values.model, 'model'),
+      redis: optStr(values.redis, 'redis') ?? env.redis,
+      mysql: optStr(values.mysql, 'mysql')?.split(',') ?? env.mysql,
+    };
+    const deps = await openApiDeps(opts);
+    const app = createApiApp({
+      ...deps,
+      cors: parseCorsOrigins(env.corsOrigins),
+      ...(env.apiKey ? { apiKey: env.apiKey } : {}),
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        app.server.once('error', reject);
+        app.server.listen(port, host, () => resolve());
+      });
+      const addr = app.server.address();
+      const bound = typeof addr === 'object' && addr ? addr.port : port;
+      process.stderr.write(
+        `api: listening on http://${host}:${bound}  store=${deps.store.kind} alerts=${deps.alerts.kind} model=${deps.predictor ? 'loaded' : 'none'}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      process.stderr.write('api: shutting down\n');
+      await app.shutdown();
+      return 0;
+    } finally {
+      await deps.close();
+    }
+  },
+};

@@ -1,0 +1,80 @@
+/**
+ * Builds the API's dependencies from configuration: which store, which alert feed, which model.
+ * Shared by `traffic api` and the one-process platform.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { EmbeddedStore, EMBEDDED_DB_FILE } from '../pipeline/embedded/duckdb-store.ts';
+import { TrafficError } from '../pipeline/errors.ts';
+import { FILES } from '../pipeline/schema.ts';
+import type { TrafficStore } from '../pipeline/store-api.ts';
+import { MemoryAlertFeed, RedisAlertFeed, type AlertFeed } from './alerts.ts';
+import type { FlowPredictor } from './app.ts';
+
+export interface ApiDepsOptions {
+  dataDir: string;
+  model?: string | undefined;
+  redis?: string | undefined;
+  mysql?: string[] | undefined;
+  /** An already open store / feed (one-process platform). */
+  store?: TrafficStore;
+  alerts?: AlertFeed;
+}
+
+export interface ApiDeps {
+  store: TrafficStore;
+  alerts: AlertFeed;
+  predictor: FlowPredictor | null;
+  close(): Promise<void>;
+}
+
+export async function openStore(opts: { dataDir: string; mysql?: string[] | undefined }): Promise<TrafficStore> {
+  if (opts.mysql && opts.mysql.length) {
+    const spec = '../pipeline/store/api-store.ts';
+    const mod = (await import(spec).catch(() => null)) as
+      | { openMysqlApiStore?: (urls: string[]) => Promise<TrafficStore> }
+      | null;
+    if (!mod?.openMysqlApiStore) {
+      throw new TrafficError('INVALID_OPTION', 'the MySQL store is not available in this build', { option: '--mysql' });
+    }
+    return mod.openMysqlApiStore(opts.mysql);
+  }
+  return EmbeddedStore.open(path.join(opts.dataDir, EMBEDDED_DB_FILE));
+}
+
+export async function loadFlowPredictor(file: string): Promise<FlowPredictor> {
+  const json: unknown = JSON.parse(await readFile(file, 'utf8'));
+  const spec = '../models/predictor.ts';
+  const mod = (await import(spec)) as {
+    loadPredictor: (j: unknown) => {
+      checkpoints: readonly string[];
+      predict(kkmc: string, hour: number, isWeekend: never): number;
+    };
+  };
+  const p = mod.loadPredictor(json);
+  return {
+    checkpoints: p.checkpoints,
+    predict: (kkmc, hour, w) => p.predict(kkmc, hour, w as never),
+  };
+}
+
+export async function openApiDeps(opts: ApiDepsOptions): Promise<ApiDeps> {
+  const ownStore = !opts.store;
+  const store = opts.store ?? (await openStore(opts));
+  const ownAlerts = !opts.alerts;
+  const alerts = opts.alerts ?? (opts.redis ? new RedisAlertFeed(opts.redis) : new MemoryAlertFeed());
+  const modelFile = opts.model ?? path.join(opts.dataDir, FILES.model);
+  let predictor: FlowPredictor | null = null;
+  if (existsSync(modelFile)) predictor = await loadFlowPredictor(modelFile);
+  else if (opts.model) throw new TrafficError('INPUT_NOT_FOUND', `no such model file: ${opts.model}`, { file: opts.model });
+  return {
+    store,
+    alerts,
+    predictor,
+    async close() {
+      if (ownAlerts) await alerts.close();
+      if (ownStore) await store.close();
+    },
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * The little HTTP framework the API needs, on node:http only: a routing table, the reply
+ * envelope `{code, msg, data}`, typed client errors, JSON bodies with a size limit, CORS with
+ * preflight and an optional API key. Errors never leak a stack to the client.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** A client-visible error: HTTP status + message saying what was wrong with the request. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const badRequest = (msg: string): ApiError => new ApiError(400, msg);
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  /** Parsed JSON body (POST), undefined otherwise. */
+  body: unknown;
+}
+
+export type Handler = (ctx: RequestContext) => Promise<unknown> | unknown;
+
+export interface Route {
+  method: 'GET' | 'POST';
+  path: string;
+  /** JSON handler result is wrapped in the envelope; 'raw' handlers write the response themselves. */
+  kind?: 'json' | 'raw';
+  /** Needs the API key when one is configured (all /api routes). */
+  handler: Handler;
+}
+
+export function sendJson(res: ServerResponse, status: number, payload: unknown): void {
+  const body = JSON.stringify(payload);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store',
+  });
+  res.end(body);
+}
+
+export function ok(res: ServerResponse, data: unknown): void {
+  sendJson(res, 200, { code: 0, msg: 'ok', data });
+}
+
+export function fail(res: ServerResponse, status: number, msg: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, { code: status, msg, data: null });
+}
+
+/** Reads a JSON body up to `limit` bytes; 413 past it, 400 for invalid JSON. */
+export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw new ApiError(413, `request body too large: ${declared} bytes, limit ${limit}`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      throw new ApiError(413, `request body too large: over ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`invalid JSON body: ${(err as Error).message}`);
+  }
+}
+
+export interface CorsPolicy {
+  /** `*` or an explicit list of origins. */
+  origins: '*' | string[];
+}
+
+export function parseCorsOrigins(value: string): CorsPolicy {
+  const v = value.trim();
+  if (v === '*' || v === '') return { origins: '*' };
+  return { origins: v.split(',').map((s) => s.trim()).filter(Boolean) };
+}
+
+/** Sets CORS headers; returns true when the request was a preflight that has been answered. */
+export function applyCors(req: IncomingMessage, res: ServerResponse, policy: CorsPolicy): boolean {
+  const origin = req.headers.origin;
+  if (policy.origins === '*') {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+  } else if (origin && policy.origins.includes(origin)) {
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Vary', 'Origin');
+  }
+  if (req.method === 'OPTIONS') {
+    res.writeHead(204, {
+      'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
+      'Access-Control-Allow-Headers': 'Content-Type, X-API-Key',
+      'Access-Control-Max-Age': '600',
+    });
+    res.end();
+    return true;
+  }
+  return false;
+}

@@ -1,0 +1,19 @@
+import { axisStyle, C, shortName } from './theme.js';
+
+/** 卡口流量 Top 10: horizontal bars, busiest on top. data: [{name, label, value}] */
+export function top10Option(data) {
+  const rows = [...data].reverse();
+  return {
+    grid: { left: 8, right: 56, top: 6, bottom: 6, containLabel: true },
+    tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' },
+      formatter: (p) => `${rows[p[0].dataIndex].label}<br/>${rows[p[0].dataIndex].name}：${p[0].value.toLocaleString('zh-CN')} 辆次` },
+    xAxis: { type: 'value', ...axisStyle, axisLabel: { show: false }, splitLine: { show: false } },
+    yAxis: { type: 'category', data: rows.map((d) => shortName(d.label)), ...axisStyle, axisTick: { show: false } },
+    series: [{
+      type: 'bar', data: rows.map((d) => d.value), barWidth: 12,
+      itemStyle: { borderRadius: [0, 6, 6, 0], color: { type: 'linear', x: 0, y: 0, x2: 1, y2: 0,
+        colorStops: [{ offset: 0, color: 'rgba(53,208,255,0.25)' }, { offset: 1, color: C.accent }] } },
+      label: { show: true, position: 'right', color: C.text, fontSize: 13, formatter: (p) => p.value.toLocaleString('zh-CN') },
+    }],
+  };
+}

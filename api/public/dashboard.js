@@ -1,0 +1,131 @@
+// The big screen: fetches each panel's data from the API, feeds the option builders in
+// charts/, and stays live through the SSE stream (alerts, per-minute flow) plus a slow poll.
+import { api, chinaTime, fitScreen, fmt, withKey } from './common.js';
+import { flow24hOption } from './charts/flow24h.js';
+import { minuteFlowOption } from './charts/minuteFlow.js';
+import { originMapOption } from './charts/originMap.js';
+import { top10Option } from './charts/top10.js';
+import { vehicleTypeOption } from './charts/vehicleType.js';
+import { shortName } from './charts/theme.js';
+
+fitScreen(document.getElementById('screen'));
+document.getElementById('query-link').href = withKey('/query');
+
+const charts = {};
+for (const el of document.querySelectorAll('[data-chart]')) {
+  charts[el.dataset.chart] = echarts.init(el, null, { renderer: 'canvas' });
+}
+window.addEventListener('resize', () => Object.values(charts).forEach((c) => c.resize()));
+// Tests read this to know each chart has been drawn with data.
+window.__dashboard = { charts, drawn: {}, alerts: 0 };
+const drawn = (name, n) => { window.__dashboard.drawn[name] = n; };
+
+let provinceCenters = null;
+async function loadMap() {
+  const res = await fetch('/vendor/china.json');
+  const geo = await res.json();
+  echarts.registerMap('china', geo);
+  provinceCenters = {};
+  for (const f of geo.features) if (f.properties.cp) provinceCenters[f.properties.name] = f.properties.cp;
+}
+
+async function refreshOverview() {
+  const o = await api('/api/stats/overview');
+  document.getElementById('c-total').textContent = fmt(o.total);
+  document.getElementById('c-checkpoints').textContent = fmt(o.checkpoints);
+  document.getElementById('c-warnings').textContent = o.warnings == null ? '—' : fmt(o.warnings);
+  document.getElementById('c-latest').textContent = o.latest_gcsj ? o.latest_gcsj.slice(5) : '—';
+  document.getElementById('stream-clock').textContent = o.latest_gcsj || '—';
+}
+
+async function refreshCharts() {
+  const [top, types, provinces, flow] = await Promise.all([
+    api('/api/stats/kkmc_count?limit=10'),
+    api('/api/stats/vehicle_type'),
+    api('/api/stats/map_data'),
+    api('/api/stats/flow_24h'),
+  ]);
+  charts.top10.setOption(top10Option(top), true);
+  drawn('top10', top.length);
+  charts.vehicle_type.setOption(vehicleTypeOption(types), true);
+  drawn('vehicle_type', types.length);
+  if (provinceCenters) {
+    charts.map.setOption(originMapOption(provinces, provinceCenters), true);
+    drawn('map', provinces.length);
+  }
+  const latest = document.getElementById('stream-clock').textContent;
+  document.getElementById('flow-date').textContent = latest && latest !== '—' ? `${latest.slice(0, 10)}（数据最新日期）` : '';
+  charts.flow_24h.setOption(flow24hOption(flow), true);
+  drawn('flow_24h', flow.reduce((s, h) => s + h.value, 0));
+}
+
+function drawMinuteFlow(payload) {
+  if (!payload || !payload.minutes) return;
+  charts.minute_flow.setOption(minuteFlowOption(payload.minutes), true);
+  drawn('minute_flow', payload.minutes.length);
+  if (payload.latest_gcsj) document.getElementById('stream-clock').textContent = payload.latest_gcsj;
+}
+
+const alertList = document.getElementById('alerts');
+let checkpointNames = new Map();
+const cpName = (code) => (checkpointNames.has(code) ? shortName(checkpointNames.get(code), 16) : code || '?');
+function alertItem(a, isNew) {
+  const li = document.createElement('li');
+  if (isNew) li.className = 'new';
+  li.dataset.id = a.id || '';
+  const prev = a.prev || {};
+  const curr = a.curr || {};
+  const speed = a.speed_kmh != null ? `${Math.round(a.speed_kmh)} km/h` : '速度未知';
+  const dist = a.distance_km != null ? `${a.distance_km.toFixed ? a.distance_km.toFixed(1) : a.distance_km} km` : '距离未知';
+  li.innerHTML = '<span class="plate"></span><span class="when"></span><br><span class="meta"></span>';
+  li.querySelector('.plate').textContent = a.hphm || '?';
+  li.querySelector('.when').textContent = curr.gcsj || '';
+  li.querySelector('.meta').textContent =
+    `${cpName(prev.kkmc)} → ${cpName(curr.kkmc)}，间隔 ${a.interval_s ?? '?'} 秒，${dist}，${speed}${a.masked ? '（遮挡号牌）' : ''}`;
+  return li;
+}
+function renderAlerts(list) {
+  alertList.innerHTML = '';
+  if (!list.length) alertList.innerHTML = '<li class="empty">暂无告警</li>';
+  for (const a of list) alertList.appendChild(alertItem(a, false));
+}
+function pushAlert(a) {
+  const empty = alertList.querySelector('.empty');
+  if (empty) empty.remove();
+  if (a.id && alertList.querySelector(`li[data-id="${CSS.escape(a.id)}"]`)) return;
+  alertList.prepend(alertItem(a, true));
+  while (alertList.children.length > 30) alertList.lastChild.remove();
+  window.__dashboard.alerts++;
+  const c = document.getElementById('c-warnings');
+  const n = Number(String(c.textContent).replace(/[^\d]/g, ''));
+  if (Number.isFinite(n)) c.textContent = fmt(n + 1);
+}
+
+function connectStream() {
+  const live = document.getElementById('live');
+  const es = new EventSource(withKey('/api/stream'));
+  es.addEventListener('open', () => { live.textContent = '实时'; live.className = 'status live'; });
+  es.addEventListener('error', () => { live.textContent = '重连中'; live.className = 'status down'; });
+  es.addEventListener('alert', (e) => pushAlert(JSON.parse(e.data)));
+  es.addEventListener('flow', (e) => drawMinuteFlow(JSON.parse(e.data)));
+}
+
+function tickClock() {
+  document.getElementById('wall-clock').textContent = chinaTime();
+}
+
+async function safe(fn) {
+  try { await fn(); } catch (err) { console.warn(err); }
+}
+
+tickClock();
+setInterval(tickClock, 1000);
+await safe(loadMap);
+await safe(async () => { checkpointNames = new Map((await api('/api/checkpoints')).map((c) => [c.kkmc, c.kkmc_name])); });
+await safe(refreshOverview);
+await safe(refreshCharts);
+await safe(async () => renderAlerts(await api('/api/warnings/realtime?limit=30')));
+await safe(async () => drawMinuteFlow(await api('/api/stats/minute_flow?minutes=30')));
+connectStream();
+setInterval(() => safe(refreshOverview), 3000);
+setInterval(() => safe(refreshCharts), 10000);

@@ -1,0 +1,83 @@
+// The query page: filters → POST /api/query with paging; the export link carries the same
+// filter to /api/export.csv (streamed by the server, no row limit).
+import { api, withKey } from './common.js';
+
+const HPZL = { '01': '大型汽车', '02': '小型汽车', '13': '低速车', '15': '挂车', '22': '临时行驶车', '23': '警用汽车',
+  '51': '大型新能源汽车', '52': '小型新能源汽车', '-': '未知' };
+const PROVINCES = ['江苏', '山东', '安徽', '河南', '浙江', '上海', '北京', '天津', '河北', '山西', '内蒙古', '辽宁', '吉林',
+  '黑龙江', '福建', '江西', '湖北', '湖南', '广东', '广西', '海南', '重庆', '四川', '贵州', '云南', '西藏', '陕西', '甘肃',
+  '青海', '宁夏', '新疆', '使馆', '未知'];
+
+const $ = (id) => document.getElementById(id);
+const form = $('filters');
+let page = 1;
+let labels = new Map();
+document.getElementById('home-link').href = withKey('/');
+
+function option(value, text) {
+  const o = document.createElement('option');
+  o.value = value;
+  o.textContent = text;
+  return o;
+}
+
+function filter() {
+  const f = {};
+  for (const k of ['kkmc', 'hphm', 'hpzl', 'province']) {
+    const v = form.elements[k].value.trim();
+    if (v) f[k] = v;
+  }
+  for (const k of ['start', 'end']) {
+    const v = form.elements[k].value;
+    if (v) f[k] = (v.length === 16 ? v + ':00' : v).replace('T', ' ');
+  }
+  return f;
+}
+
+function updateExport() {
+  const qs = new URLSearchParams(filter()).toString();
+  $('export').href = withKey('/api/export.csv' + (qs ? '?' + qs : ''));
+}
+
+async function search() {
+  $('error').textContent = '';
+  const size = Number(form.elements.size.value);
+  try {
+    const data = await api('/api/query', { body: { ...filter(), page, size } });
+    const pages = Math.max(1, Math.ceil(data.total / size));
+    $('page-info').textContent = `共 ${data.total.toLocaleString('zh-CN')} 条，第 ${page} / ${pages} 页`;
+    $('prev').disabled = page <= 1;
+    $('next').disabled = page >= pages;
+    const body = $('rows');
+    body.innerHTML = '';
+    for (const r of data.rows) {
+      const tr = document.createElement('tr');
+      for (const v of [r.gcsj, labels.get(r.kkmc) || r.kkmc, r.fxlx, r.hphm, r.hpzl, r.vehicle_type_name, r.clppxh, r.province, r.xzqhmc, r.gcxh]) {
+        const td = document.createElement('td');
+        td.textContent = v;
+        tr.appendChild(td);
+      }
+      tr.title = r.kkmc;
+      body.appendChild(tr);
+    }
+  } catch (err) {
+    $('error').textContent = '查询失败：' + err.message;
+  }
+}
+
+form.addEventListener('submit', (e) => { e.preventDefault(); page = 1; updateExport(); search(); });
+form.addEventListener('change', updateExport);
+$('prev').addEventListener('click', () => { page--; search(); });
+$('next').addEventListener('click', () => { page++; search(); });
+
+for (const [code, name] of Object.entries(HPZL)) $('f-hpzl').appendChild(option(code, `${code} ${name}`));
+for (const p of PROVINCES) $('f-province').appendChild(option(p, p));
+try {
+  const cps = await api('/api/checkpoints');
+  labels = new Map(cps.map((c) => [c.kkmc, c.kkmc_name]));
+  for (const c of cps) $('f-kkmc').appendChild(option(c.kkmc, c.kkmc_name));
+} catch (err) {
+  $('error').textContent = '卡口列表加载失败：' + err.message;
+}
+updateExport();
+search();

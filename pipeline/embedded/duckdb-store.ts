@@ -1,0 +1,313 @@
+/**
+ * The embedded store: one DuckDB file under the data dir (default `data/out/traffic.duckdb`).
+ * No server needed; fed by `traffic load` (a whole master CSV in one INSERT … SELECT from
+ * read_csv) and by the stream (batched INSERT OR IGNORE). Same answers as the MySQL shards.
+ *
+ * DuckDB allows one read-write process per file: the API, the stream sink and `traffic load`
+ * share it inside one process (`traffic start`); run `load` before `api`, not beside it.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { TrafficError } from '../errors.ts';
+import { DIMENSION_COLUMNS, type MasterRow } from '../schema.ts';
+import {
+  likeContains,
+  PASS_COLUMNS,
+  type CheckpointInfo,
+  type NameValue,
+  type PassRecord,
+  type QueryFilter,
+  type TrafficStore,
+} from '../store-api.ts';
+
+export const EMBEDDED_DB_FILE = 'traffic.duckdb';
+
+const DDL = [
+  `CREATE TABLE IF NOT EXISTS traffic_data (
+    gcxh VARCHAR PRIMARY KEY, xzqhmc VARCHAR, kkmc VARCHAR NOT NULL, fxlx VARCHAR,
+    gcsj TIMESTAMP NOT NULL, hpzl VARCHAR, hphm VARCHAR, clppxh VARCHAR, province VARCHAR,
+    is_weekend TINYINT, is_peak_hour TINYINT, vehicle_type_name VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS kkmc_info (
+    kkmc VARCHAR PRIMARY KEY, kkmc_name VARCHAR, aliases VARCHAR, road VARCHAR, county VARCHAR,
+    stake_km VARCHAR, border VARCHAR, xzqhmc VARCHAR, lon DOUBLE, lat DOUBLE, passes BIGINT)`,
+];
+
+const SELECT_PASS = `gcxh, xzqhmc, kkmc, fxlx, strftime(gcsj, '%Y-%m-%d %H:%M:%S') AS gcsj, hpzl, hphm, clppxh,
+  province, is_weekend, is_peak_hour, vehicle_type_name`;
+
+function sqlString(s: string): string {
+  return "'" + s.replace(/'/g, "''") + "'";
+}
+
+function where(f: QueryFilter): { sql: string; params: DuckDBValue[] } {
+  const c: string[] = [];
+  const p: DuckDBValue[] = [];
+  if (f.kkmc !== undefined) {
+    c.push('kkmc = ?');
+    p.push(f.kkmc);
+  }
+  if (f.hphm !== undefined) {
+    c.push("hphm LIKE ? ESCAPE '\\'");
+    p.push(likeContains(f.hphm));
+  }
+  if (f.start !== undefined) {
+    c.push('gcsj >= CAST(? AS TIMESTAMP)');
+    p.push(f.start);
+  }
+  if (f.end !== undefined) {
+    c.push('gcsj <= CAST(? AS TIMESTAMP)');
+    p.push(f.end);
+  }
+  if (f.hpzl !== undefined) {
+    c.push('hpzl = ?');
+    p.push(f.hpzl);
+  }
+  if (f.province !== undefined) {
+    c.push('province = ?');
+    p.push(f.province);
+  }
+  return { sql: c.length ? 'WHERE ' + c.join(' AND ') : '', params: p };
+}
+
+function toPass(o: Record<string, unknown>): PassRecord {
+  return {
+    gcxh: String(o.gcxh),
+    xzqhmc: String(o.xzqhmc ?? ''),
+    kkmc: String(o.kkmc),
+    fxlx: String(o.fxlx ?? ''),
+    gcsj: String(o.gcsj),
+    hpzl: String(o.hpzl ?? ''),
+    hphm: String(o.hphm ?? ''),
+    clppxh: String(o.clppxh ?? ''),
+    province: String(o.province ?? ''),
+    is_weekend: Number(o.is_weekend),
+    is_peak_hour: Number(o.is_peak_hour),
+    vehicle_type_name: String(o.vehicle_type_name ?? ''),
+  };
+}
+
+export class EmbeddedStore implements TrafficStore {
+  readonly kind = 'embedded' as const;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly conn: DuckDBConnection,
+    readonly file: string,
+  ) {}
+
+  static async open(file: string): Promise<EmbeddedStore> {
+    if (file !== ':memory:') await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+    let instance: DuckDBInstance;
+    try {
+      instance = await DuckDBInstance.create(file);
+    } catch (err) {
+      throw new TrafficError(
+        'SERVICE_UNAVAILABLE',
+        `cannot open the embedded store ${file}: ${(err as Error).message} (is another process using it?)`,
+        { file },
+      );
+    }
+    const conn = await instance.connect();
+    for (const sql of DDL) await conn.run(sql);
+    return new EmbeddedStore(instance, conn, file);
+  }
+
+  /** DuckDB connections are not for concurrent use: requests take turns on one connection. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async rows(sql: string, params: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {
+    return this.serial(async () => {
+      const reader = await this.conn.runAndReadAll(sql, params);
+      return reader.getRowObjectsJS() as Record<string, unknown>[];
+    });
+  }
+
+  async query(f: QueryFilter, page: number, size: number): Promise<{ total: number; rows: PassRecord[] }> {
+    const w = where(f);
+    const [countRow] = await this.rows(`SELECT count(*) AS n FROM traffic_data ${w.sql}`, w.params);
+    const rows = await this.rows(
+      `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ORDER BY traffic_data.gcsj DESC, gcxh LIMIT ? OFFSET ?`,
+      [...w.params, size, (page - 1) * size],
+    );
+    return { total: Number(countRow?.n ?? 0), rows: rows.map(toPass) };
+  }
+
+  async exportRows(f: QueryFilter, onChunk: (rows: PassRecord[]) => Promise<void> | void): Promise<number> {
+    const w = where(f);
+    const chunk = 5000;
+    let n = 0;
+    // Keyset pagination on (gcsj desc, gcxh): constant cost per chunk, no row limit.
+    let after: { gcsj: string; gcxh: string } | null = null;
+    for (;;) {
+      const cond: string[] = w.sql ? [w.sql.slice(6)] : [];
+      const params: DuckDBValue[] = [...w.params];
+      if (after) {
+        cond.push('(gcsj < CAST(? AS TIMESTAMP) OR (gcsj = CAST(? AS TIMESTAMP) AND gcxh > ?))');
+        params.push(after.gcsj, after.gcsj, after.gcxh);
+      }
+      const rows = (
+        await this.rows(
+          `SELECT ${SELECT_PASS} FROM traffic_data ${cond.length ? 'WHERE ' + cond.join(' AND ') : ''}
+           ORDER BY traffic_data.gcsj DESC, gcxh LIMIT ${chunk}`,
+          params,
+        )
+      ).map(toPass);
+      if (rows.length === 0) return n;
+      n += rows.length;
+      await onChunk(rows);
+      const last = rows[rows.length - 1]!;
+      after = { gcsj: last.gcsj, gcxh: last.gcxh };
+      if (rows.length < chunk) return n;
+    }
+  }
+
+  async kkmcCount(limit: number): Promise<NameValue[]> {
+    const rows = await this.rows(
+      `SELECT kkmc AS name, count(*) AS value FROM traffic_data GROUP BY kkmc ORDER BY value DESC, name LIMIT ?`,
+      [limit],
+    );
+    return rows.map((r) => ({ name: String(r.name), value: Number(r.value) }));
+  }
+
+  async hourly(date: string, kkmc?: string): Promise<number[]> {
+    const params: DuckDBValue[] = [date + ' 00:00:00', date + ' 00:00:00'];
+    let extra = '';
+    if (kkmc !== undefined) {
+      extra = ' AND kkmc = ?';
+      params.push(kkmc);
+    }
+    const rows = await this.rows(
+      `SELECT hour(gcsj) AS h, count(*) AS n FROM traffic_data
+       WHERE gcsj >= CAST(? AS TIMESTAMP) AND gcsj < CAST(? AS TIMESTAMP) + INTERVAL 1 DAY${extra}
+       GROUP BY h`,
+      params,
+    );
+    const out = new Array<number>(24).fill(0);
+    for (const r of rows) out[Number(r.h)] = Number(r.n);
+    return out;
+  }
+
+  async latestGcsj(): Promise<string | null> {
+    const [r] = await this.rows(`SELECT strftime(max(gcsj), '%Y-%m-%d %H:%M:%S') AS t FROM traffic_data`);
+    return r?.t == null ? null : String(r.t);
+  }
+
+  async minuteCounts(from: string, to: string): Promise<{ minute: string; value: number }[]> {
+    const rows = await this.rows(
+      `SELECT strftime(date_trunc('minute', gcsj), '%Y-%m-%d %H:%M') AS m, count(*) AS n FROM traffic_data
+       WHERE gcsj >= CAST(? AS TIMESTAMP) AND gcsj <= CAST(? AS TIMESTAMP) GROUP BY m ORDER BY m`,
+      [from, to],
+    );
+    return rows.map((r) => ({ minute: String(r.m), value: Number(r.n) }));
+  }
+
+  private async groupCount(column: 'province' | 'vehicle_type_name'): Promise<NameValue[]> {
+    const rows = await this.rows(
+      `SELECT ${column} AS name, count(*) AS value FROM traffic_data GROUP BY ${column} ORDER BY value DESC, name`,
+    );
+    return rows.map((r) => ({ name: String(r.name), value: Number(r.value) }));
+  }
+
+  provinceCount(): Promise<NameValue[]> {
+    return this.groupCount('province');
+  }
+
+  vehicleTypeCount(): Promise<NameValue[]> {
+    return this.groupCount('vehicle_type_name');
+  }
+
+  async total(): Promise<number> {
+    const [r] = await this.rows(`SELECT count(*) AS n FROM traffic_data`);
+    return Number(r?.n ?? 0);
+  }
+
+  async checkpointCount(): Promise<number> {
+    const [r] = await this.rows(`SELECT count(DISTINCT kkmc) AS n FROM traffic_data`);
+    return Number(r?.n ?? 0);
+  }
+
+  async checkpoints(): Promise<CheckpointInfo[]> {
+    const rows = await this.rows(`SELECT kkmc, kkmc_name, lon, lat FROM kkmc_info ORDER BY kkmc`);
+    return rows.map((r) => ({
+      kkmc: String(r.kkmc),
+      kkmc_name: String(r.kkmc_name ?? r.kkmc),
+      lon: r.lon == null ? null : Number(r.lon),
+      lat: r.lat == null ? null : Number(r.lat),
+    }));
+  }
+
+  async insert(rows: readonly MasterRow[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const before = await this.total();
+    const batch = 500;
+    for (let i = 0; i < rows.length; i += batch) {
+      const part = rows.slice(i, i + batch);
+      const values: DuckDBValue[] = [];
+      for (const r of part) {
+        for (let k = 0; k < 12; k++) {
+          const v = r[k] ?? '';
+          values.push(k === 9 || k === 10 ? Number(v) : v);
+        }
+      }
+      const tuple = '(' + new Array(12).fill('?').join(',') + ')';
+      await this.serial(() =>
+        this.conn.run(
+          `INSERT OR IGNORE INTO traffic_data VALUES ${new Array(part.length).fill(tuple).join(',')}`,
+          values,
+        ),
+      );
+    }
+    return (await this.total()) - before;
+  }
+
+  /** Bulk load of a master CSV (UTF-8, header, 12 columns); idempotent. Returns rows added. */
+  async loadMasterCsv(file: string): Promise<number> {
+    const before = await this.total();
+    const types = PASS_COLUMNS.map((c) => `'${c}': '${c === 'is_weekend' || c === 'is_peak_hour' ? 'TINYINT' : c === 'gcsj' ? 'TIMESTAMP' : 'VARCHAR'}'`);
+    await this.serial(() =>
+      this.conn.run(
+        `INSERT OR IGNORE INTO traffic_data SELECT * FROM read_csv(${sqlString(path.resolve(file))},
+           header = true, delim = ',', quote = '"', escape = '"', timestampformat = '%Y-%m-%d %H:%M:%S',
+           columns = {${types.join(', ')}})`,
+      ),
+    );
+    return (await this.total()) - before;
+  }
+
+  /** Replaces kkmc_info with a kkmc_dimension.csv. */
+  async loadDimensionCsv(file: string): Promise<number> {
+    const cols = DIMENSION_COLUMNS.map(
+      (c) => `'${c.toLowerCase()}': '${c === 'LON' || c === 'LAT' ? 'DOUBLE' : c === 'PASSES' ? 'BIGINT' : 'VARCHAR'}'`,
+    );
+    await this.serial(async () => {
+      await this.conn.run('DELETE FROM kkmc_info');
+      await this.conn.run(
+        `INSERT INTO kkmc_info SELECT * FROM read_csv(${sqlString(path.resolve(file))}, header = true,
+           columns = {${cols.join(', ')}})`,
+      );
+    });
+    const [r] = await this.rows('SELECT count(*) AS n FROM kkmc_info');
+    return Number(r?.n ?? 0);
+  }
+
+  async health(): Promise<{ ok: boolean; detail: string }> {
+    try {
+      const n = await this.total();
+      return { ok: true, detail: `embedded DuckDB ${this.file}, ${n} rows` };
+    } catch (err) {
+      return { ok: false, detail: (err as Error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
+}

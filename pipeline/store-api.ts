@@ -1,0 +1,87 @@
+/**
+ * What the API asks of a store. Two implementations answer the same requests with the same
+ * results: the embedded DuckDB file (pipeline/embedded/duckdb-store.ts) and the MySQL shards
+ * (fan-out and merge). Filters arrive already validated (api/validate.ts).
+ */
+import type { MasterRow } from './schema.ts';
+
+export interface QueryFilter {
+  kkmc?: string;
+  /** Plate substring (matched literally: % and _ are not wildcards). */
+  hphm?: string;
+  /** Inclusive bounds, `YYYY-MM-DD HH:mm:ss` China time. */
+  start?: string;
+  end?: string;
+  hpzl?: string;
+  province?: string;
+}
+
+/** A row as the API returns it: lower-case master columns, numbers for the 0/1 flags. */
+export interface PassRecord {
+  gcxh: string;
+  xzqhmc: string;
+  kkmc: string;
+  fxlx: string;
+  gcsj: string;
+  hpzl: string;
+  hphm: string;
+  clppxh: string;
+  province: string;
+  is_weekend: number;
+  is_peak_hour: number;
+  vehicle_type_name: string;
+}
+
+export interface NameValue {
+  name: string;
+  value: number;
+}
+
+export interface CheckpointInfo {
+  kkmc: string;
+  kkmc_name: string;
+  lon: number | null;
+  lat: number | null;
+}
+
+export interface TrafficStore {
+  readonly kind: 'embedded' | 'mysql';
+  query(filter: QueryFilter, page: number, size: number): Promise<{ total: number; rows: PassRecord[] }>;
+  /** Streams every row of the filter (gcsj desc, gcxh), in chunks, for CSV export. */
+  exportRows(filter: QueryFilter, onChunk: (rows: PassRecord[]) => Promise<void> | void): Promise<number>;
+  kkmcCount(limit: number): Promise<NameValue[]>;
+  /** Passes per hour (24 numbers) on a date `YYYY-MM-DD`. */
+  hourly(date: string, kkmc?: string): Promise<number[]>;
+  latestGcsj(): Promise<string | null>;
+  /** Passes per event-time minute in [from, to] (inclusive, `YYYY-MM-DD HH:mm:ss`), oldest first. */
+  minuteCounts(from: string, to: string): Promise<{ minute: string; value: number }[]>;
+  provinceCount(): Promise<NameValue[]>;
+  vehicleTypeCount(): Promise<NameValue[]>;
+  total(): Promise<number>;
+  checkpointCount(): Promise<number>;
+  checkpoints(): Promise<CheckpointInfo[]>;
+  /** Idempotent on gcxh. */
+  insert(rows: readonly MasterRow[]): Promise<number>;
+  health(): Promise<{ ok: boolean; detail: string }>;
+  close(): Promise<void>;
+}
+
+export const PASS_COLUMNS = [
+  'gcxh',
+  'xzqhmc',
+  'kkmc',
+  'fxlx',
+  'gcsj',
+  'hpzl',
+  'hphm',
+  'clppxh',
+  'province',
+  'is_weekend',
+  'is_peak_hour',
+  'vehicle_type_name',
+] as const;
+
+/** LIKE pattern for a literal substring ('\' is the escape character). */
+export function likeContains(s: string): string {
+  return '%' + s.replace(/[\\%_]/g, (c) => '\\' + c) + '%';
+}

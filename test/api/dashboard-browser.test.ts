@@ -1,0 +1,114 @@
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisAlertFeed } from '../../api/alerts.ts';
+import { createApiApp, type ApiApp } from '../../api/app.ts';
+import { EmbeddedStore } from '../../pipeline/embedded/duckdb-store.ts';
+import { ARTIFACTS, hasChromium, launchBrowser } from '../helpers/browser.ts';
+import { makeApiFixture } from './fixture.ts';
+
+const REDIS = process.env.TRAFFIC_REDIS ?? 'redis://127.0.0.1:6379';
+const key = `test:warnings:${process.pid}:${Date.now()}`;
+const needBrowser = hasChromium || process.env.CI === 'true';
+
+describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', () => {
+  let app: ApiApp;
+  let base: string;
+  let store: EmbeddedStore;
+  let feed: RedisAlertFeed;
+  let redis: Redis;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    const fx = makeApiFixture();
+    store = await EmbeddedStore.open(':memory:');
+    await store.loadMasterCsv(fx.master);
+    await store.loadDimensionCsv(fx.dimension);
+    redis = new Redis(REDIS);
+    feed = new RedisAlertFeed(REDIS, key);
+    app = createApiApp({
+      store,
+      alerts: feed,
+      predictor: { checkpoints: ['A_Feng_K1'], predict: (_k, h) => h },
+      cors: { origins: '*' },
+      flowIntervalMs: 500,
+    });
+    await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', () => r()));
+    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.shutdown();
+    await feed?.close();
+    await redis?.del(key);
+    redis?.disconnect();
+    await store?.close();
+  });
+
+  it('draws every chart with data and shows an alert pushed through Redis within 2 s', async () => {
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(base + '/');
+    await page.waitForFunction(
+      () => {
+        const d = (window as any).__dashboard?.drawn ?? {};
+        return d.top10 > 0 && d.vehicle_type > 0 && d.map > 0 && d.flow_24h > 0 && d.minute_flow > 0;
+      },
+      null,
+      { timeout: 15_000 },
+    );
+    await page.waitForSelector('#live.live', { timeout: 5000 }); // SSE connected
+    expect(await page.textContent('#c-total')).toBe('40');
+    expect(await page.textContent('[data-testid=stream-clock]')).toBe('2023-12-11 23:19:00');
+    // Every chart canvas has pixels drawn.
+    const canvases = await page.$$eval('[data-chart] canvas', (cs) => cs.length);
+    expect(canvases).toBeGreaterThanOrEqual(5);
+
+    const alert = {
+      id: 'test-alert-1',
+      hphm: '苏C12345',
+      masked: false,
+      prev: { gcxh: '1', kkmc: 'A_Feng_K1', gcsj: '2023-12-11 10:00:00' },
+      curr: { gcxh: '2', kkmc: 'B_Pei_K2', gcsj: '2023-12-11 10:03:00' },
+      interval_s: 180,
+      distance_km: 60.2,
+      speed_kmh: 1204,
+      rule: 'speed',
+      detected_at: '2023-12-11T10:03:00+08:00',
+    };
+    const t0 = Date.now();
+    await redis.lpush(key, JSON.stringify(alert));
+    await redis.publish(key, JSON.stringify(alert));
+    await page.waitForSelector('#alerts li[data-id="test-alert-1"]', { timeout: 2000 });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(await page.textContent('#alerts li[data-id="test-alert-1"] .plate')).toBe('苏C12345');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-1920x1080.png') });
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-1366x768.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('pages through the query page and filters by checkpoint', async () => {
+    const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    await page.goto(base + '/query');
+    await page.waitForFunction(() => document.querySelectorAll('#rows tr').length === 20);
+    expect(await page.textContent('[data-testid=page-info]')).toBe('共 40 条，第 1 / 2 页');
+    await page.click('#next');
+    await page.waitForFunction(() => document.querySelector('[data-testid=page-info]')?.textContent?.includes('第 2 / 2 页'));
+    expect(await page.$$eval('#rows tr', (r) => r.length)).toBe(20);
+    expect(await page.isDisabled('#next')).toBe(true);
+    await page.selectOption('#f-kkmc', 'C_Xinyi_K3');
+    await page.click('#search');
+    await page.waitForFunction(() => document.querySelector('[data-testid=page-info]')?.textContent?.startsWith('共 5 条'));
+    expect(await page.getAttribute('#export', 'href')).toBe('/api/export.csv?kkmc=C_Xinyi_K3');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'query-page.png'), fullPage: true });
+    await page.close();
+  });
+});
