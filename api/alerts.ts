@@ -117,3 +117,36 @@ function parseAlert(text: string): unknown {
     return { raw: text };
   }
 }
+
+/** The part of an in-process alert store the API reads (the detector's MemoryAlertSink has it). */
+export interface InProcessAlerts<A> {
+  recent(limit: number): A[];
+  readonly size: number;
+  readonly total: number;
+  subscribe(listener: (alert: A) => void): () => void;
+}
+
+/** Serves the alerts an in-process detector keeps (one-process platform). */
+export class InProcessAlertFeed<A> implements AlertFeed {
+  readonly kind = 'memory' as const;
+
+  constructor(private readonly source: InProcessAlerts<A>) {}
+
+  async recent(limit: number): Promise<unknown[]> {
+    return this.source.recent(limit);
+  }
+
+  async count(): Promise<number> {
+    return this.source.size;
+  }
+
+  subscribe(onAlert: (alert: unknown) => void): () => void {
+    return this.source.subscribe(onAlert);
+  }
+
+  async health(): Promise<{ ok: boolean; detail: string }> {
+    return { ok: true, detail: `in-process detector alerts, ${this.source.total} raised` };
+  }
+
+  async close(): Promise<void> {}
+}

@@ -11,6 +11,7 @@ import { csvLine } from '../pipeline/csv.ts';
 import { PASS_COLUMNS, type PassRecord, type TrafficStore } from '../pipeline/store-api.ts';
 import { chinaIso, formatChinaTime, isWeekend, toEpochSeconds } from '../pipeline/time.ts';
 import type { AlertFeed } from './alerts.ts';
+import type { CongestionFeed } from './congestion.ts';
 import {
   ApiError,
   applyCors,
@@ -22,7 +23,20 @@ import {
   type RequestContext,
   type Route,
 } from './http.ts';
-import { intParam, parseFilterParams, parseQueryRequest, parseWeekendFlag, validDate } from './validate.ts';
+import {
+  intParam,
+  parseCongestionLogParams,
+  parseFilterParams,
+  parseQueryRequest,
+  parseSeriesParams,
+  parseWeekendFlag,
+  validDate,
+} from './validate.ts';
+
+/** What the series endpoint needs of the congestion thresholds (streaming ThresholdTable has it). */
+export interface ThresholdSource {
+  get(kkmc: string, dayType: 'weekday' | 'weekend', hour: number): { warning: number; alert: number } | undefined;
+}
 
 /** What the API needs from the flow model (models/predictor.ts satisfies it). */
 export interface FlowPredictor {
@@ -34,6 +48,10 @@ export interface AppDeps {
   store: TrafficStore;
   alerts: AlertFeed;
   predictor: FlowPredictor | null;
+  /** Live congestion levels; without it the /api/congestion/current and /log endpoints answer 503. */
+  congestion?: CongestionFeed;
+  /** kkmc_thresholds.csv as loaded now (null: no file); for the series endpoint's threshold lines. */
+  thresholds?: () => Promise<ThresholdSource | null>;
   /** Extra health lines (bus, model file …) from whoever composes the app. */
   health?: () => Promise<Record<string, { ok: boolean; detail: string }>>;
   cors: CorsPolicy;
@@ -214,6 +232,63 @@ export function createApiApp(deps: AppDeps): ApiApp {
     },
     {
       method: 'GET',
+      path: '/api/congestion/current',
+      handler: async () => {
+        const [levels, names] = await Promise.all([congestionFeed().current(), labels()]);
+        return levels.map((l) => ({
+          kkmc: l.kkmc,
+          label: names.get(l.kkmc) ?? l.kkmc,
+          level: l.level,
+          passes: l.passes,
+          warning: l.warning,
+          alert: l.alert,
+          window_start: l.window_start,
+        }));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/congestion/log',
+      handler: async ({ url }) => {
+        const { limit } = parseCongestionLogParams(url.searchParams);
+        return congestionFeed().recent(limit);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/congestion/series',
+      handler: async ({ url }) => {
+        const req = parseSeriesParams(url.searchParams);
+        await ensureKnown(req.kkmc);
+        const date = req.date ?? ((await deps.store.latestGcsj()) ?? formatChinaTime(Date.now())).slice(0, 10);
+        const [counts, names, table] = await Promise.all([
+          deps.store.fiveMinuteCounts(req.kkmc, date),
+          labels(),
+          deps.thresholds ? deps.thresholds() : Promise.resolve(null),
+        ]);
+        const dayType = isWeekend(date) ? 'weekend' : 'weekday';
+        const base = toEpochSeconds(`${date} 00:00:00`);
+        let thresholds: { hour: number; warning: number; alert: number }[] | null = null;
+        if (table) {
+          thresholds = [];
+          for (let hour = 0; hour < 24; hour++) {
+            const th = table.get(req.kkmc, dayType, hour);
+            if (th) thresholds.push({ hour, warning: th.warning, alert: th.alert });
+          }
+        }
+        return {
+          kkmc: req.kkmc,
+          label: names.get(req.kkmc) ?? req.kkmc,
+          date,
+          day_type: dayType,
+          window_s: 300,
+          windows: counts.map((passes, k) => ({ window_start: formatChinaTime((base + k * 300) * 1000), passes })),
+          thresholds,
+        };
+      },
+    },
+    {
+      method: 'GET',
       path: '/api/predict/flow',
       handler: async ({ url }) => {
         const p = deps.predictor;
@@ -232,15 +307,24 @@ export function createApiApp(deps: AppDeps): ApiApp {
       method: 'GET',
       path: '/api/health',
       handler: async () => {
-        const [store, alerts, extra] = await Promise.all([
+        const [store, alerts, congestion, extra] = await Promise.all([
           deps.store.health(),
           deps.alerts.health(),
+          deps.congestion ? deps.congestion.health() : Promise.resolve(null),
           deps.health ? deps.health() : Promise.resolve({}),
         ]);
         const model = deps.predictor
           ? { ok: true, detail: `${deps.predictor.checkpoints.length} checkpoints` }
           : { ok: false, detail: 'no model loaded' };
-        return { status: store.ok && alerts.ok ? 'ok' : 'degraded', time: chinaIso(), store, alerts, model, ...extra };
+        return {
+          status: store.ok && alerts.ok ? 'ok' : 'degraded',
+          time: chinaIso(),
+          store,
+          alerts,
+          model,
+          ...(congestion ? { congestion } : {}),
+          ...extra,
+        };
       },
     },
     {
@@ -282,6 +366,7 @@ export function createApiApp(deps: AppDeps): ApiApp {
           res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
         };
         const unsubscribe = deps.alerts.subscribe((a) => send('alert', a));
+        const unsubscribeCongestion = deps.congestion ? deps.congestion.subscribe((c) => send('congestion', c)) : () => undefined;
         const pushFlow = async (): Promise<void> => {
           try {
             send('flow', await minuteFlow(30));
@@ -297,6 +382,7 @@ export function createApiApp(deps: AppDeps): ApiApp {
             clearInterval(flowTimer);
             clearInterval(ping);
             unsubscribe();
+            unsubscribeCongestion();
             sse.delete(res);
             resolve();
           };
@@ -306,6 +392,11 @@ export function createApiApp(deps: AppDeps): ApiApp {
       },
     },
   ];
+
+  function congestionFeed(): CongestionFeed {
+    if (!deps.congestion) throw new ApiError(503, 'congestion monitoring not running (start it with `traffic start`, or set TRAFFIC_REDIS to read `traffic congestion` output)');
+    return deps.congestion;
+  }
 
   /** Passes per event-time minute over the last `minutes` minutes up to the stream clock. */
   async function minuteFlow(minutes: number): Promise<{ latest_gcsj: string | null; minutes: { minute: string; value: number }[] }> {

@@ -9,8 +9,10 @@ import { EmbeddedStore, EMBEDDED_DB_FILE } from '../pipeline/embedded/duckdb-sto
 import { TrafficError } from '../pipeline/errors.ts';
 import { FILES } from '../pipeline/schema.ts';
 import type { TrafficStore } from '../pipeline/store-api.ts';
+import { THRESHOLDS_FILE } from '../streaming/congestion/thresholds.ts';
 import { MemoryAlertFeed, RedisAlertFeed, type AlertFeed } from './alerts.ts';
-import type { FlowPredictor } from './app.ts';
+import type { FlowPredictor, ThresholdSource } from './app.ts';
+import { RedisCongestionFeed, ThresholdsFile, type CongestionFeed } from './congestion.ts';
 
 export interface ApiDepsOptions {
   dataDir: string;
@@ -20,12 +22,16 @@ export interface ApiDepsOptions {
   /** An already open store / feed (one-process platform). */
   store?: TrafficStore;
   alerts?: AlertFeed;
+  /** An in-process congestion feed; else Redis `traffic:congestion` when `redis` is set, else none. */
+  congestion?: CongestionFeed;
 }
 
 export interface ApiDeps {
   store: TrafficStore;
   alerts: AlertFeed;
   predictor: FlowPredictor | null;
+  congestion?: CongestionFeed;
+  thresholds: () => Promise<ThresholdSource | null>;
   close(): Promise<void>;
 }
 
@@ -64,6 +70,12 @@ export async function openApiDeps(opts: ApiDepsOptions): Promise<ApiDeps> {
   const store = opts.store ?? (await openStore(opts));
   const ownAlerts = !opts.alerts;
   const alerts = opts.alerts ?? (opts.redis ? new RedisAlertFeed(opts.redis) : new MemoryAlertFeed());
+  // kkmc_thresholds.csv in the data dir, re-read when edited: the series' threshold lines and
+  // the WARNING/ALERT of levels read back from Redis.
+  const thresholdsFile = new ThresholdsFile(path.join(opts.dataDir, THRESHOLDS_FILE));
+  const ownCongestion = !opts.congestion && !!opts.redis;
+  const congestion =
+    opts.congestion ?? (opts.redis ? new RedisCongestionFeed(opts.redis, undefined, () => thresholdsFile.lookup()) : undefined);
   const modelFile = opts.model ?? path.join(opts.dataDir, FILES.model);
   let predictor: FlowPredictor | null = null;
   if (existsSync(modelFile)) predictor = await loadFlowPredictor(modelFile);
@@ -72,8 +84,11 @@ export async function openApiDeps(opts: ApiDepsOptions): Promise<ApiDeps> {
     store,
     alerts,
     predictor,
+    ...(congestion ? { congestion } : {}),
+    thresholds: () => thresholdsFile.get(),
     async close() {
       if (ownAlerts) await alerts.close();
+      if (ownCongestion) await congestion?.close();
       if (ownStore) await store.close();
     },
   };

@@ -118,3 +118,26 @@ export function parseWeekendFlag(raw: string | null): 0 | 1 {
   if (raw !== '0' && raw !== '1') throw badRequest(`is_weekend must be 0 or 1, got ${JSON.stringify(raw)}`);
   return raw === '1' ? 1 : 0;
 }
+
+/** GET /api/congestion/log: `limit` 1–1000, default 20. */
+export function parseCongestionLogParams(params: URLSearchParams): { limit: number } {
+  return { limit: intParam(params.get('limit'), 'limit', 20, 1, 1000) };
+}
+
+export interface SeriesRequest {
+  kkmc: string;
+  /** Undefined: the caller picks the latest date in the store. */
+  date: string | undefined;
+}
+
+/**
+ * GET /api/congestion/series: `kkmc` required (the route then checks it is a known checkpoint:
+ * a typo should not look like a quiet day), `date` YYYY-MM-DD (optional).
+ */
+export function parseSeriesParams(params: URLSearchParams): SeriesRequest {
+  const kkmc = (params.get('kkmc') ?? '').trim();
+  if (!kkmc) throw badRequest('kkmc is required');
+  if (kkmc.length > 64) throw badRequest('kkmc is too long (max 64 characters)');
+  const raw = params.get('date');
+  return { kkmc, date: raw === null || raw === '' ? undefined : validDate(raw.trim(), 'date') };
+}

@@ -53,6 +53,11 @@ export interface TrafficStore {
   /** Passes per hour (24 numbers) on a date `YYYY-MM-DD`. */
   hourly(date: string, kkmc?: string): Promise<number[]>;
   latestGcsj(): Promise<string | null>;
+  /**
+   * Passes of one checkpoint (both directions) per 5-minute window of a date `YYYY-MM-DD`:
+   * 288 numbers, window k = [00:00 + 5k min, +5 min), China local time; windows without passes 0.
+   */
+  fiveMinuteCounts(kkmc: string, date: string): Promise<number[]>;
   /** Passes per event-time minute in [from, to] (inclusive, `YYYY-MM-DD HH:mm:ss`), oldest first. */
   minuteCounts(from: string, to: string): Promise<{ minute: string; value: number }[]>;
   provinceCount(): Promise<NameValue[]>;
@@ -80,6 +85,9 @@ export const PASS_COLUMNS = [
   'is_peak_hour',
   'vehicle_type_name',
 ] as const;
+
+/** 5-minute windows in a day (the congestion window length). */
+export const FIVE_MINUTE_WINDOWS = 288;
 
 /** LIKE pattern for a literal substring ('\' is the escape character). */
 export function likeContains(s: string): string {

@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // `npm test`: start the services the integration tests need (idempotent), run vitest under
 // TZ=UTC (times must not depend on the machine's zone), and end with the plain line
-// `N passed, N failed` that CI reads. Extra args go to vitest (e.g. `npm test -- test/csv.test.ts`).
+// `N passed, N failed` that CI reads.
+//
+// Two passes: every test file in parallel, then the `*.serial.test.ts` files alone — they stop a
+// shared service (the second MariaDB) on purpose, which must not overlap other files using it.
+// Extra args go to vitest as one pass (e.g. `npm test -- test/etl`).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 
 const args = process.argv.slice(2);
 const env = { ...process.env, TZ: 'UTC' };
@@ -18,26 +22,42 @@ if (!process.env.TRAFFIC_SKIP_SERVICES && existsSync('scripts/services-up.ts')) 
 }
 
 mkdirSync('.tmp', { recursive: true });
-const report = '.tmp/vitest-report.json';
-const run = spawnSync(
-  process.execPath,
-  ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args],
-  { stdio: 'inherit', env },
-);
+const passes = args.length
+  ? [{ name: 'selected', args }]
+  : [
+      { name: 'parallel', args: ['--exclude', '**/*.serial.test.ts'] },
+      { name: 'serial', args: ['--no-file-parallelism', 'serial.test'] },
+    ];
 
-let passed = 0;
-let failed = 0;
-let skipped = 0;
-if (existsSync(report)) {
-  const r = JSON.parse(readFileSync(report, 'utf8'));
-  passed = r.numPassedTests ?? 0;
-  failed = (r.numFailedTests ?? 0) + (r.numRuntimeErrorTestSuites ?? 0);
-  skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-  // A test file that fails to load has no tests but is a failure.
-  for (const f of r.testResults ?? []) if (f.status === 'failed' && (f.assertionResults ?? []).length === 0) failed++;
-} else {
-  failed = 1;
+const total = { passed: 0, failed: 0, skipped: 0 };
+let ok = true;
+for (const [i, pass] of passes.entries()) {
+  const report = `.tmp/vitest-report-${i}.json`;
+  rmSync(report, { force: true });
+  const run = spawnSync(
+    process.execPath,
+    ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...pass.args],
+    { stdio: 'inherit', env },
+  );
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  if (existsSync(report)) {
+    const r = JSON.parse(readFileSync(report, 'utf8'));
+    passed = r.numPassedTests ?? 0;
+    failed = (r.numFailedTests ?? 0) + (r.numRuntimeErrorTestSuites ?? 0);
+    skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+    // A test file that fails to load has no tests but is a failure.
+    for (const f of r.testResults ?? []) if (f.status === 'failed' && (f.assertionResults ?? []).length === 0) failed++;
+  } else {
+    failed = 1;
+  }
+  if (run.status !== 0 && failed === 0) failed = 1;
+  if (passes.length > 1) console.log(`npm test (${pass.name} pass): ${passed} passed, ${failed} failed`);
+  total.passed += passed;
+  total.failed += failed;
+  total.skipped += skipped;
+  if (run.status !== 0 || failed > 0) ok = false;
 }
-if (run.status !== 0 && failed === 0) failed = 1;
-console.log(`${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ''));
-process.exit(run.status === 0 && failed === 0 ? 0 : 1);
+console.log(`${total.passed} passed, ${total.failed} failed` + (total.skipped ? `, ${total.skipped} skipped` : ''));
+process.exit(ok ? 0 : 1);

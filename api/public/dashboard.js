@@ -55,7 +55,9 @@ async function refreshCharts() {
   }
   const latest = document.getElementById('stream-clock').textContent;
   document.getElementById('flow-date').textContent = latest && latest !== '—' ? `${latest.slice(0, 10)}（数据最新日期）` : '';
-  charts.flow_24h.setOption(flow24hOption(flow), true);
+  // flow_24h defaults to the stream clock's date: hours after the clock are still to come.
+  const lastHour = latest && latest !== '—' ? Number(latest.slice(11, 13)) : 23;
+  charts.flow_24h.setOption(flow24hOption(flow, lastHour), true);
   drawn('flow_24h', flow.reduce((s, h) => s + h.value, 0));
 }
 

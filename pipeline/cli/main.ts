@@ -33,7 +33,10 @@ export async function main(argv: string[]): Promise<number> {
   const mod = (await import(file)) as { command?: Command };
   const command = mod.command;
   if (!command) throw new Error(`${entry.module} exports no command`);
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // `--` ends the options: `traffic shard -- --help` shards the key "--help".
+  const dd = rest.indexOf('--');
+  const flags = dd === -1 ? rest : rest.slice(0, dd);
+  if (flags.includes('--help') || flags.includes('-h')) {
     process.stdout.write(command.usage.endsWith('\n') ? command.usage : command.usage + '\n');
     return 0;
   }

@@ -14,6 +14,7 @@ import { DIMENSION_COLUMNS, type MasterRow } from '../schema.ts';
 import {
   likeContains,
   PASS_COLUMNS,
+  FIVE_MINUTE_WINDOWS,
   type CheckpointInfo,
   type NameValue,
   type PassRecord,
@@ -193,6 +194,18 @@ export class EmbeddedStore implements TrafficStore {
     return out;
   }
 
+  async fiveMinuteCounts(kkmc: string, date: string): Promise<number[]> {
+    const rows = await this.rows(
+      `SELECT hour(gcsj) * 12 + minute(gcsj) // 5 AS k, count(*) AS n FROM traffic_data
+       WHERE kkmc = ? AND gcsj >= CAST(? AS TIMESTAMP) AND gcsj < CAST(? AS TIMESTAMP) + INTERVAL 1 DAY
+       GROUP BY k`,
+      [kkmc, date + ' 00:00:00', date + ' 00:00:00'],
+    );
+    const out = new Array<number>(FIVE_MINUTE_WINDOWS).fill(0);
+    for (const r of rows) out[Number(r.k)] = Number(r.n);
+    return out;
+  }
+
   async latestGcsj(): Promise<string | null> {
     const [r] = await this.rows(`SELECT strftime(max(gcsj), '%Y-%m-%d %H:%M:%S') AS t FROM traffic_data`);
     return r?.t == null ? null : String(r.t);
@@ -264,6 +277,15 @@ export class EmbeddedStore implements TrafficStore {
       );
     }
     return (await this.total()) - before;
+  }
+
+  /**
+   * Runs one statement on the store's connection, in turn with every other request (DuckDB
+   * allows one writer process per file, so in-process writers such as the congestion engine's
+   * window store go through here; it fits `DuckLikeConnection` of pipeline/store/flow-window.ts).
+   */
+  async run(sql: string, params: DuckDBValue[] = []): Promise<void> {
+    await this.serial(() => this.conn.run(sql, params));
   }
 
   /** Bulk load of a master CSV (UTF-8, header, 12 columns); idempotent. Returns rows added. */

@@ -1,7 +1,10 @@
 import { axisStyle, C } from './theme.js';
 
-/** 24 小时流量: actual passes per hour, with the model's prediction overlaid (dashed). */
-export function flow24hOption(data) {
+/**
+ * 24 小时流量: actual passes per hour, with the model's prediction overlaid (dashed). On the
+ * stream's current day, hours after the stream clock have no data yet: drawn as a gap, not zero.
+ */
+export function flow24hOption(data, lastHour = 23) {
   const hours = data.map((d) => `${String(d.hour).padStart(2, '0')}时`);
   const hasPrediction = data.some((d) => d.predicted != null);
   return {
@@ -12,7 +15,7 @@ export function flow24hOption(data) {
     xAxis: { type: 'category', data: hours, boundaryGap: false, ...axisStyle },
     yAxis: { type: 'value', name: '辆次/小时', nameTextStyle: { color: C.muted }, ...axisStyle },
     series: [
-      { name: '实际流量', type: 'line', smooth: 0.2, symbolSize: 5, data: data.map((d) => d.value),
+      { name: '实际流量', type: 'line', smooth: 0.2, symbolSize: 5, data: data.map((d) => (d.hour <= lastHour ? d.value : '-')),
         areaStyle: { color: { type: 'linear', x: 0, y: 0, x2: 0, y2: 1,
           colorStops: [{ offset: 0, color: 'rgba(53,208,255,0.45)' }, { offset: 1, color: 'rgba(53,208,255,0.02)' }] } } },
       ...(hasPrediction ? [{ name: '模型预测', type: 'line', smooth: 0.2, symbol: 'none',

@@ -1,0 +1,110 @@
+/**
+ * `npm run bench`: runs every `bench:*` (each in its own process, so one's memory or threads
+ * cannot disturb the next) and writes bench/RESULTS.md: each benchmark's printed figures with
+ * their baselines and ratios, the machine (cores, memory, load), the date and the commit.
+ * `--quick` passes each benchmark its smaller settings (for a check that everything runs).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { optStr, parseFlags } from '../pipeline/cli/args.ts';
+import type { Command } from '../pipeline/cli/command.ts';
+import { chinaIso } from '../pipeline/time.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+const BENCHES: Array<{ name: string; full: string[]; quick: string[]; needs: string }> = [
+  { name: 'bench:etl', full: [], quick: ['--rows', '1000000'], needs: 'nothing (generates its sample)' },
+  { name: 'bench:model', full: [], quick: ['--predictions', '1000000'], needs: 'nothing (synthetic masters)' },
+  { name: 'bench:stream', full: [], quick: ['--pacing-seconds', '10', '--records', '100000', '--rounds', '1'], needs: 'Kafka (services:up)' },
+  { name: 'bench:sink', full: ['--repeat', '2'], quick: ['--rows', '100000'], needs: 'Kafka + MariaDB 3306/3307' },
+  { name: 'bench:detect', full: [], quick: ['--latency-s', '15'], needs: 'Kafka + Redis for the latency run' },
+  { name: 'bench:api', full: [], quick: ['--seconds', '5'], needs: 'a master and model in the data dir + MariaDB 3306/3307' },
+];
+
+const usage = `usage: traffic bench [--quick] [--only a,b] [--out FILE]
+
+Runs ${BENCHES.map((b) => b.name).join(', ')} and writes the figures to bench/RESULTS.md.
+  --quick      smaller settings for each benchmark
+  --only LIST  only these (e.g. etl,model)
+  --out FILE   default bench/RESULTS.md`;
+
+function run(name: string, args: string[]): Promise<{ code: number | null; out: string; seconds: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin/traffic.mjs'), name, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, CI: process.env.CI ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const take = (d: Buffer): void => {
+      out += d.toString();
+      process.stderr.write(d);
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.on('exit', (code) => resolve({ code, out, seconds: (performance.now() - t0) / 1000 }));
+  });
+}
+
+/** Drops live progress lines (carriage-return redraws) from captured output. */
+function clean(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => (l.includes('\r') ? l.slice(l.lastIndexOf('\r') + 1) : l))
+    .map((l) => l.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ''))
+    .filter((l) => l.trim() !== '')
+    .join('\n');
+}
+
+function commit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export const command: Command = {
+  name: 'bench',
+  summary: 'run every benchmark and write bench/RESULTS.md',
+  usage,
+  async run(argv) {
+    const { values } = parseFlags(argv, { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' } });
+    const only = optStr(values.only, 'only')?.split(',').map((s) => (s.startsWith('bench:') ? s : `bench:${s}`));
+    const out = path.resolve(optStr(values.out, 'out') ?? path.join(ROOT, 'bench', 'RESULTS.md'));
+    const selected = BENCHES.filter((b) => !only || only.includes(b.name));
+    const started = chinaIso();
+    const sections: string[] = [];
+    let failed = 0;
+    for (const b of selected) {
+      const args = values.quick ? b.quick : b.full;
+      process.stderr.write(`\n=== ${b.name} ${args.join(' ')}\n`);
+      const r = await run(b.name, args);
+      if (r.code !== 0) failed++;
+      sections.push(
+        `## ${b.name}${args.length ? ' `' + args.join(' ') + '`' : ''}\n\n` +
+          `Needs: ${b.needs}. Exit ${r.code}, ${r.seconds.toFixed(0)} s.\n\n` +
+          '```\n' + clean(r.out) + '\n```\n',
+      );
+    }
+    const load = os.loadavg().map((x) => x.toFixed(1)).join(' / ');
+    const header =
+      `# Benchmark results\n\n` +
+      `Written by \`npm run bench${values.quick ? ' -- --quick' : ''}\`. Every figure is printed by the benchmark ` +
+      `itself, next to the baseline it was measured against in the same run and the ratio.\n\n` +
+      `| | |\n|---|---|\n` +
+      `| date | ${started} (China time) |\n` +
+      `| commit | ${commit()} |\n` +
+      `| machine | ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()} |\n` +
+      `| node | ${process.version} |\n` +
+      `| load average at the end (1/5/15 min) | ${load} |\n\n` +
+      `A shared or loaded machine inflates wall-clock figures; several benchmarks also print CPU seconds.\n\n`;
+    writeFileSync(out, header + sections.join('\n'));
+    process.stderr.write(`\nbench: ${selected.length - failed}/${selected.length} benchmarks ran; results in ${out}\n`);
+    return failed ? 1 : 0;
+  },
+};

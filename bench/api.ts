@@ -1,0 +1,219 @@
+/**
+ * `npm run bench:api`: the API under load from a second process. The server runs as a child
+ * (`traffic api`), this process is the client: autocannon for throughput (predictions/s, p99)
+ * and a sampler for per-request latency (p95 of each stats endpoint and of filtered queries),
+ * on the embedded store and on two MySQL shards holding the same master. Baseline: the same
+ * server answering an empty 204 (the floor of node:http on this machine), measured in the run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { readEnv } from '../pipeline/config.ts';
+import { int, optStr, parseFlags } from '../pipeline/cli/args.ts';
+import type { Command } from '../pipeline/cli/command.ts';
+import { EmbeddedStore, EMBEDDED_DB_FILE } from '../pipeline/embedded/duckdb-store.ts';
+import { TrafficError } from '../pipeline/errors.ts';
+import { FILES } from '../pipeline/schema.ts';
+import { loadMaster, readDimension } from '../pipeline/store/load.ts';
+import { ShardedStore } from '../pipeline/store/mysql.ts';
+
+const usage = `usage: traffic bench:api [--in master.csv] [--model FILE] [--seconds N] [--mysql URL,URL | --no-mysql]
+
+Loads the master into a fresh embedded store and into two MySQL shards (database traffic_bench),
+serves each with \`traffic api\` in a child process and measures it from this process.`;
+
+interface Figures {
+  store: string;
+  floorRps: number;
+  predictRps: number;
+  predictP99: number;
+  latency: Array<{ name: string; p50: number; p95: number; n: number }>;
+}
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+async function startApi(port: number, dataDir: string, model: string, mysql?: string[]): Promise<ChildProcess> {
+  const env: NodeJS.ProcessEnv = { ...process.env, TRAFFIC_PORT: String(port) };
+  delete env.TRAFFIC_MYSQL;
+  delete env.TRAFFIC_REDIS;
+  delete env.TRAFFIC_API_KEY;
+  const args = [path.join(ROOT, 'bin/traffic.mjs'), 'api', '--port', String(port), '--data-dir', dataDir, '--model', model];
+  if (mysql) args.push('--mysql', mysql.join(','));
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`api exited early: ${err}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/api/health`);
+      if (r.ok) return child;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`api did not start: ${err}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function stopApi(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGINT');
+  await done;
+}
+
+function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+async function sampleLatency(
+  base: string,
+  req: { path: string; body?: unknown },
+  n: number,
+  concurrency: number,
+): Promise<{ p50: number; p95: number; n: number }> {
+  const times: number[] = [];
+  let next = 0;
+  async function worker(): Promise<void> {
+    while (next < n) {
+      next++;
+      const t0 = performance.now();
+      const r = await fetch(base + req.path, req.body === undefined ? {} : { method: 'POST', body: JSON.stringify(req.body) });
+      await r.arrayBuffer();
+      if (!r.ok) throw new Error(`${req.path}: HTTP ${r.status}`);
+      times.push(performance.now() - t0);
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  times.sort((a, b) => a - b);
+  const q = (p: number): number => times[Math.min(times.length - 1, Math.floor(p * times.length))]!;
+  return { p50: q(0.5), p95: q(0.95), n: times.length };
+}
+
+async function measure(store: string, base: string, seconds: number, kkmc: string, day: string): Promise<Figures> {
+  const floor = await cannon({ url: base + '/favicon.ico', connections: 10, duration: seconds });
+  const predict = await cannon({
+    url: base + `/api/predict/flow?kkmc=${encodeURIComponent(kkmc)}&hour=8&is_weekend=0`,
+    connections: 10,
+    duration: seconds,
+  });
+  if (predict.non2xx > 0) throw new Error(`predict answered ${predict.non2xx} non-2xx replies`);
+  const endpoints: Array<{ name: string; path: string; body?: unknown }> = [
+    { name: 'stats/overview', path: '/api/stats/overview' },
+    { name: 'stats/kkmc_count', path: '/api/stats/kkmc_count?limit=10' },
+    { name: 'stats/flow_24h', path: '/api/stats/flow_24h' },
+    { name: 'stats/map_data', path: '/api/stats/map_data' },
+    { name: 'stats/vehicle_type', path: '/api/stats/vehicle_type' },
+    { name: 'query kkmc+day', path: '/api/query', body: { kkmc, start: day, end: day, size: 20 } },
+    { name: 'query plate substring', path: '/api/query', body: { hphm: '苏C', size: 20, page: 3 } },
+    { name: 'query day, all shards', path: '/api/query', body: { start: day, end: day, hpzl: '02', size: 50 } },
+  ];
+  const latency = [];
+  for (const e of endpoints) latency.push({ name: e.name, ...(await sampleLatency(base, e, 200, 4)) });
+  return {
+    store,
+    floorRps: floor.requests.average,
+    predictRps: predict.requests.average,
+    predictP99: predict.latency.p99,
+    latency,
+  };
+}
+
+function print(f: Figures): void {
+  const out = process.stdout;
+  out.write(`\n[${f.store}]\n`);
+  out.write(`  baseline  empty 204 reply           ${f.floorRps.toFixed(0).padStart(8)} req/s\n`);
+  out.write(
+    `  predict   /api/predict/flow          ${f.predictRps.toFixed(0).padStart(8)} req/s  p99 ${f.predictP99} ms  ` +
+      `ratio to baseline ${(f.predictRps / f.floorRps).toFixed(2)}  goal ≥ 10000 req/s: ${f.predictRps >= 10_000 ? 'met' : 'NOT met'}\n`,
+  );
+  for (const l of f.latency) {
+    out.write(
+      `  ${l.name.padEnd(24)} p50 ${l.p50.toFixed(1).padStart(7)} ms  p95 ${l.p95.toFixed(1).padStart(7)} ms  (n=${l.n}, 4 concurrent)  ` +
+        `goal p95 ≤ 100 ms: ${l.p95 <= 100 ? 'met' : 'NOT met'}\n`,
+    );
+  }
+}
+
+export const command: Command = {
+  name: 'bench:api',
+  summary: 'benchmark the API',
+  usage,
+  async run(argv) {
+    const env = readEnv();
+    const { values } = parseFlags(argv, {
+      in: { type: 'string' },
+      model: { type: 'string' },
+      seconds: { type: 'string' },
+      mysql: { type: 'string' },
+      'no-mysql': { type: 'boolean' },
+    });
+    const master = optStr(values.in, 'in') ?? path.join(env.dataDir, FILES.master);
+    const model = optStr(values.model, 'model') ?? path.join(path.dirname(master), FILES.model);
+    const seconds = int(values.seconds, 'seconds', 10, { min: 1, max: 120 });
+    for (const [f, how] of [
+      [master, 'npm run etl:all'],
+      [model, 'npm run train'],
+    ] as const) {
+      if (!existsSync(f)) throw new TrafficError('INPUT_NOT_FOUND', `${f} is missing: run \`${how}\` first`, { file: f });
+    }
+    const dimension = path.join(path.dirname(master), FILES.dimension);
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'traffic-bench-api-'));
+    process.stdout.write(
+      `bench:api — ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; ` +
+        `master ${master}; ${seconds} s per autocannon run, 10 connections\n`,
+    );
+    const results: Figures[] = [];
+    try {
+      const store = await EmbeddedStore.open(path.join(tmp, EMBEDDED_DB_FILE));
+      const rows = await store.loadMasterCsv(master);
+      if (existsSync(dimension)) await store.loadDimensionCsv(dimension);
+      const [top] = await store.kkmcCount(1);
+      const latest = (await store.latestGcsj())!.slice(0, 10);
+      await store.close();
+      copyFileSync(model, path.join(tmp, FILES.model));
+      process.stdout.write(`rows ${rows}; busiest checkpoint ${top!.name}; latest day ${latest}\n`);
+
+      const port = 5600 + Math.floor(Math.random() * 300);
+      let child = await startApi(port, tmp, model);
+      try {
+        const f = await measure('embedded DuckDB', `http://127.0.0.1:${port}`, seconds, top!.name, latest);
+        results.push(f);
+        print(f);
+      } finally {
+        await stopApi(child);
+      }
+
+      if (!values['no-mysql']) {
+        const urls = optStr(values.mysql, 'mysql')?.split(',') ?? [
+          'mysql://root@127.0.0.1:3306/traffic_bench',
+          'mysql://root@127.0.0.1:3307/traffic_bench',
+        ];
+        const sharded = ShardedStore.open({ urls });
+        try {
+          await sharded.ensureSchema();
+          await loadMaster(sharded, master, { method: 'infile', chunkRows: 50_000 });
+          if (existsSync(dimension)) await sharded.replaceKkmcInfo(await readDimension(dimension));
+        } finally {
+          await sharded.close();
+        }
+        child = await startApi(port + 1, tmp, model, urls);
+        try {
+          const f = await measure(`MySQL ${urls.length} shards`, `http://127.0.0.1:${port + 1}`, seconds, top!.name, latest);
+          results.push(f);
+          print(f);
+        } finally {
+          await stopApi(child);
+        }
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    return 0;
+  },
+};

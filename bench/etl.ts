@@ -1,0 +1,168 @@
+/**
+ * `npm run bench:etl [-- --rows N --seed S --real DIR --skip-generated --skip-real]`
+ *
+ * etl:all (stages 01–05) against a plain read+write pass over the same raw files (decode → parse →
+ * stringify → write: what any stage design must pay at least once), on
+ *   1. a generated sample of ≥ N rows (default 1,000,000; cached under .tmp/bench per seed/days),
+ *   2. the real sample (../shared/realdata) when present,
+ * printing rows, seconds, rows/s, the ETL/baseline ratio, the machine, and the ETA of the full two
+ * months (~620k raw rows) at the real sample's rate.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseFlags, int, optStr } from '../pipeline/cli/args.ts';
+import type { Command } from '../pipeline/cli/command.ts';
+import { csvLine } from '../pipeline/csv.ts';
+import { TextFileWriter } from '../pipeline/io.ts';
+import { fmtInt } from '../pipeline/progress.ts';
+import { listRawFiles, openRawFile } from '../etl/read/raw.ts';
+import { runEtl } from '../etl/runner.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const FULL_TWO_MONTHS_ROWS = 620_000;
+/** Average raw rows per generated day (weekdays ~26.5k, weekends fewer, copies included). */
+const ROWS_PER_DAY_GUESS = 18_000;
+
+const usage = `usage: traffic bench:etl [--rows N] [--seed S] [--real DIR] [--skip-generated] [--skip-real]
+
+  --rows N          generated sample size, at least (default 1000000)
+  --seed S          generator seed (default 7); the sample is cached in .tmp/bench
+  --real DIR        real raw files (default ../shared/realdata beside the repo, if present)
+  --skip-generated  only the real sample
+  --skip-real       only the generated sample`;
+
+interface Figures {
+  rows: number;
+  seconds: number;
+  /** CPU seconds (user + system) of this process: on a shared machine wall time alone misleads. */
+  cpu: number;
+}
+
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+const rate = (f: Figures): number => (f.seconds > 0 ? f.rows / f.seconds : 0);
+
+/** The floor: every raw record decoded, parsed, stringified and written once, nothing else. */
+async function baseline(rawDir: string, outFile: string): Promise<Figures> {
+  const t0 = performance.now();
+  const c0 = cpuSeconds();
+  const w = await TextFileWriter.open(outFile);
+  let rows = 0;
+  for (const file of await listRawFiles(rawDir)) {
+    const { records } = await openRawFile(file);
+    for await (const r of records) {
+      rows++;
+      const p = w.write(csvLine(r.fields));
+      if (p) await p;
+    }
+  }
+  await w.close();
+  return { rows, seconds: (performance.now() - t0) / 1000, cpu: cpuSeconds() - c0 };
+}
+
+async function etl(rawDir: string, outDir: string, seed: number): Promise<Figures & { outRows: number }> {
+  const c0 = cpuSeconds();
+  const r = await runEtl({ raw: rawDir, rawExplicit: true, out: outDir, from: 1, to: 5, fill: true, seed, tty: false });
+  return { rows: r.manifest.totals.rawRecords, seconds: r.seconds, cpu: cpuSeconds() - c0, outRows: r.manifest.totals.masterRows };
+}
+
+async function generated(rows: number, seed: number): Promise<string> {
+  const { generateSample } = await import('../etl/sample/generate.ts');
+  let days = Math.ceil(rows / ROWS_PER_DAY_GUESS);
+  for (;;) {
+    const dir = path.join(ROOT, '.tmp', 'bench', `sample-s${seed}-d${days}`);
+    const marker = path.join(dir, 'bench-sample.json');
+    if (existsSync(marker)) {
+      const m = JSON.parse(await readFile(marker, 'utf8')) as { rows: number };
+      if (m.rows >= rows) {
+        console.log(`generated sample: ${fmtInt(m.rows)} rows, ${days} days, seed ${seed} (cached in ${path.relative(ROOT, dir)})`);
+        return dir;
+      }
+    } else {
+      await rm(dir, { recursive: true, force: true });
+      const t0 = performance.now();
+      const g = await generateSample({ out: dir, seed, days });
+      await writeFile(marker, JSON.stringify({ rows: g.rows, files: g.files.length, days, seed }) + '\n');
+      console.log(
+        `generated sample: ${fmtInt(g.rows)} rows in ${g.files.length} files, ${days} days, seed ${seed} (${((performance.now() - t0) / 1000).toFixed(1)} s, cached in ${path.relative(ROOT, dir)})`,
+      );
+      if (g.rows >= rows) return dir;
+    }
+    days = Math.ceil(days * 1.15) + 1;
+  }
+}
+
+function machine(): string {
+  const cpus = os.cpus();
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, load average ${load}`;
+}
+
+async function benchOne(label: string, rawDir: string, seed: number): Promise<{ base: Figures; run: Figures }> {
+  const work = path.join(ROOT, '.tmp', 'bench', `run-${process.pid}`);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  try {
+    console.log(`\n== ${label}: ${rawDir}`);
+    const base = await baseline(rawDir, path.join(work, 'baseline.csv'));
+    console.log(`baseline read+write : ${fmtInt(base.rows)} rows in ${base.seconds.toFixed(2)} s = ${fmtInt(rate(base))} rows/s (CPU ${base.cpu.toFixed(2)} s)`);
+    const run = await etl(rawDir, path.join(work, 'out'), seed);
+    const rss = process.resourceUsage().maxRSS / 1024;
+    console.log(
+      `etl:all 01–05       : ${fmtInt(run.rows)} raw rows (→ ${fmtInt(run.outRows)} master rows) in ${run.seconds.toFixed(2)} s = ${fmtInt(rate(run))} rows/s (CPU ${run.cpu.toFixed(2)} s); peak RSS ${fmtInt(rss)} MB`,
+    );
+    console.log(
+      `ratio ETL / baseline: ${(run.seconds / base.seconds).toFixed(2)}× the wall time, ${(run.cpu / base.cpu).toFixed(2)}× the CPU time of a plain read+write pass`,
+    );
+    return { base, run };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+export const command: Command = {
+  name: 'bench:etl',
+  summary: 'benchmark the ETL against a plain read+write pass',
+  usage,
+  async run(argv) {
+    const { values } = parseFlags(argv, {
+      rows: { type: 'string' },
+      seed: { type: 'string' },
+      real: { type: 'string' },
+      'skip-generated': { type: 'boolean' },
+      'skip-real': { type: 'boolean' },
+    });
+    const rows = int(values.rows, 'rows', 1_000_000, { min: 1000 });
+    const seed = int(values.seed, 'seed', 7, { min: 0 });
+    const real = path.resolve(optStr(values.real, 'real') ?? path.join(ROOT, '..', 'shared', 'realdata'));
+    console.log(`bench:etl on ${machine()}`);
+    console.log('baseline = openRawFile → csvLine → write for every record (decode → parse → stringify), no ETL logic');
+    let genRate = 0;
+    if (!values['skip-generated']) {
+      const dir = await generated(rows, seed);
+      genRate = rate((await benchOne('generated sample', dir, seed)).run);
+    }
+    if (!values['skip-real']) {
+      if (!existsSync(real)) {
+        console.log(`\n(real sample not found at ${real}: skipped)`);
+      } else {
+        const r = await benchOne('real sample', real, seed);
+        const eta = FULL_TWO_MONTHS_ROWS / rate(r.run);
+        console.log(
+          `ETA full two months (~${fmtInt(FULL_TWO_MONTHS_ROWS)} raw rows) at the real sample's rate: ${eta.toFixed(1)} s (goal < 10 s; ` +
+            `pessimistic: the sample misses most days, so stage 04 adds ~3 rows per raw row)`,
+        );
+      }
+    }
+    if (genRate > 0) {
+      console.log(`ETA full two months at the generated sample's rate: ${(FULL_TWO_MONTHS_ROWS / genRate).toFixed(1)} s (goal < 10 s)`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,403 @@
+/**
+ * Runs RowStages over batches of rows. A chain of stages is fused: each batch goes through every
+ * stage in memory (no CSV between them), and each stage still writes its own output file. A stage
+ * with `scan()` needs its whole input before its first transform, so it starts a new segment whose
+ * source is re-readable: the previous stage's rows kept in memory (full run), or its input file
+ * streamed twice (`--from` / `--only`, bounded memory).
+ *
+ * Each stage receives its own copy of every row: a later stage may extend or edit its row without
+ * touching rows an earlier stage keeps (stage 04 keeps source days to copy them into missing days).
+ */
+import { rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { csvLine } from '../pipeline/csv.ts';
+import { TrafficError } from '../pipeline/errors.ts';
+import { openCsvTable, TextFileWriter } from '../pipeline/io.ts';
+import { Progress } from '../pipeline/progress.ts';
+import { F, SYN_PREFIX, type Reject } from '../pipeline/schema.ts';
+import type { RowContext, RowStage, StageIO } from '../pipeline/stage.ts';
+import { reasonKey, type StageEntry } from './manifest.ts';
+import { FS, unpackRow } from './stages/01-merge.ts';
+
+export const BATCH_ROWS = 4096;
+
+export type Batch = string[][];
+/** A source that can be read more than once (a scan stage reads its input twice). */
+export type BatchSource = () => AsyncIterable<Batch>;
+
+export interface SideSpec {
+  /** Header of the side output file, by side output name (e.g. `repair_log`). */
+  headers: Record<string, readonly string[]>;
+}
+
+export interface StageRunOptions {
+  outDir: string;
+  /** Input file name (in outDir) the rows belong to: the RowContext of rejects. */
+  inputName: string;
+  /** Data output file name, or null for a stage that only passes rows on (02). */
+  outputName: string | null;
+  source: StageEntry['source'];
+  sideHeaders: Record<string, readonly string[]>;
+  onReject: (r: Reject) => void;
+}
+
+/** One stage in a chain: its RowStage, its output writers and its counts. */
+export class StageRun {
+  readonly stage: RowStage;
+  readonly entry: StageEntry;
+  private writer: TextFileWriter | undefined;
+  private readonly sides = new Map<string, TextFileWriter>();
+  private readonly pending: Promise<void>[] = [];
+  private readonly ctx: RowContext;
+  private readonly io: StageIO;
+  private rejectedInCall = false;
+  private synIn = 0;
+  private synOut = 0;
+  private synInRejected = 0;
+  private out: string[][] = [];
+  private readonly emit = (row: string[]): void => {
+    this.out.push(row);
+  };
+
+  private constructor(
+    make: (io: StageIO) => RowStage,
+    private readonly opts: StageRunOptions,
+  ) {
+    const io: StageIO = (this.io = {
+      reject: (row, reason, where) => {
+        this.rejectedInCall = true;
+        this.entry.rejected++;
+        const key = reasonKey(reason);
+        this.entry.rejectsByReason[key] = (this.entry.rejectsByReason[key] ?? 0) + 1;
+        opts.onReject({
+          sourceFile: where.file,
+          line: where.line,
+          stage: this.stage.name,
+          reason,
+          raw: csvLine(row).slice(0, -1),
+        });
+      },
+      count: (key, n = 1) => {
+        this.entry.counts[key] = (this.entry.counts[key] ?? 0) + n;
+        if (key === 'removed' || key.startsWith('removed.')) this.entry.removedCopies += n;
+      },
+      side: (name, fields) => {
+        const w = this.sides.get(name);
+        if (!w) throw new TrafficError('INTERNAL', `stage ${this.stage.name} wrote to unknown side output ${name}`);
+        const p = w.writeCsv(fields);
+        if (p) this.pending.push(p);
+      },
+    });
+    this.stage = make(io);
+    this.ctx = { file: opts.inputName, line: 1 };
+    const outputs = opts.outputName ? [opts.outputName] : [];
+    this.entry = {
+      stage: this.stage.name,
+      input: opts.inputName,
+      outputs,
+      source: opts.source,
+      in: 0,
+      out: 0,
+      rejected: 0,
+      rejectsByReason: {},
+      removedCopies: 0,
+      added: 0,
+      counts: {},
+      seconds: 0,
+      rowsPerSecond: 0,
+    };
+  }
+
+  /** Builds the stage (no files yet), so the runner can see whether it scans. */
+  static create(make: (io: StageIO) => RowStage, opts: StageRunOptions): StageRun {
+    return new StageRun(make, opts);
+  }
+
+  /** Opens the output and side files (as `.partial`, renamed into place by close()). */
+  async openFiles(): Promise<void> {
+    const opts = this.opts;
+    if (opts.outputName) {
+      this.writer = await TextFileWriter.open(path.join(opts.outDir, opts.outputName + '.partial'));
+      this.writer.writeCsv(this.stage.outputColumns);
+    }
+    for (const [name, header] of Object.entries(opts.sideHeaders)) {
+      const w = await TextFileWriter.open(path.join(opts.outDir, `${name}.csv.partial`));
+      w.writeCsv(header);
+      this.sides.set(name, w);
+    }
+  }
+
+  /**
+   * Whether the stage gets its own copy of each input row. The head of a segment reads rows fresh
+   * from a file or from packed memory that nobody else holds, so it can skip the copy; a stage
+   * fed by another stage cannot (the feeder may keep the rows it emitted).
+   */
+  copyInput = true;
+
+  get name(): string {
+    return this.stage.name;
+  }
+
+  addSeconds(s: number): void {
+    this.entry.seconds += s;
+  }
+
+  scanBatch(batch: Batch): void {
+    const t = performance.now();
+    const scan = this.stage.scan;
+    if (scan) for (const row of batch) scan.call(this.stage, row);
+    this.entry.seconds += (performance.now() - t) / 1000;
+  }
+
+  prepare(): void {
+    const t = performance.now();
+    this.stage.prepare?.();
+    this.entry.seconds += (performance.now() - t) / 1000;
+  }
+
+  /** Transforms a batch; returns the rows emitted (and written to the stage's output file). */
+  process(batch: Batch): Batch {
+    const t = performance.now();
+    const width = this.stage.inputColumns.length;
+    this.out = [];
+    for (const row of batch) {
+      this.entry.in++;
+      this.ctx.line++;
+      const where: RowContext = { file: this.ctx.file, line: this.ctx.line };
+      const isSyn = isSynthetic(row);
+      if (isSyn) this.synIn++;
+      if (row.length !== width) {
+        // Only possible when a stage reads a file that was edited by hand or truncated.
+        this.rejectedInCall = false;
+        this.io.reject(row, `expected ${width} fields, got ${row.length}`, where);
+        if (isSyn) this.synInRejected++;
+        continue;
+      }
+      this.rejectedInCall = false;
+      this.stage.transform(this.copyInput ? row.slice() : row, this.emit, where);
+      if (isSyn && this.rejectedInCall) this.synInRejected++;
+    }
+    const emitted = this.out;
+    this.write(emitted);
+    this.entry.seconds += (performance.now() - t) / 1000;
+    return emitted;
+  }
+
+  /** End of input: the stage's remaining rows (e.g. filled days held back until the end). */
+  flush(): Batch {
+    const t = performance.now();
+    this.out = [];
+    this.stage.flush?.(this.emit);
+    const emitted = this.out;
+    this.write(emitted);
+    this.entry.seconds += (performance.now() - t) / 1000;
+    return emitted;
+  }
+
+  private write(rows: Batch): void {
+    this.entry.out += rows.length;
+    for (const r of rows) if (isSynthetic(r)) this.synOut++;
+    const w = this.writer;
+    if (!w) return;
+    let text = '';
+    for (const r of rows) text += csvLine(r);
+    w.lines += rows.length;
+    const p = w.write(text);
+    if (p) this.pending.push(p);
+  }
+
+  async drain(): Promise<void> {
+    if (this.pending.length) await Promise.all(this.pending.splice(0));
+  }
+
+  /** Writes artifacts, closes files (renaming them into place) and checks the accounting. */
+  async close(): Promise<void> {
+    const t = performance.now();
+    await this.drain();
+    const finals: [string, string][] = [];
+    if (this.writer && this.opts.outputName) {
+      await this.writer.close();
+      finals.push([this.opts.outputName + '.partial', this.opts.outputName]);
+    }
+    for (const [name, w] of this.sides) {
+      await w.close();
+      finals.push([`${name}.csv.partial`, `${name}.csv`]);
+      this.entry.outputs.push(`${name}.csv`);
+    }
+    const artifacts = this.stage.artifacts?.() ?? {};
+    for (const [name, content] of Object.entries(artifacts)) {
+      await writeFile(path.join(this.opts.outDir, name + '.partial'), content);
+      finals.push([name + '.partial', name]);
+      this.entry.outputs.push(name);
+    }
+    for (const [from, to] of finals) await rename(path.join(this.opts.outDir, from), path.join(this.opts.outDir, to));
+    this.entry.added = this.synOut - (this.synIn - this.synInRejected);
+    this.entry.seconds += (performance.now() - t) / 1000;
+    this.entry.seconds = round3(this.entry.seconds);
+    this.entry.rowsPerSecond = this.entry.seconds > 0 ? Math.round(this.entry.in / this.entry.seconds) : 0;
+  }
+
+  /** Removes this stage's temporary files after a failure. */
+  async abort(): Promise<void> {
+    await this.writer?.close().catch(() => undefined);
+    for (const w of this.sides.values()) await w.close().catch(() => undefined);
+    const names = [this.opts.outputName ? this.opts.outputName + '.partial' : null, ...[...this.sides.keys()].map((n) => `${n}.csv.partial`)];
+    for (const n of names) if (n) await rm(path.join(this.opts.outDir, n), { force: true });
+  }
+}
+
+const S = SYN_PREFIX.charCodeAt(0);
+
+function isSynthetic(row: readonly string[]): boolean {
+  const g = row[F.GCXH];
+  return g !== undefined && g.charCodeAt(0) === S && g.startsWith(SYN_PREFIX);
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** Batches of stage 01's packed rows, unpacked batch by batch (short-lived arrays). */
+export function packedSource(rows: readonly string[]): BatchSource {
+  return async function* () {
+    for (let i = 0; i < rows.length; i += BATCH_ROWS) {
+      const end = Math.min(rows.length, i + BATCH_ROWS);
+      const batch: Batch = new Array<string[]>(end - i);
+      for (let j = i; j < end; j++) batch[j - i] = unpackRow(rows[j] as string);
+      yield batch;
+    }
+  };
+}
+
+/**
+ * Rows kept in memory between fused segments (03's output, held for 04's scan), packed like stage
+ * 01's: one string per row (fields joined by U+001F) instead of an array of strings, so the
+ * collector has a tenth of the objects to trace. A row holding U+001F stays an array.
+ */
+export class RowStore {
+  private readonly rows: (string | string[])[] = [];
+
+  push(row: string[]): void {
+    for (const f of row) {
+      if (f.indexOf(FS) !== -1) {
+        this.rows.push(row);
+        return;
+      }
+    }
+    this.rows.push(row.join(FS));
+  }
+
+  get length(): number {
+    return this.rows.length;
+  }
+
+  source(): BatchSource {
+    const rows = this.rows;
+    return async function* () {
+      for (let i = 0; i < rows.length; i += BATCH_ROWS) {
+        const end = Math.min(rows.length, i + BATCH_ROWS);
+        const batch: Batch = new Array<string[]>(end - i);
+        for (let j = i; j < end; j++) {
+          const r = rows[j] as string | string[];
+          batch[j - i] = typeof r === 'string' ? r.split(FS) : r;
+        }
+        yield batch;
+      }
+    };
+  }
+}
+
+/** Batches of an in-memory table. */
+export function arraySource(rows: readonly string[][]): BatchSource {
+  return async function* () {
+    for (let i = 0; i < rows.length; i += BATCH_ROWS) yield rows.slice(i, i + BATCH_ROWS) as string[][];
+  };
+}
+
+/** Batches of a UTF-8 CSV this toolkit wrote, after checking its header. */
+export function fileSource(file: string, columns: readonly string[], stage: string): BatchSource {
+  return async function* () {
+    let table;
+    try {
+      table = await openCsvTable(file, columns);
+    } catch (err) {
+      if (err instanceof TrafficError && err.code === 'INPUT_NOT_FOUND') {
+        throw new TrafficError(
+          'STAGE_INPUT_MISSING',
+          `stage ${stage} reads ${path.basename(file)}, which is not in ${path.dirname(file)}: run the earlier stages first (etl:all --from 1)`,
+          { file },
+        );
+      }
+      throw err;
+    }
+    let batch: Batch = [];
+    for await (const rec of table.rows) {
+      batch.push(rec.fields);
+      if (batch.length >= BATCH_ROWS) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length) yield batch;
+  };
+}
+
+export interface SegmentOptions {
+  progress: Progress;
+  /** Keep the rows leaving the last stage (the next segment's source). */
+  collect?: { push(row: string[]): void };
+  /** Called between batches (reject sink backpressure). */
+  drain?: () => Promise<void>;
+  /** Progress of the head stage's first pass (scan), when it has one. */
+  scanProgress?: Progress;
+}
+
+/**
+ * Runs one fused segment: the head stage may scan (its source is read twice); the others only
+ * transform. Flushed rows of a stage go through the stages after it.
+ */
+export async function runSegment(source: BatchSource, runs: readonly StageRun[], opts: SegmentOptions): Promise<void> {
+  const head = runs[0];
+  if (!head) return;
+  if (head.stage.scan) {
+    let rows = 0;
+    await timedIterate(source, head, (b) => {
+      head.scanBatch(b);
+      rows += b.length;
+      opts.scanProgress?.add(b.length);
+    });
+    opts.scanProgress?.done(`${head.name} scanned ${rows.toLocaleString('en-US')} rows (first pass) in ${opts.scanProgress.seconds.toFixed(2)} s`);
+  }
+  for (const r of runs) r.prepare();
+  const pass = async (b: Batch, from: number): Promise<void> => {
+    let rows = b;
+    for (let i = from; i < runs.length; i++) {
+      const r = runs[i] as StageRun;
+      rows = r.process(rows);
+      await r.drain();
+    }
+    if (opts.collect) for (const r of rows) opts.collect.push(r);
+  };
+  await timedIterate(source, head, async (b) => {
+    await pass(b, 0);
+    opts.progress.add(b.length);
+    if (opts.drain) await opts.drain();
+  });
+  for (let i = 0; i < runs.length; i++) {
+    const flushed = (runs[i] as StageRun).flush();
+    await (runs[i] as StageRun).drain();
+    if (flushed.length) await pass(flushed, i + 1);
+  }
+}
+
+/** Iterates a source, charging the time spent reading (decode + parse) to the head stage. */
+async function timedIterate(source: BatchSource, head: StageRun, each: (b: Batch) => void | Promise<void>): Promise<void> {
+  const it = source()[Symbol.asyncIterator]();
+  for (;;) {
+    const t = performance.now();
+    const n = await it.next();
+    head.addSeconds((performance.now() - t) / 1000);
+    if (n.done) break;
+    await each(n.value);
+  }
+}

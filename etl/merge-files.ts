@@ -1,0 +1,154 @@
+/**
+ * Stage 01 driver: reads every raw file with the raw readers (etl/read/raw.ts), feeds each record
+ * to the merge logic (etl/stages/01-merge.ts), sorts, and writes merged_data.csv.
+ * A file that cannot be read as a whole (header matches nothing, XLSX without data, unreadable)
+ * stops the run with the reader's error naming the file: skipping it would lose its rows.
+ */
+import { rename } from 'node:fs/promises';
+import path from 'node:path';
+import { TrafficError } from '../pipeline/errors.ts';
+import { TextFileWriter } from '../pipeline/io.ts';
+import { Progress } from '../pipeline/progress.ts';
+import { FILES, RAW_COLUMNS, type Reject } from '../pipeline/schema.ts';
+import { csvLine } from '../pipeline/csv.ts';
+import { listRawFiles } from './read/raw.ts';
+import { admitPacked, Deduper, MERGE_STAGE, sortPacked, unpackRow } from './stages/01-merge.ts';
+import { mergeSource, useWorker } from './merge-source.ts';
+import { reasonKey, type InputEntry, type StageEntry } from './manifest.ts';
+
+export interface MergeRun {
+  /** Kept rows, sorted, packed (01-merge.ts packRow): unpack with unpackRow / packedSource. */
+  rows: string[];
+  inputs: InputEntry[];
+  entry: StageEntry;
+  /** Whether the files were read in a worker thread. */
+  worker: boolean;
+  /** Heap growth while the rows were held, per kept row (the sort's memory cost). */
+  bytesPerRow: number;
+}
+
+export interface MergeFilesOptions {
+  rawDir: string;
+  outDir: string;
+  onReject: (r: Reject) => void;
+  /** Between files and every few thousand records (reject sink backpressure). */
+  drain?: () => Promise<void>;
+  tty?: boolean;
+  /** The stage's one-line summary, printed when it ends. */
+  summary: (e: StageEntry) => string;
+  stream?: NodeJS.WriteStream;
+  /** Read and normalize in a worker thread (default no; TRAFFIC_ETL_WORKER=0|1 forces). */
+  worker?: boolean;
+}
+
+/** `/`-separated path relative to the raw dir: stable across machines and OSes. */
+export function relPath(rawDir: string, file: string): string {
+  const rel = path.relative(rawDir, file);
+  // --raw may name a single file: then its name.
+  return rel === '' ? path.basename(file) : rel.split(path.sep).join('/');
+}
+
+export async function mergeRawFiles(opts: MergeFilesOptions): Promise<MergeRun> {
+  const t0 = performance.now();
+  const heap0 = process.memoryUsage().heapUsed;
+  const files = await listRawFiles(opts.rawDir);
+  const entry: StageEntry = {
+    stage: MERGE_STAGE,
+    input: 'raw',
+    outputs: [FILES.merged],
+    source: 'raw',
+    in: 0,
+    out: 0,
+    rejected: 0,
+    rejectsByReason: {},
+    removedCopies: 0,
+    added: 0,
+    counts: {},
+    seconds: 0,
+    rowsPerSecond: 0,
+  };
+  const progress = new Progress({
+    label: `${MERGE_STAGE} reading ${files.length} files`,
+    ...(opts.stream ? { stream: opts.stream } : {}),
+    ...(opts.tty === undefined ? {} : { tty: opts.tty }),
+  });
+  const dedupe = new Deduper();
+  const inputs: InputEntry[] = [];
+  const bySha = new Map<string, string>();
+  const onReject = (r: { file: string; line: number; reason: string; raw: string }): void => {
+    entry.rejected++;
+    const key = reasonKey(r.reason);
+    entry.rejectsByReason[key] = (entry.rejectsByReason[key] ?? 0) + 1;
+    opts.onReject({ sourceFile: r.file, line: r.line, stage: MERGE_STAGE, reason: r.reason, raw: r.raw });
+  };
+  const rels = files.map((f) => relPath(opts.rawDir, f));
+  let fileRows = 0;
+  let copiesBefore = 0;
+  let sinceDrain = 0;
+  const worker = await useWorker(opts.worker);
+  for await (const ev of mergeSource(files, worker)) {
+    const rel = rels[ev.file] as string;
+    if (ev.type === 'batch') {
+      for (const it of ev.items) {
+        if ('packed' in it) admitPacked(dedupe, rel, it.line, it.packed, onReject);
+        else onReject({ file: rel, line: it.line, reason: it.reason, raw: it.raw });
+      }
+      fileRows += ev.items.length;
+      progress.add(ev.items.length);
+      sinceDrain += ev.items.length;
+      if (sinceDrain >= 4096 && opts.drain) {
+        sinceDrain = 0;
+        await opts.drain();
+      }
+      continue;
+    }
+    const info = ev.info;
+    if (ev.rows !== fileRows) throw new TrafficError('INTERNAL', `reader count mismatch for ${rel}: ${ev.rows} vs ${fileRows}`);
+    entry.in += fileRows;
+    const input: InputEntry = {
+      path: rel,
+      sha256: info.sha256,
+      bytes: info.bytes,
+      rows: fileRows,
+      format: info.format,
+      headerLine: info.headerLine,
+      header: info.header,
+    };
+    if (info.encoding) input.encoding = info.encoding;
+    if (info.sheet) input.sheet = info.sheet;
+    const same = bySha.get(info.sha256);
+    if (same !== undefined) input.identicalTo = same;
+    else bySha.set(info.sha256, rel);
+    entry.counts[`copies.${rel}`] = dedupe.copies - copiesBefore;
+    inputs.push(input);
+    fileRows = 0;
+    copiesBefore = dedupe.copies;
+    if (opts.drain) await opts.drain();
+  }
+  // Only files that contributed copies are worth a line in the manifest.
+  for (const k of Object.keys(entry.counts)) if (entry.counts[k] === 0) delete entry.counts[k];
+  const rows = sortPacked(dedupe.rows);
+  const heap1 = process.memoryUsage().heapUsed;
+  entry.out = rows.length;
+  entry.removedCopies = dedupe.copies;
+
+  const target = path.join(opts.outDir, FILES.merged);
+  const w = await TextFileWriter.open(target + '.partial');
+  w.writeCsv(RAW_COLUMNS);
+  const CHUNK = 4096;
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    let text = '';
+    const end = Math.min(rows.length, i + CHUNK);
+    for (let j = i; j < end; j++) text += csvLine(unpackRow(rows[j] as string));
+    const p = w.write(text);
+    if (p) await p;
+  }
+  w.lines += rows.length;
+  await w.close();
+  await rename(target + '.partial', target);
+
+  entry.seconds = Math.round(performance.now() - t0) / 1000;
+  entry.rowsPerSecond = entry.seconds > 0 ? Math.round(entry.in / entry.seconds) : 0;
+  progress.done(opts.summary(entry) + (worker ? ' · files read in a worker thread' : ''));
+  return { rows, inputs, entry, worker, bytesPerRow: rows.length ? Math.max(0, Math.round((heap1 - heap0) / rows.length)) : 0 };
+}

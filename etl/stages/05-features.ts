@@ -1,0 +1,88 @@
+/**
+ * Stage 05 features: the 8 cleaned columns + PROVINCE, IS_WEEKEND, IS_PEAK_HOUR, VEHICLE_TYPE_NAME
+ * (the 12-column master). Pure per-row derivation; times are China local, read from the GCSJ text.
+ */
+import { TrafficError } from '../../pipeline/errors.ts';
+import { F, MASTER_COLUMNS, RAW_COLUMNS } from '../../pipeline/schema.ts';
+import type { RowStage, StageIO } from '../../pipeline/stage.ts';
+import { isWeekend } from '../../pipeline/time.ts';
+import { provinceOfPlate, vehicleTypeName } from '../logic/reference.ts';
+
+export const FEATURES_STAGE = '05-features';
+
+export interface FeaturesOptions {
+  /** Inclusive minute ranges `['07:00','08:59']`: 08:59:59 is peak, 09:00:00 is not. */
+  peakHours: Array<[string, string]>;
+}
+
+export const DEFAULT_FEATURES_OPTIONS: FeaturesOptions = {
+  peakHours: [
+    ['07:00', '08:59'],
+    ['17:00', '18:59'],
+  ],
+};
+
+const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
+const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+
+function minuteOf(hhmm: string, option: string): number {
+  const m = HHMM.exec(hhmm);
+  if (!m) throw new TrafficError('INVALID_OPTION', `peak hour bound must be HH:MM (00:00–23:59), got "${hhmm}"`, { option });
+  return Number(m[1]) * 60 + Number(m[2]);
+}
+
+/** Minute-of-day ranges, validated: each start ≤ end (a range over midnight is two ranges). */
+export function peakMinuteRanges(peakHours: ReadonlyArray<readonly [string, string]>): Array<[number, number]> {
+  return peakHours.map(([a, b]) => {
+    const lo = minuteOf(a, 'peakHours');
+    const hi = minuteOf(b, 'peakHours');
+    if (lo > hi) throw new TrafficError('INVALID_OPTION', `peak hour range ${a}-${b} ends before it starts`, { option: 'peakHours' });
+    return [lo, hi];
+  });
+}
+
+/** `07:00-08:59,17:00-18:59` → [['07:00','08:59'],['17:00','18:59']] (for a CLI flag). */
+export function parsePeakHours(text: string): Array<[string, string]> {
+  const ranges = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s): [string, string] => {
+      const m = /^(\d{2}:\d{2})-(\d{2}:\d{2})$/.exec(s);
+      if (!m) throw new TrafficError('INVALID_OPTION', `peak hours must look like 07:00-08:59,17:00-18:59, got "${s}"`, { option: '--peak-hours' });
+      return [m[1]!, m[2]!];
+    });
+  peakMinuteRanges(ranges);
+  return ranges;
+}
+
+export function isPeak(gcsj: string, ranges: ReadonlyArray<readonly [number, number]>): boolean {
+  const minute = Number(gcsj.slice(11, 13)) * 60 + Number(gcsj.slice(14, 16));
+  return ranges.some(([lo, hi]) => minute >= lo && minute <= hi);
+}
+
+export function createFeaturesStage(opts: FeaturesOptions, io: StageIO): RowStage {
+  const ranges = peakMinuteRanges(opts.peakHours);
+  return {
+    name: FEATURES_STAGE,
+    inputColumns: RAW_COLUMNS,
+    outputColumns: MASTER_COLUMNS,
+    transform(row, emit, where) {
+      if (row.length !== RAW_COLUMNS.length) {
+        io.reject(row, `expected ${RAW_COLUMNS.length} fields, got ${row.length}`, where);
+        return;
+      }
+      const gcsj = row[F.GCSJ]!;
+      if (!CANONICAL_TIME.test(gcsj)) {
+        io.reject(row, `GCSJ not YYYY-MM-DD HH:mm:ss: ${gcsj}`, where);
+        return;
+      }
+      const province = provinceOfPlate(row[F.HPHM]!);
+      const typeName = vehicleTypeName(row[F.HPZL]!);
+      if (province === '未知') io.count('PROVINCE.unknown');
+      if (typeName === '未知') io.count('VEHICLE_TYPE_NAME.unknown');
+      row.push(province, isWeekend(gcsj) ? '1' : '0', isPeak(gcsj, ranges) ? '1' : '0', typeName);
+      emit(row);
+    },
+  };
+}

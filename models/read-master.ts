@@ -1,0 +1,81 @@
+/**
+ * Streams a master CSV (12 columns, header checked) into the hourly grid, hashing the file and
+ * picking up stage 02's day flags (kkmc_statistics.json beside the master) when present.
+ * Memory is bounded by the grid (days × checkpoints × 24), not by the row count.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { TrafficError } from '../pipeline/errors.ts';
+import { openCsvTable } from '../pipeline/io.ts';
+import { Progress } from '../pipeline/progress.ts';
+import { FILES, MASTER_COLUMNS } from '../pipeline/schema.ts';
+import { flaggedDaysFromStats, HourlyGridBuilder, type HourlyGrid } from './grid.ts';
+
+export interface ReadMasterOptions {
+  /** Called with every row (after the grid took it) — the report aggregates more in the same pass. */
+  visit?: (fields: string[], line: number) => void;
+  progressLabel?: string;
+  partialShare?: number;
+}
+
+export interface MasterScan {
+  grid: HourlyGrid;
+  sha256: string;
+  skippedExamples: string[];
+  /** Where stage 02 day flags came from, or null. */
+  flagsFrom: string | null;
+  seconds: number;
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TrafficError('INPUT_NOT_FOUND', `no such file: ${file}`, { file });
+    throw err;
+  }
+  return hash.digest('hex');
+}
+
+export async function readMasterGrid(file: string, opts: ReadMasterOptions = {}): Promise<MasterScan> {
+  const t0 = performance.now();
+  if (!existsSync(file)) {
+    throw new TrafficError('INPUT_NOT_FOUND', `no master CSV at ${file} (run \`npm run etl:all\` or pass --in)`, { file });
+  }
+  const sha256 = await sha256File(file);
+  const statsFile = path.join(path.dirname(file), FILES.kkmcStatsJson);
+  let flagged: Map<string, string> | undefined;
+  let flagsFrom: string | null = null;
+  if (existsSync(statsFile)) {
+    try {
+      flagged = flaggedDaysFromStats(JSON.parse(await readFile(statsFile, 'utf8')));
+      flagsFrom = statsFile;
+    } catch {
+      // A broken stats file must not stop training: our own day rules still apply.
+      flagged = undefined;
+    }
+  }
+  const builder = new HourlyGridBuilder();
+  const progress = new Progress({ label: opts.progressLabel ?? 'read master', unit: 'rows' });
+  const table = await openCsvTable(file, MASTER_COLUMNS);
+  for await (const rec of table.rows) {
+    if (rec.error) {
+      builder.reject(`malformed CSV: ${rec.error}`, rec.line);
+      continue;
+    }
+    builder.add(rec.fields, rec.line);
+    opts.visit?.(rec.fields, rec.line);
+    progress.add();
+  }
+  const grid = builder.finish({ flagged, partialShare: opts.partialShare });
+  const skipped = Object.values(grid.skipped).reduce((a, b) => a + b, 0);
+  progress.done(
+    `read ${grid.rows} rows (${grid.synRows} SYN, ${skipped} skipped) over ${grid.days.length} days, ` +
+      `${grid.checkpoints.length} checkpoints in ${progress.seconds.toFixed(1)} s`,
+  );
+  if (grid.rows === 0) throw new TrafficError('INPUT_EMPTY', `master has a header but no rows: ${file}`, { file });
+  return { grid, sha256, skippedExamples: builder.skippedExamples, flagsFrom, seconds: (performance.now() - t0) / 1000 };
+}

@@ -1,0 +1,262 @@
+/**
+ * `traffic start`: the whole platform in one process on embedded defaults.
+ *
+ *   raw files (sample generated if none) ─ETL (if stale)→ master ─train (if stale)→ model
+ *   master ─simulate (replay, 50/s, injected clones)→ bus ─┬─ sink → store ─┐
+ *                                                          └─ detect → alerts ┴→ API + dashboard
+ *
+ * Each part swaps for the real service independently: TRAFFIC_KAFKA (bus = Kafka topic),
+ * TRAFFIC_MYSQL (store = MySQL shards), TRAFFIC_REDIS (alerts = Redis list). Ctrl-C stops the
+ * simulator, lets the sink and detector drain what was sent, stops the API and prints a summary.
+ */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { InProcessAlertFeed, RedisAlertFeed, type AlertFeed } from '../api/alerts.ts';
+import { createApiApp } from '../api/app.ts';
+import { loadFlowPredictor } from '../api/compose.ts';
+import { parseCorsOrigins } from '../api/http.ts';
+import { DEFAULT_RAW_DIR } from '../etl/cli.ts';
+import { listRawFiles } from '../etl/read/raw.ts';
+import { runEtl } from '../etl/runner.ts';
+import { trainModelFile } from '../models/train-cli.ts';
+import { ensureTopic, openSink, openSource, type Source } from '../streaming/bus/index.ts';
+import { runDetect } from '../streaming/detect/run.ts';
+import { getMemoryAlertSink, openAlertSink, type AlertSink } from '../streaming/detect/sinks.ts';
+import { loadDimension as loadInjectDimension } from '../streaming/inject.ts';
+import { simulate } from '../streaming/simulate.ts';
+import { runSink } from '../streaming/sink.ts';
+import { int, num, optStr, parseFlags } from './cli/args.ts';
+import type { Command } from './cli/command.ts';
+import { readEnv } from './config.ts';
+import { EmbeddedStore, EMBEDDED_DB_FILE } from './embedded/duckdb-store.ts';
+import { TrafficError } from './errors.ts';
+import { fmtInt } from './progress.ts';
+import { FILES } from './schema.ts';
+import { MysqlApiStore } from './store/api-store.ts';
+import { readDimension } from './store/load.ts';
+import { ShardedStore } from './store/mysql.ts';
+import type { TrafficStore } from './store-api.ts';
+
+const usage = `usage: traffic start [--raw DIR] [--data-dir DIR] [--port N] [--rate R] [--inject-clones P] [--limit N] [--seed S]
+
+Runs the whole platform in one process: sample data if there is none, ETL and training when their
+outputs are missing or older than their inputs, then the simulator (replay at --rate records/s with
+injected cloned-plate pairs), the sink into the store, the detector and the API with the dashboard.
+
+  --raw DIR            raw month folders (default ${DEFAULT_RAW_DIR}; generated when empty)
+  --data-dir DIR       ETL outputs, model and embedded store (TRAFFIC_DATA_DIR, default data/out)
+  --port N             API and dashboard (TRAFFIC_PORT, default 5000)
+  --rate R             simulator records/s (default 50)
+  --inject-clones P    probability per record of an injected cloned-plate pair (default 0.005)
+  --limit N            stop the simulator after N master records (the rest keeps serving)
+  --seed S             seed of the generated sample and of the injection (default 42)
+  Services: TRAFFIC_KAFKA, TRAFFIC_MYSQL, TRAFFIC_REDIS swap in the real bus, store and alert list.`;
+
+function mtime(file: string): number {
+  return existsSync(file) ? statSync(file).mtimeMs : 0;
+}
+
+/** Newest modification time among the raw files; 0 when there are none (the ETL generates them). */
+async function newestRaw(raw: string): Promise<number> {
+  try {
+    return Math.max(0, ...(await listRawFiles(raw)).map(mtime));
+  } catch (err) {
+    if (err instanceof TrafficError && (err.code === 'INPUT_NOT_FOUND' || err.code === 'INPUT_EMPTY')) return 0;
+    throw err;
+  }
+}
+
+export const command: Command = {
+  name: 'start',
+  summary: 'the whole platform in one process',
+  usage,
+  async run(argv) {
+    const env = readEnv();
+    const { values } = parseFlags(argv, {
+      raw: { type: 'string' },
+      'data-dir': { type: 'string' },
+      port: { type: 'string' },
+      rate: { type: 'string' },
+      'inject-clones': { type: 'string' },
+      limit: { type: 'string' },
+      seed: { type: 'string' },
+    });
+    const dataDir = path.resolve(optStr(values['data-dir'], 'data-dir') ?? env.dataDir);
+    const rawGiven = optStr(values.raw, 'raw');
+    const raw = path.resolve(rawGiven ?? DEFAULT_RAW_DIR);
+    const port = int(values.port, 'port', env.port, { min: 0, max: 65535 });
+    const rate = num(values.rate, 'rate', 50, { min: 0.1 });
+    const inject = num(values['inject-clones'], 'inject-clones', 0.005, { min: 0, max: 1 });
+    const limit = values.limit === undefined ? undefined : int(values.limit, 'limit', 0, { min: 1 });
+    const seed = int(values.seed, 'seed', 42, { min: 0 });
+    const log = (m: string): void => void process.stderr.write(`start: ${m}\n`);
+
+    // 1. Batch: ETL and training only when their outputs are missing or older than their inputs.
+    const master = path.join(dataDir, FILES.master);
+    const dimFile = path.join(dataDir, FILES.dimension);
+    const modelFile = path.join(dataDir, FILES.model);
+    const rawNewest = await newestRaw(raw);
+    if (!existsSync(master) || (rawNewest > 0 && rawNewest > mtime(master))) {
+      log(rawNewest === 0 ? `no raw data in ${raw}: generating the sample, then ETL` : 'running the ETL (master missing or older than the raw files)');
+      // start always generates into an empty raw dir (given or default): the log line above says so.
+      await runEtl({ raw, rawExplicit: false, out: dataDir, from: 1, to: 5, fill: true, seed });
+    } else log(`ETL up to date (${master})`);
+    if (!existsSync(modelFile) || mtime(modelFile) < mtime(master)) {
+      log('training the flow model');
+      const { result } = await trainModelFile(master, modelFile);
+      log(`model written: ${modelFile} (hold-out R² ${result.model.metrics.model.r2.toFixed(3)})`);
+    } else log(`model up to date (${modelFile})`);
+
+    // 2. The parts, each embedded unless its service is configured.
+    const busUri = env.kafka ? `kafka://${env.kafka}/${env.topic}` : 'memory:traffic-raw';
+    if (env.kafka) await ensureTopic(env.kafka.split(','), env.topic, 3);
+    let store: TrafficStore;
+    let sharded: ShardedStore | null = null;
+    if (env.mysql) {
+      sharded = ShardedStore.open({ urls: env.mysql });
+      await sharded.ensureSchema();
+      if (existsSync(dimFile)) await sharded.replaceKkmcInfo(await readDimension(dimFile));
+      store = new MysqlApiStore(sharded);
+    } else {
+      const embedded = await EmbeddedStore.open(path.join(dataDir, EMBEDDED_DB_FILE));
+      if (existsSync(dimFile)) await embedded.loadDimensionCsv(dimFile);
+      store = embedded;
+    }
+    const memoryAlerts = getMemoryAlertSink('platform');
+    const alertSink: AlertSink = env.redis ? await openAlertSink(env.redis) : memoryAlerts;
+    const feed: AlertFeed = env.redis ? new RedisAlertFeed(env.redis) : new InProcessAlertFeed(memoryAlerts);
+    const predictor = await loadFlowPredictor(modelFile);
+    const sources: Source[] = [];
+    const counts = { sent: 0, stored: 0, alerts: 0 };
+    const health = async (): Promise<Record<string, { ok: boolean; detail: string }>> => ({
+      bus: { ok: true, detail: `${busUri}; sent ${counts.sent}, stored ${counts.stored}` },
+    });
+    const app = createApiApp({ store, alerts: feed, predictor, health, cors: parseCorsOrigins(env.corsOrigins), ...(env.apiKey ? { apiKey: env.apiKey } : {}) });
+    await new Promise<void>((resolve, reject) => {
+      app.server.once('error', (err) => reject(new TrafficError('SERVICE_UNAVAILABLE', `cannot listen on port ${port}: ${(err as Error).message}`)));
+      app.server.listen(port, '127.0.0.1', () => resolve());
+    });
+    const bound = (app.server.address() as { port: number }).port;
+    log(`dashboard http://127.0.0.1:${bound}/  bus=${busUri} store=${store.kind} alerts=${env.redis ? 'redis' : 'in-process'}`);
+
+    const stop = new AbortController();
+    const onSignal = (): void => {
+      if (stop.signal.aborted) process.exit(130);
+      process.stderr.write('\nstart: stopping (Ctrl-C again to quit at once) …\n');
+      stop.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+
+    // Consumers first, so nothing sent is missed (the memory bus also keeps unread records).
+    const sinkDone = sharded
+      ? runSink(sharded, {
+          from: busUri,
+          groupId: 'traffic-sink',
+          batchSize: 500,
+          maxWaitMs: 0,
+          ttlDays: 0,
+          ttlIntervalS: 0,
+          follow: true,
+          fromBeginning: true,
+          onStored: (n) => (counts.stored += n),
+          onReady: (s) => sources.push(s),
+          log,
+        }).then(() => undefined)
+      : (async () => {
+          const source = await openSource(busUri, { groupId: 'traffic-sink', fromBeginning: true, follow: true, maxBatch: 500 });
+          sources.push(source);
+          await source.run(async (batch) => {
+            await store.insert(batch.map((i) => i.row));
+            counts.stored += batch.length;
+          });
+        })();
+    const detectDone = runDetect({
+      from: busUri,
+      to: alertSink,
+      groupId: 'traffic-detect',
+      rule: 'default',
+      windowS: 300,
+      speedKmh: 150,
+      latenessS: 60,
+      dim: existsSync(dimFile) ? dimFile : null,
+      follow: true,
+      fromBeginning: true,
+      quiet: true,
+      onSource: (s) => sources.push(s),
+      onAlerts: (a) => (counts.alerts += a.length),
+    });
+
+    const busSink = await openSink(busUri, { clientId: 'traffic-start' });
+    const dimension = inject > 0 && existsSync(dimFile) ? await loadInjectDimension(dimFile) : null;
+    const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
+    const status = async (): Promise<string> => {
+      const clock = await store.latestGcsj().catch(() => null);
+      return `sent ${fmtInt(counts.sent)}, stored ${fmtInt(counts.stored)}, alerts ${fmtInt(counts.alerts)}, stream clock ${clock ?? '—'}`;
+    };
+    let lastPlain = 0;
+    const ticker = setInterval(() => {
+      void status().then((s) => {
+        if (tty) process.stderr.write(`\r\x1b[Kstart: ${s}`);
+        else if (Date.now() - lastPlain >= 10_000) {
+          lastPlain = Date.now();
+          log(s);
+        }
+      });
+    }, 1000);
+
+    let simError: unknown = null;
+    const simDone = simulate({
+      input: master,
+      sink: busSink,
+      rate,
+      mode: 'replay',
+      limit,
+      inject: inject > 0 ? { probability: inject, truthFile: path.join(dataDir, 'injected_truth.csv'), seed, dimension } : undefined,
+      signal: stop.signal,
+      onProgress: (p) => (counts.sent = p.sent),
+      progressMs: 250,
+    }).then(
+      (s) => {
+        counts.sent = s.sent;
+        if (!stop.signal.aborted) log(`simulator finished: ${fmtInt(s.sent)} records sent; still serving (Ctrl-C to stop)`);
+        return s;
+      },
+      (err: unknown) => {
+        simError = err;
+        stop.abort();
+        return null;
+      },
+    );
+    const failed = Promise.race([sinkDone, detectDone]).then(
+      () => undefined,
+      (err: unknown) => {
+        simError ??= err;
+        stop.abort();
+      },
+    );
+
+    await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+    void failed;
+    const sim = await simDone;
+    await busSink.flush().catch(() => undefined);
+    // Let the consumers take in what was sent before stopping them (bounded wait).
+    const deadline = Date.now() + 5000;
+    while (counts.stored < counts.sent && Date.now() < deadline && !simError) await new Promise((r) => setTimeout(r, 100));
+    for (const s of sources) await s.stop().catch(() => undefined);
+    await Promise.allSettled([sinkDone, detectDone]);
+    clearInterval(ticker);
+    if (tty) process.stderr.write('\r\x1b[K');
+    const final = await status();
+    await app.shutdown();
+    await busSink.close().catch(() => undefined);
+    await feed.close();
+    if (env.redis) await alertSink.close();
+    await store.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    log(`summary: ${final}; injected pairs ${fmtInt(sim?.injectedPairs ?? 0)}; stopped cleanly`);
+    if (simError) throw simError;
+    return 0;
+  },
+};

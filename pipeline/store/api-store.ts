@@ -1,0 +1,279 @@
+/**
+ * The API's view of the MySQL shards: every read fans out to the shards that can hold the answer
+ * (one shard when the checkpoint is given — rows are sharded on kkmc) and merges, so totals,
+ * rankings and pages are the same as on one database. Order everywhere: gcsj desc, then gcxh
+ * ascending in binary order (the embedded store sorts the same way, so both give identical pages).
+ */
+import type { Pool, RowDataPacket } from 'mysql2/promise';
+import type { MasterRow } from '../schema.ts';
+import {
+  FIVE_MINUTE_WINDOWS,
+  likeContains,
+  type CheckpointInfo,
+  type NameValue,
+  type PassRecord,
+  type QueryFilter,
+  type TrafficStore,
+} from '../store-api.ts';
+import { ShardedStore, type Shard } from './mysql.ts';
+
+const SELECT_PASS = `gcxh, xzqhmc, kkmc, fxlx, DATE_FORMAT(gcsj, '%Y-%m-%d %H:%i:%s') AS gcsj, hpzl, hphm, clppxh,
+  province, is_weekend, is_peak_hour, vehicle_type_name`;
+const ORDER = 'ORDER BY gcsj DESC, gcxh COLLATE utf8mb4_bin ASC';
+
+function where(f: QueryFilter, extra: string[] = [], extraParams: unknown[] = []): { sql: string; params: unknown[] } {
+  const c: string[] = [];
+  const p: unknown[] = [];
+  if (f.kkmc !== undefined) {
+    c.push('kkmc = ?');
+    p.push(f.kkmc);
+  }
+  if (f.hphm !== undefined) {
+    // Binary collation: the same case-sensitive match as the embedded store.
+    c.push("hphm COLLATE utf8mb4_bin LIKE ? ESCAPE '\\\\'");
+    p.push(likeContains(f.hphm));
+  }
+  if (f.start !== undefined) {
+    c.push('gcsj >= ?');
+    p.push(f.start);
+  }
+  if (f.end !== undefined) {
+    c.push('gcsj <= ?');
+    p.push(f.end);
+  }
+  if (f.hpzl !== undefined) {
+    c.push('hpzl = ?');
+    p.push(f.hpzl);
+  }
+  if (f.province !== undefined) {
+    c.push('province = ?');
+    p.push(f.province);
+  }
+  c.push(...extra);
+  p.push(...extraParams);
+  return { sql: c.length ? 'WHERE ' + c.join(' AND ') : '', params: p };
+}
+
+function toPass(r: RowDataPacket): PassRecord {
+  return {
+    gcxh: String(r.gcxh),
+    xzqhmc: String(r.xzqhmc),
+    kkmc: String(r.kkmc),
+    fxlx: String(r.fxlx),
+    gcsj: String(r.gcsj),
+    hpzl: String(r.hpzl),
+    hphm: String(r.hphm),
+    clppxh: String(r.clppxh),
+    province: String(r.province),
+    is_weekend: Number(r.is_weekend),
+    is_peak_hour: Number(r.is_peak_hour),
+    vehicle_type_name: String(r.vehicle_type_name),
+  };
+}
+
+/** gcsj desc, gcxh asc (code-unit order = binary order for these ASCII ids). */
+export function passOrder(a: PassRecord, b: PassRecord): number {
+  if (a.gcsj !== b.gcsj) return a.gcsj < b.gcsj ? 1 : -1;
+  return a.gcxh < b.gcxh ? -1 : a.gcxh > b.gcxh ? 1 : 0;
+}
+
+function byValueThenName(a: NameValue, b: NameValue): number {
+  if (a.value !== b.value) return b.value - a.value;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+async function rows(pool: Pool, sql: string, params: unknown[]): Promise<RowDataPacket[]> {
+  const [r] = await pool.query<RowDataPacket[]>(sql, params);
+  return r;
+}
+
+export class MysqlApiStore implements TrafficStore {
+  readonly kind = 'mysql' as const;
+
+  constructor(readonly sharded: ShardedStore) {}
+
+  /** Only the shard that holds a checkpoint's rows when the filter names one. */
+  private shardsFor(f: QueryFilter): readonly Shard[] {
+    if (f.kkmc !== undefined && this.sharded.router) {
+      return [this.sharded.shards[this.sharded.router.shardOf(f.kkmc)]!];
+    }
+    return this.sharded.shards;
+  }
+
+  private fan<T>(shards: readonly Shard[], what: string, fn: (pool: Pool) => Promise<T>): Promise<T[]> {
+    return Promise.all(shards.map((s) => this.sharded.onShard(s, what, fn)));
+  }
+
+  async query(f: QueryFilter, page: number, size: number): Promise<{ total: number; rows: PassRecord[] }> {
+    const shards = this.shardsFor(f);
+    const w = where(f);
+    const need = page * size;
+    const parts = await this.fan(shards, 'query', async (pool) => {
+      const [count] = await rows(pool, `SELECT COUNT(*) AS n FROM traffic_data ${w.sql}`, w.params);
+      // Each shard's first page*size rows contain the merged page.
+      const top = await rows(pool, `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ${ORDER} LIMIT ?`, [...w.params, need]);
+      return { n: Number(count?.n ?? 0), rows: top.map(toPass) };
+    });
+    const merged = parts.flatMap((p) => p.rows).sort(passOrder);
+    return { total: parts.reduce((s, p) => s + p.n, 0), rows: merged.slice((page - 1) * size, need) };
+  }
+
+  async exportRows(f: QueryFilter, onChunk: (rows: PassRecord[]) => Promise<void> | void): Promise<number> {
+    const shards = this.shardsFor(f);
+    const chunk = 5000;
+    // A k-way merge of per-shard keyset cursors: bounded memory, no row limit.
+    const cursors = shards.map((shard) => ({ shard, buf: [] as PassRecord[], pos: 0, done: false, last: null as PassRecord | null }));
+    const fill = async (c: (typeof cursors)[number]): Promise<void> => {
+      const extra = c.last ? ['(gcsj < ? OR (gcsj = ? AND gcxh COLLATE utf8mb4_bin > ?))'] : [];
+      const extraParams = c.last ? [c.last.gcsj, c.last.gcsj, c.last.gcxh] : [];
+      const w = where(f, extra, extraParams);
+      const got = await this.sharded.onShard(c.shard, 'export', (pool) =>
+        rows(pool, `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ${ORDER} LIMIT ${chunk}`, w.params),
+      );
+      c.buf = got.map(toPass);
+      c.pos = 0;
+      c.done = c.buf.length < chunk;
+      if (c.buf.length) c.last = c.buf[c.buf.length - 1]!;
+    };
+    await Promise.all(cursors.map(fill));
+    let n = 0;
+    let out: PassRecord[] = [];
+    for (;;) {
+      let best: (typeof cursors)[number] | null = null;
+      for (const c of cursors) {
+        if (c.pos >= c.buf.length && !c.done) await fill(c);
+        if (c.pos < c.buf.length && (!best || passOrder(c.buf[c.pos]!, best.buf[best.pos]!) < 0)) best = c;
+      }
+      if (!best) break;
+      out.push(best.buf[best.pos++]!);
+      n++;
+      if (out.length >= chunk) {
+        await onChunk(out);
+        out = [];
+      }
+    }
+    if (out.length) await onChunk(out);
+    return n;
+  }
+
+  private async sumBy(sql: string, params: unknown[], shards: readonly Shard[] = this.sharded.shards): Promise<Map<string, number>> {
+    const parts = await this.fan(shards, 'stats', (pool) => rows(pool, sql, params));
+    const m = new Map<string, number>();
+    for (const part of parts) for (const r of part) m.set(String(r.k), (m.get(String(r.k)) ?? 0) + Number(r.n));
+    return m;
+  }
+
+  async kkmcCount(limit: number): Promise<NameValue[]> {
+    const m = await this.sumBy('SELECT kkmc AS k, COUNT(*) AS n FROM traffic_data GROUP BY kkmc', []);
+    return [...m].map(([name, value]) => ({ name, value })).sort(byValueThenName).slice(0, limit);
+  }
+
+  async hourly(date: string, kkmc?: string): Promise<number[]> {
+    const params: unknown[] = [date + ' 00:00:00', date + ' 00:00:00'];
+    let extra = '';
+    if (kkmc !== undefined) {
+      extra = ' AND kkmc = ?';
+      params.push(kkmc);
+    }
+    const m = await this.sumBy(
+      `SELECT HOUR(gcsj) AS k, COUNT(*) AS n FROM traffic_data
+       WHERE gcsj >= ? AND gcsj < ? + INTERVAL 1 DAY${extra} GROUP BY HOUR(gcsj)`,
+      params,
+      this.shardsFor(kkmc !== undefined ? { kkmc } : {}),
+    );
+    const out = new Array<number>(24).fill(0);
+    for (const [h, n] of m) out[Number(h)] = n;
+    return out;
+  }
+
+  async fiveMinuteCounts(kkmc: string, date: string): Promise<number[]> {
+    // One checkpoint: only its shard holds its rows.
+    const m = await this.sumBy(
+      `SELECT HOUR(gcsj) * 12 + FLOOR(MINUTE(gcsj) / 5) AS k, COUNT(*) AS n FROM traffic_data
+       WHERE kkmc = ? AND gcsj >= ? AND gcsj < ? + INTERVAL 1 DAY GROUP BY k`,
+      [kkmc, date + ' 00:00:00', date + ' 00:00:00'],
+      this.shardsFor({ kkmc }),
+    );
+    const out = new Array<number>(FIVE_MINUTE_WINDOWS).fill(0);
+    for (const [k, n] of m) out[Number(k)] = n;
+    return out;
+  }
+
+  async latestGcsj(): Promise<string | null> {
+    const parts = await this.fan(this.sharded.shards, 'latest', (pool) =>
+      rows(pool, `SELECT DATE_FORMAT(MAX(gcsj), '%Y-%m-%d %H:%i:%s') AS t FROM traffic_data`, []),
+    );
+    let best: string | null = null;
+    for (const p of parts) {
+      const t = p[0]?.t;
+      if (t != null && (best === null || String(t) > best)) best = String(t);
+    }
+    return best;
+  }
+
+  async minuteCounts(from: string, to: string): Promise<{ minute: string; value: number }[]> {
+    const m = await this.sumBy(
+      `SELECT DATE_FORMAT(gcsj, '%Y-%m-%d %H:%i') AS k, COUNT(*) AS n FROM traffic_data
+       WHERE gcsj >= ? AND gcsj <= ? GROUP BY k`,
+      [from, to],
+    );
+    return [...m].map(([minute, value]) => ({ minute, value })).sort((a, b) => (a.minute < b.minute ? -1 : 1));
+  }
+
+  async provinceCount(): Promise<NameValue[]> {
+    const m = await this.sumBy('SELECT province AS k, COUNT(*) AS n FROM traffic_data GROUP BY province', []);
+    return [...m].map(([name, value]) => ({ name, value })).sort(byValueThenName);
+  }
+
+  async vehicleTypeCount(): Promise<NameValue[]> {
+    const m = await this.sumBy('SELECT vehicle_type_name AS k, COUNT(*) AS n FROM traffic_data GROUP BY vehicle_type_name', []);
+    return [...m].map(([name, value]) => ({ name, value })).sort(byValueThenName);
+  }
+
+  async total(): Promise<number> {
+    return (await this.sharded.counts()).reduce((a, b) => a + b, 0);
+  }
+
+  async checkpointCount(): Promise<number> {
+    const m = await this.sumBy('SELECT kkmc AS k, 1 AS n FROM traffic_data GROUP BY kkmc', []);
+    return m.size;
+  }
+
+  async checkpoints(): Promise<CheckpointInfo[]> {
+    // kkmc_info is a global table: every shard holds the same rows; read the first.
+    const first = this.sharded.shards[0]!;
+    const r = await this.sharded.onShard(first, 'kkmc_info', (pool) =>
+      rows(pool, 'SELECT kkmc, kkmc_name, lon, lat FROM kkmc_info ORDER BY kkmc COLLATE utf8mb4_bin', []),
+    );
+    return r.map((x) => ({
+      kkmc: String(x.kkmc),
+      kkmc_name: String(x.kkmc_name || x.kkmc),
+      lon: x.lon == null ? null : Number(x.lon),
+      lat: x.lat == null ? null : Number(x.lat),
+    }));
+  }
+
+  async insert(rowsIn: readonly MasterRow[]): Promise<number> {
+    const per = await this.sharded.insertRows(rowsIn);
+    return per.reduce((a, b) => a + b, 0);
+  }
+
+  async health(): Promise<{ ok: boolean; detail: string }> {
+    try {
+      await this.sharded.ping();
+      return { ok: true, detail: `MySQL ${this.sharded.shards.length} shard(s): ${this.sharded.shards.map((s) => s.url.label).join(', ')}` };
+    } catch (err) {
+      return { ok: false, detail: (err as Error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.sharded.close();
+  }
+}
+
+export async function openMysqlApiStore(urls: string[]): Promise<TrafficStore> {
+  const sharded = ShardedStore.open({ urls });
+  await sharded.ensureSchema();
+  return new MysqlApiStore(sharded);
+}

@@ -1,0 +1,405 @@
+/**
+ * The sharded MySQL store: one pool per shard URL (in the order TRAFFIC_MYSQL lists them) plus
+ * the MyCat murmur router on `kkmc`. Writers (sink, load) route each row to its shard; readers
+ * (ttl, and the API later) fan out to every shard and merge. With `mycat: true` the single URL
+ * is a MyCat server that routes by itself: rows go there unrouted.
+ *
+ * All statements are parameterized (mysql2 `?` placeholders); identifiers are constants.
+ * Connection failures become retriable TrafficErrors naming the shard, so callers can wrap any
+ * call in `withRetry` and survive a shard restart.
+ */
+import type { Readable } from 'node:stream';
+import mysql from 'mysql2/promise';
+import type { Pool, PoolOptions, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { TrafficError } from '../errors.ts';
+import { F, type MasterRow } from '../schema.ts';
+import { formatChinaTime, toEpochSeconds } from '../time.ts';
+import { MurmurShardRouter } from '../shard/router.ts';
+import {
+  CREATE_KKMC_INFO,
+  CREATE_TRAFFIC_DATA,
+  KKMC_COLUMNS,
+  KKMC_TABLE,
+  TRAFFIC_COLUMNS,
+  TRAFFIC_TABLE,
+} from './ddl.ts';
+
+export interface ShardUrl {
+  url: string;
+  /** `host:port/db` without credentials, for messages. */
+  label: string;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+/** `mysql://user[:pass]@host[:port]/db` → parts. The database defaults to traffic_db. */
+export function parseMysqlUrl(url: string): ShardUrl {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TrafficError('INVALID_OPTION', `not a MySQL URL: "${url}" (expected mysql://user@host:port/db)`);
+  }
+  if (u.protocol !== 'mysql:' && u.protocol !== 'mariadb:') {
+    throw new TrafficError('INVALID_OPTION', `not a MySQL URL: "${url}" (expected mysql://user@host:port/db)`);
+  }
+  const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || 'traffic_db';
+  if (!/^[A-Za-z0-9_]{1,64}$/.test(database)) {
+    // The name goes into CREATE DATABASE, which takes no placeholder: allow only plain names.
+    throw new TrafficError('INVALID_OPTION', `database name must be [A-Za-z0-9_]{1,64}, got "${database}" in ${url}`);
+  }
+  const host = u.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+  const port = u.port ? Number(u.port) : 3306;
+  return {
+    url,
+    label: `${host}:${port}/${database}`,
+    host,
+    port,
+    user: decodeURIComponent(u.username) || 'root',
+    password: decodeURIComponent(u.password),
+    database,
+  };
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'ECONNABORTED',
+  'PROTOCOL_CONNECTION_LOST',
+  'PROTOCOL_SEQUENCE_TIMEOUT',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+  'ER_QUERY_INTERRUPTED',
+  'ER_LOCK_DEADLOCK',
+  'ER_LOCK_WAIT_TIMEOUT',
+  'ER_CANT_CONNECT_TO_SERVER',
+  'ER_SERVER_GONE_ERROR',
+  'ER_SERVER_LOST',
+]);
+
+/** True when the failure is about the connection (or a transient lock), not about the data. */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: unknown; fatal?: unknown; message?: unknown } | null;
+  if (!e) return false;
+  if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
+  if (e.fatal === true) return true;
+  return typeof e.message === 'string' && /closed state|connection lost|Pool is closed|socket hang up/i.test(e.message);
+}
+
+/**
+ * True when the server refused the values themselves (SQLSTATE class 22 data exception or 23
+ * integrity constraint): retrying cannot help, but the other rows of the statement are fine.
+ * Schema or permission errors (42xxx, …) are not data errors: they must stop the writer.
+ */
+export function isDataError(err: unknown): boolean {
+  const state = (err as { sqlState?: unknown } | null)?.sqlState;
+  return typeof state === 'string' && (state.startsWith('22') || state.startsWith('23'));
+}
+
+/** Wraps a driver error: connection trouble → retriable CONNECTION_FAILED naming the shard. */
+export function storeError(err: unknown, shard: ShardUrl, what: string): unknown {
+  if (err instanceof TrafficError) return err;
+  if (isConnectionError(err)) {
+    const code = (err as { code?: string }).code ?? 'connection error';
+    return new TrafficError('CONNECTION_FAILED', `MySQL shard ${shard.label}: ${what} failed (${code})`, { shard: shard.label }, { cause: err });
+  }
+  return err;
+}
+
+export interface Shard {
+  index: number;
+  url: ShardUrl;
+  pool: Pool;
+}
+
+export interface StoreOptions {
+  /** Shard URLs in order (or one MyCat URL with `mycat`). */
+  urls: readonly string[];
+  /** Shard → weight for the murmur ring (must be the same for every writer). */
+  weights?: ReadonlyMap<number, number>;
+  /** The single URL is a MyCat server: no client-side routing, no CREATE DATABASE. */
+  mycat?: boolean;
+  connectTimeoutMs?: number;
+  connectionLimit?: number;
+}
+
+export interface TtlResult {
+  newest: string | null;
+  cutoff: string | null;
+  deleted: number[];
+}
+
+export class ShardedStore {
+  readonly shards: readonly Shard[];
+  /** Null in MyCat mode (MyCat routes). */
+  readonly router: MurmurShardRouter | null;
+  readonly mycat: boolean;
+
+  private constructor(shards: Shard[], router: MurmurShardRouter | null, mycat: boolean) {
+    this.shards = shards;
+    this.router = router;
+    this.mycat = mycat;
+  }
+
+  /** Opens pools (lazy: no connection is made until the first statement). */
+  static open(opts: StoreOptions): ShardedStore {
+    if (opts.urls.length === 0) throw new TrafficError('INVALID_OPTION', 'no MySQL URL given');
+    if (opts.mycat && opts.urls.length !== 1) {
+      throw new TrafficError('INVALID_OPTION', `--mycat takes one URL (the MyCat server), got ${opts.urls.length}`);
+    }
+    const parsed = opts.urls.map(parseMysqlUrl);
+    const seen = new Set<string>();
+    for (const p of parsed) {
+      if (seen.has(p.label)) throw new TrafficError('INVALID_OPTION', `shard ${p.label} listed twice`);
+      seen.add(p.label);
+    }
+    const shards = parsed.map((url, index) => ({ index, url, pool: mysql.createPool(poolOptions(url, opts)) }));
+    const router = opts.mycat ? null : new MurmurShardRouter({ count: shards.length, weights: opts.weights });
+    return new ShardedStore(shards, router, opts.mycat === true);
+  }
+
+  /** Shard index of a row (0 in MyCat mode). */
+  shardOfRow(row: readonly string[]): number {
+    return this.router ? this.router.shardOf(row[F.KKMC] ?? '') : 0;
+  }
+
+  /** Splits rows by shard, keeping their order within each shard. */
+  partition<T extends readonly string[]>(rows: readonly T[]): T[][] {
+    const out: T[][] = this.shards.map(() => []);
+    for (const r of rows) out[this.shardOfRow(r)]!.push(r);
+    return out;
+  }
+
+  /** Runs `fn` on one shard, turning connection failures into retriable errors. */
+  async onShard<T>(shard: Shard, what: string, fn: (pool: Pool) => Promise<T>): Promise<T> {
+    try {
+      return await fn(shard.pool);
+    } catch (err) {
+      throw storeError(err, shard.url, what);
+    }
+  }
+
+  /** Runs `fn` on every shard in parallel; results in shard order. */
+  async onAll<T>(what: string, fn: (pool: Pool, shard: Shard) => Promise<T>): Promise<T[]> {
+    return Promise.all(this.shards.map((s) => this.onShard(s, what, (p) => fn(p, s))));
+  }
+
+  /**
+   * Creates each shard's database when missing (a short-lived connection without a default
+   * database) and both tables. Idempotent; safe to run on every start.
+   */
+  async ensureSchema(): Promise<void> {
+    await Promise.all(
+      this.shards.map(async (s) => {
+        if (!this.mycat) {
+          const { url } = s;
+          let conn: mysql.Connection | undefined;
+          try {
+            conn = await mysql.createConnection({
+              host: url.host,
+              port: url.port,
+              user: url.user,
+              password: url.password,
+              connectTimeout: 5000,
+            });
+            await conn.query(
+              `CREATE DATABASE IF NOT EXISTS \`${url.database}\` DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`,
+            );
+          } catch (err) {
+            throw storeError(err, url, 'create database');
+          } finally {
+            await conn?.end().catch(() => undefined);
+          }
+        }
+        await this.onShard(s, 'create tables', async (p) => {
+          await p.query(CREATE_TRAFFIC_DATA);
+          await p.query(CREATE_KKMC_INFO);
+        });
+      }),
+    );
+  }
+
+  /**
+   * Writes rows to their shards (one multi-row statement per shard and chunk, shards in
+   * parallel). Idempotent on gcxh: `ON DUPLICATE KEY UPDATE gcxh = gcxh` keeps the first copy
+   * like INSERT IGNORE would, but unlike IGNORE it does not turn data errors (bad dates, too-long
+   * values) into silent coercions. Returns rows newly inserted per shard.
+   */
+  async insertRows(rows: readonly MasterRow[], chunkRows = 1000): Promise<number[]> {
+    const parts = this.partition(rows);
+    return Promise.all(
+      parts.map(async (part, i) => {
+        const shard = this.shards[i]!;
+        let inserted = 0;
+        for (let at = 0; at < part.length; at += chunkRows) {
+          inserted += await this.insertChunk(shard, part.slice(at, at + chunkRows));
+        }
+        return inserted;
+      }),
+    );
+  }
+
+  /** One multi-row INSERT on one shard; returns rows newly inserted. */
+  async insertChunk(shard: Shard, rows: readonly MasterRow[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    const sql = insertSql(rows.length);
+    const values: string[] = [];
+    for (const r of rows) for (let c = 0; c < TRAFFIC_COLUMNS.length; c++) values.push(r[c] ?? '');
+    const [res] = await this.onShard(shard, 'insert', (p) => p.query<ResultSetHeader>(sql, values));
+    // With ON DUPLICATE KEY UPDATE an untouched duplicate counts 0 and a new row 1.
+    return res.affectedRows;
+  }
+
+  /**
+   * LOAD DATA LOCAL INFILE of a tab-separated stream into one shard's traffic_data (IGNORE:
+   * duplicates of gcxh are skipped). The stream must hold lines made by `tsvLine`.
+   */
+  async loadTsv(shard: Shard, stream: Readable): Promise<{ inserted: number; skipped: number }> {
+    const sql =
+      `LOAD DATA LOCAL INFILE 'traffic_data.tsv' IGNORE INTO TABLE ${TRAFFIC_TABLE} CHARACTER SET utf8mb4 ` +
+      `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${TRAFFIC_COLUMNS.join(', ')})`;
+    const [res] = await this.onShard(shard, 'load data', (p) =>
+      p.query<ResultSetHeader>({ sql, infileStreamFactory: () => stream }),
+    );
+    const skipped = /Skipped: (\d+)/.exec(res.info ?? '');
+    return { inserted: res.affectedRows, skipped: skipped ? Number(skipped[1]) : 0 };
+  }
+
+  /**
+   * Replaces kkmc_info on every shard with `rows` (lower-case dimension columns), in one
+   * transaction per shard, so every shard holds exactly the same rows (a MyCat global table).
+   */
+  async replaceKkmcInfo(rows: readonly (string | number | null)[][]): Promise<void> {
+    await Promise.all(
+      this.shards.map((s) =>
+        this.onShard(s, 'load kkmc_info', async (pool) => {
+          const conn = await pool.getConnection();
+          try {
+            await conn.beginTransaction();
+            await conn.query(`DELETE FROM ${KKMC_TABLE}`);
+            for (let at = 0; at < rows.length; at += 500) {
+              const chunk = rows.slice(at, at + 500);
+              const ph = `(${KKMC_COLUMNS.map(() => '?').join(', ')})`;
+              await conn.query(
+                `INSERT INTO ${KKMC_TABLE} (${KKMC_COLUMNS.join(', ')}) VALUES ${chunk.map(() => ph).join(', ')}`,
+                chunk.flat(),
+              );
+            }
+            await conn.commit();
+          } catch (err) {
+            await conn.rollback().catch(() => undefined);
+            throw err;
+          } finally {
+            conn.release();
+          }
+        }),
+      ),
+    );
+  }
+
+  /** Rows per shard. */
+  async counts(): Promise<number[]> {
+    return this.onAll('count', async (p) => {
+      const [rows] = await p.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${TRAFFIC_TABLE}`);
+      return Number(rows[0]?.n ?? 0);
+    });
+  }
+
+  /** Newest gcsj across all shards (`YYYY-MM-DD HH:mm:ss`), or null when empty. */
+  async newestGcsj(): Promise<string | null> {
+    const per = await this.onAll('max gcsj', async (p) => {
+      const [rows] = await p.query<RowDataPacket[]>(`SELECT MAX(gcsj) AS m FROM ${TRAFFIC_TABLE}`);
+      return (rows[0]?.m as string | null | undefined) ?? null;
+    });
+    let newest: string | null = null;
+    for (const m of per) if (m !== null && (newest === null || m > newest)) newest = m;
+    return newest;
+  }
+
+  /**
+   * Retention: deletes rows older than `days` days before the newest gcsj across all shards
+   * (kept: gcsj ≥ newest − days). 0 keeps everything. Deletes in chunks of `chunkRows` (LIMIT)
+   * so no statement holds locks for long while the sink keeps writing.
+   */
+  async applyTtl(days: number, chunkRows = 5000): Promise<TtlResult> {
+    const newest = await this.newestGcsj();
+    if (days <= 0 || newest === null) return { newest, cutoff: null, deleted: this.shards.map(() => 0) };
+    const cutoff = formatChinaTime((toEpochSeconds(newest) - Math.round(days * 86400)) * 1000);
+    const deleted = await this.onAll('ttl delete', async (p) => {
+      let total = 0;
+      for (;;) {
+        const [res] = await p.query<ResultSetHeader>(`DELETE FROM ${TRAFFIC_TABLE} WHERE gcsj < ? LIMIT ?`, [
+          cutoff,
+          chunkRows,
+        ]);
+        total += res.affectedRows;
+        if (res.affectedRows < chunkRows) return total;
+      }
+    });
+    return { newest, cutoff, deleted };
+  }
+
+  /** Every shard answers `SELECT 1`. */
+  async ping(): Promise<void> {
+    await this.onAll('ping', (p) => p.query('SELECT 1'));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.pool.end().catch(() => undefined)));
+  }
+}
+
+function poolOptions(url: ShardUrl, opts: StoreOptions): PoolOptions {
+  return {
+    host: url.host,
+    port: url.port,
+    user: url.user,
+    password: url.password,
+    database: url.database,
+    charset: 'UTF8MB4_GENERAL_CI',
+    // DATETIME comes back as the stored wall-clock text: no JS Date, no machine time zone.
+    dateStrings: true,
+    // Affected rows, not found rows: a duplicate left alone by ON DUPLICATE KEY UPDATE counts 0.
+    flags: ['-FOUND_ROWS'],
+    supportBigNumbers: true,
+    connectTimeout: opts.connectTimeoutMs ?? 5000,
+    connectionLimit: opts.connectionLimit ?? 4,
+    maxIdle: opts.connectionLimit ?? 4,
+    idleTimeout: 60_000,
+    enableKeepAlive: true,
+  };
+}
+
+const insertSqlCache = new Map<number, string>();
+
+function insertSql(n: number): string {
+  let sql = insertSqlCache.get(n);
+  if (sql === undefined) {
+    const ph = `(${TRAFFIC_COLUMNS.map(() => '?').join(',')})`;
+    sql =
+      `INSERT INTO ${TRAFFIC_TABLE} (${TRAFFIC_COLUMNS.join(', ')}) VALUES ` +
+      Array.from({ length: n }, () => ph).join(',') +
+      ' ON DUPLICATE KEY UPDATE gcxh = gcxh';
+    if (insertSqlCache.size < 64) insertSqlCache.set(n, sql);
+  }
+  return sql;
+}
+
+/** One LOAD DATA line: fields escaped for `FIELDS TERMINATED BY '\t' ESCAPED BY '\\'`. */
+export function tsvLine(row: readonly string[]): string {
+  let s = '';
+  for (let i = 0; i < TRAFFIC_COLUMNS.length; i++) {
+    const v = row[i] ?? '';
+    if (i) s += '\t';
+    s += /[\\\t\n\r]/.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : v;
+  }
+  return s + '\n';
+}

@@ -1,0 +1,85 @@
+// Producer thread of KafkaSink (streaming/bus/kafka.ts). kafkajs encodes records in JavaScript
+// (~25 µs of CPU per record), so the sink spreads partitions over worker threads: the main thread
+// keeps reading and encoding the stream, each worker owns some partitions with one request in
+// flight per partition (per-partition order holds across kafkajs retries). Plain JS: workers do
+// not get the TypeScript loader the CLI registers.
+import { parentPort, workerData } from 'node:worker_threads';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+
+const { brokers, clientId, topic, maxRequest, retry } = workerData;
+// Errors are reported to the main thread, which owns logging.
+const kafka = new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry });
+const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
+/** partition (or -1 = let kafkajs choose) → { queue, inflight } */
+const lanes = new Map();
+let failed = false;
+let closing = null;
+
+function lane(p) {
+  let l = lanes.get(p);
+  if (!l) lanes.set(p, (l = { queue: [], inflight: false }));
+  return l;
+}
+
+function kick(p) {
+  const l = lane(p);
+  if (l.inflight || l.queue.length === 0 || failed) return;
+  const messages = l.queue.length <= maxRequest ? l.queue : l.queue.slice(0, maxRequest);
+  l.queue = l.queue.length <= maxRequest ? [] : l.queue.slice(maxRequest);
+  l.inflight = true;
+  producer.send({ topic, messages }).then(
+    () => {
+      l.inflight = false;
+      parentPort.postMessage({ type: 'acked', n: messages.length });
+      kick(p);
+      maybeClosed();
+    },
+    (err) => {
+      failed = true;
+      l.inflight = false;
+      parentPort.postMessage({ type: 'error', message: String(err?.message ?? err) });
+      maybeClosed();
+    },
+  );
+}
+
+function idle() {
+  for (const l of lanes.values()) if (l.inflight || (l.queue.length && !failed)) return false;
+  return true;
+}
+
+function maybeClosed() {
+  if (closing && idle()) {
+    const done = closing;
+    closing = null;
+    done();
+  }
+}
+
+parentPort.on('message', (msg) => {
+  if (msg.type === 'batch') {
+    // parts: [partition, keys[], values[]]
+    for (const [p, keys, values] of msg.parts) {
+      const l = lane(p);
+      for (let i = 0; i < values.length; i++) {
+        const m = { key: keys[i], value: values[i], timestamp: msg.ts };
+        if (p >= 0) m.partition = p;
+        l.queue.push(m);
+      }
+      kick(p);
+    }
+  } else if (msg.type === 'close') {
+    new Promise((resolve) => {
+      closing = resolve;
+      maybeClosed();
+    })
+      .then(() => producer.disconnect())
+      .catch(() => undefined)
+      .then(() => parentPort.postMessage({ type: 'closed' }));
+  }
+});
+
+producer.connect().then(
+  () => parentPort.postMessage({ type: 'ready' }),
+  (err) => parentPort.postMessage({ type: 'error', message: `cannot connect producer: ${String(err?.message ?? err)}` }),
+);

@@ -1,0 +1,202 @@
+/** Pure parts of the store: option normalization, row checks, TSV escaping, error classes, batching. */
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { readEnv } from '../../pipeline/config.ts';
+import { isRetriable } from '../../pipeline/errors.ts';
+import { isStoreTime, storeRowProblem } from '../../pipeline/store/ddl.ts';
+import { ShardedStore, isConnectionError, isDataError, parseMysqlUrl, storeError, tsvLine } from '../../pipeline/store/mysql.ts';
+import { normalizeStoreOptions, normalizeTtlDays } from '../../pipeline/store/options.ts';
+import { normalizeSinkOptions } from '../../streaming/sink-cli.ts';
+import { Coalescer } from '../../streaming/sink.ts';
+import { makeRows } from './fixture.ts';
+
+const env = (over: Record<string, string> = {}) => readEnv({ ...over });
+const invalid = expect.objectContaining({ code: 'INVALID_OPTION' });
+
+describe('store options', () => {
+  it('shards: flag > TRAFFIC_MYSQL > the two loopback shards, in order', () => {
+    expect(normalizeStoreOptions({}, env()).urls).toEqual([
+      'mysql://root@127.0.0.1:3306/traffic_db',
+      'mysql://root@127.0.0.1:3307/traffic_db',
+    ]);
+    expect(normalizeStoreOptions({}, env({ TRAFFIC_MYSQL: 'mysql://root@h1:1/a, mysql://root@h2:2/b' })).urls).toEqual([
+      'mysql://root@h1:1/a',
+      'mysql://root@h2:2/b',
+    ]);
+    expect(normalizeStoreOptions({ mysql: 'mysql://root@x:9/c' }, env({ TRAFFIC_MYSQL: 'mysql://root@h1:1/a' })).urls).toEqual(['mysql://root@x:9/c']);
+    expect(normalizeStoreOptions({ weights: '1:2' }, env()).weights).toEqual(new Map([[1, 2]]));
+    expect(normalizeStoreOptions({ mycat: 'mysql://root@127.0.0.1:8066/traffic_db' }, env())).toEqual({
+      urls: ['mysql://root@127.0.0.1:8066/traffic_db'],
+      mycat: true,
+    });
+  });
+
+  it('rejects unusable values, naming the option', () => {
+    expect(() => normalizeStoreOptions({ mysql: 'http://x/y' }, env())).toThrow(invalid);
+    expect(() => normalizeStoreOptions({ mysql: 'mysql://root@h/bad-name;drop' }, env())).toThrow(invalid);
+    expect(() => normalizeStoreOptions({ mysql: 'mysql://root@h/a', mycat: 'mysql://root@h/b' }, env())).toThrow(invalid);
+    expect(() => normalizeStoreOptions({ mycat: 'mysql://root@h/b', weights: '0:2' }, env())).toThrow(invalid);
+    expect(() => normalizeStoreOptions({ weights: '2:1' }, env())).toThrow(invalid);
+  });
+
+  it('retention days: flag > TRAFFIC_TTL_DAYS > 3; 0 allowed; junk refused', () => {
+    const saved = process.env.TRAFFIC_TTL_DAYS;
+    delete process.env.TRAFFIC_TTL_DAYS;
+    try {
+      expect(normalizeTtlDays(undefined, env())).toBe(3);
+      expect(normalizeTtlDays('0', env())).toBe(0);
+      expect(normalizeTtlDays('1.5', env())).toBe(1.5);
+      expect(() => normalizeTtlDays('-1', env())).toThrow(invalid);
+      expect(() => normalizeTtlDays('x', env())).toThrow(invalid);
+      process.env.TRAFFIC_TTL_DAYS = '7';
+      expect(normalizeTtlDays(undefined, env({ TRAFFIC_TTL_DAYS: '7' }))).toBe(7);
+    } finally {
+      if (saved === undefined) delete process.env.TRAFFIC_TTL_DAYS;
+      else process.env.TRAFFIC_TTL_DAYS = saved;
+    }
+  });
+
+  it('sink flags: defaults, bounds, and --from stdout refused', () => {
+    const o = normalizeSinkOptions([], env({ TRAFFIC_KAFKA: '10.0.0.1:9092', TRAFFIC_TOPIC: 't1' }));
+    expect(o.sink).toMatchObject({ from: 'kafka://10.0.0.1:9092/t1', groupId: 'traffic-sink', batchSize: 1000, maxWaitMs: 0, ttlIntervalS: 300 });
+    expect(normalizeSinkOptions(['--group', 'g', '--batch-size', '50', '--no-follow', '--from', 'file:/tmp/x.log'], env()).sink).toMatchObject({
+      groupId: 'g',
+      batchSize: 50,
+      follow: false,
+      from: 'file:/tmp/x.log',
+    });
+    expect(() => normalizeSinkOptions(['--batch-size', '0'], env())).toThrow(invalid);
+    expect(() => normalizeSinkOptions(['--from', 'stdout'], env())).toThrow(invalid);
+    expect(() => normalizeSinkOptions(['--from', 'nope://x'], env())).toThrow(invalid);
+    expect(() => normalizeSinkOptions(['--ttl-interval-s', '-5'], env())).toThrow(invalid);
+  });
+});
+
+describe('MySQL URLs', () => {
+  it('parses credentials, port and database (default traffic_db)', () => {
+    expect(parseMysqlUrl('mysql://u:p%40ss@db.local:3310/x_1')).toMatchObject({ host: 'db.local', port: 3310, user: 'u', password: 'p@ss', database: 'x_1', label: 'db.local:3310/x_1' });
+    expect(parseMysqlUrl('mysql://root@127.0.0.1')).toMatchObject({ port: 3306, database: 'traffic_db', password: '' });
+  });
+});
+
+describe('rows the store accepts', () => {
+  const ok = makeRows(1)[0]!;
+  it('accepts a master row and names what is wrong with a bad one', () => {
+    expect(storeRowProblem(ok)).toBeNull();
+    const set = (i: number, v: string) => Object.assign([...ok], { [i]: v });
+    expect(storeRowProblem(set(4, '2024-02-30 00:00:00'))).toMatch(/GCSJ/);
+    expect(storeRowProblem(set(4, '2024-01-01 24:00:00'))).toMatch(/GCSJ/);
+    expect(storeRowProblem(set(4, '2024/01/01 00:00:00'))).toMatch(/GCSJ/);
+    expect(storeRowProblem(set(0, ''))).toBe('GCXH empty');
+    expect(storeRowProblem(set(2, ''))).toBe('KKMC empty');
+    expect(storeRowProblem(set(9, 'true'))).toMatch(/IS_WEEKEND/);
+    expect(storeRowProblem(set(0, 'x'.repeat(65)))).toMatch(/GCXH longer than 64/);
+    // 64 characters outside the BMP are 128 UTF-16 units but still fit VARCHAR(64).
+    expect(storeRowProblem(set(2, '𠀀'.repeat(64)))).toBeNull();
+    expect(storeRowProblem(ok.slice(0, 11))).toMatch(/expected 12 fields/);
+  });
+
+  it('GCSJ must be a real calendar time in DATETIME range (leap years included)', () => {
+    for (const t of ['2024-02-29 00:00:00', '2000-02-29 23:59:59', '1000-01-01 00:00:00', '9999-12-31 23:59:59']) expect(isStoreTime(t), t).toBe(true);
+    for (const t of ['2023-02-29 00:00:00', '1900-02-29 00:00:00', '0999-12-31 00:00:00', '2024-04-31 00:00:00', '2024-00-10 00:00:00', '2024-01-01 00:60:00', '2024-01-01 00:00:60', '2024-01-01T00:00:00', '2024-01-01 0:00:00', '2024-01-01 00:00:00.5', '２024-01-01 00:00:00']) {
+      expect(isStoreTime(t), t).toBe(false);
+    }
+  });
+
+  it('escapes tabs, newlines and backslashes for LOAD DATA', () => {
+    const row = [...ok];
+    row[7] = 'a\tb\nc\\N\r';
+    const line = tsvLine(row);
+    expect(line.split('\t')).toHaveLength(12);
+    expect(line).toContain('a\\tb\\nc\\\\N\\r');
+    expect(line.endsWith('\n')).toBe(true);
+  });
+});
+
+describe('error classes', () => {
+  const shard = parseMysqlUrl('mysql://root@127.0.0.1:3307/x');
+  it('connection trouble becomes a retriable CONNECTION_FAILED naming the shard; data errors stay fatal', () => {
+    for (const code of ['ECONNREFUSED', 'PROTOCOL_CONNECTION_LOST', 'ER_SERVER_SHUTDOWN', 'ER_LOCK_DEADLOCK']) {
+      const e = storeError(Object.assign(new Error('x'), { code }), shard, 'insert');
+      expect(isRetriable(e), code).toBe(true);
+      expect((e as Error).message).toContain('127.0.0.1:3307/x');
+    }
+    expect(isConnectionError(new Error("Can't add new command when connection is in closed state"))).toBe(true);
+    const data = Object.assign(new Error('Incorrect datetime value'), { code: 'ER_TRUNCATED_WRONG_VALUE', sqlState: '22007' });
+    expect(isRetriable(storeError(data, shard, 'insert'))).toBe(false);
+    expect(isDataError(data)).toBe(true);
+    expect(isDataError(Object.assign(new Error('no table'), { code: 'ER_NO_SUCH_TABLE', sqlState: '42S02' }))).toBe(false);
+  });
+});
+
+describe('Coalescer (rows → statements)', () => {
+  it('writes at once with max-wait 0, one statement per call, in order', async () => {
+    const writes: number[] = [];
+    const c = new Coalescer(async (rows) => void writes.push(rows.length), 100, 0);
+    const rows = makeRows(250);
+    await Promise.all([c.add(rows.slice(0, 10)), c.add(rows.slice(10, 250))]);
+    expect(writes).toEqual([10, 240]);
+  });
+
+  it('with max-wait, concurrent calls share one statement and each resolves only after it is written', async () => {
+    const writes: string[][] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const c = new Coalescer(
+      async (rows) => {
+        await gate;
+        writes.push(rows.map((r) => r[0]!));
+      },
+      1000,
+      30,
+    );
+    const rows = makeRows(5);
+    let resolved = 0;
+    const a = c.add(rows.slice(0, 2)).then(() => resolved++);
+    const b = c.add(rows.slice(2)).then(() => resolved++);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(resolved).toBe(0); // flushed by the timer, but not yet written
+    release();
+    await Promise.all([a, b]);
+    expect(writes).toEqual([rows.map((r) => r[0]!)]);
+  });
+
+  it('a failed write rejects every caller of that statement (so the bus redelivers them)', async () => {
+    const c = new Coalescer(async () => {
+      throw new Error('down');
+    }, 10, 0);
+    await expect(c.add(makeRows(3))).rejects.toThrow('down');
+    const ok = new Coalescer(async () => undefined, 2, 1000);
+    await expect(ok.add(makeRows(2))).resolves.toBeUndefined(); // batch size reached: no wait
+  });
+});
+
+describe('ShardedStore routing (no connection needed: pools are lazy)', () => {
+  const VECTORS = ['../shared/vectors/mycat_murmur.json', '/work/shared/vectors/mycat_murmur.json'].find((p) => existsSync(p))!;
+  const configs = (JSON.parse(readFileSync(VECTORS, 'utf8')) as { configs: { id: string; vectors: { key: string; shard: number }[] }[] }).configs;
+  const row = (kkmc: string): string[] => Object.assign(makeRows(1)[0]!, { 2: kkmc });
+
+  it('routes rows by kkmc with the weighted ring given to it', async () => {
+    const weighted = configs.find((c) => c.id === 'count2_seed0_vbt160_weights0-1_1-2')!;
+    const store = ShardedStore.open({ urls: ['mysql://root@127.0.0.1:3306/x', 'mysql://root@127.0.0.1:3307/x'], weights: new Map([[1, 2]]) });
+    try {
+      for (const v of weighted.vectors) expect([v.key, store.shardOfRow(row(v.key))]).toEqual([v.key, v.shard]);
+      const parts = store.partition(weighted.vectors.map((v) => row(v.key)));
+      expect(parts.map((p) => p.length)).toEqual([0, 1].map((i) => weighted.vectors.filter((v) => v.shard === i).length));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('through MyCat there is one target and no client-side router', async () => {
+    const store = ShardedStore.open({ urls: ['mysql://root@127.0.0.1:8066/traffic_db'], mycat: true });
+    try {
+      expect(store.router).toBeNull();
+      expect(store.shardOfRow(row('S325_Suining_K12'))).toBe(0);
+    } finally {
+      await store.close();
+    }
+    expect(() => ShardedStore.open({ urls: ['mysql://root@a/x', 'mysql://root@b/x'], mycat: true })).toThrow(invalid);
+    expect(() => ShardedStore.open({ urls: ['mysql://root@a/x', 'mysql://root@a/x'] })).toThrow(invalid);
+  });
+});

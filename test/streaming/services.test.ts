@@ -1,0 +1,16 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+// `services:up` itself runs before the suite (scripts/test.mjs). Here only --check, which starts
+// nothing: other suites stop and restart services on purpose (e.g. the 3307 outage test).
+describe('services:up --check', () => {
+  it('reports every service the tests use as answering, within seconds', () => {
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, ['bin/traffic.mjs', 'services:up', '--check'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.stdout).toMatch(/^ok +kafka +127\.0\.0\.1:9092 +answers/m);
+    expect(r.stdout).toMatch(/^ok +mariadb +127\.0\.0\.1:3306/m);
+    expect(r.stdout).toMatch(/^ok +redis +127\.0\.0\.1:6379/m);
+    expect(r.stdout).toMatch(/^(ok|FAIL) +mariadb-3307 +127\.0\.0\.1:3307/m);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+});
