@@ -2,7 +2,8 @@
  * `traffic api [--port N] [--data-dir DIR] [--model FILE] [--redis URL] [--mysql URLS]`
  * Serves the API and dashboard over the store (embedded DuckDB in the data dir, or the MySQL
  * shards when TRAFFIC_MYSQL / --mysql is set), alerts (Redis when TRAFFIC_REDIS / --redis is set,
- * else in-process) and the flow model (when its JSON exists).
+ * else in-process), congestion levels (Redis traffic:congestion when set) and the flow model (when
+ * its JSON exists).
  */
 import { readEnv } from '../pipeline/config.ts';
 import { int, optStr, parseFlags } from '../pipeline/cli/args.ts';
@@ -17,7 +18,8 @@ const usage = `usage: traffic api [--port N] [--host H] [--data-dir DIR] [--mode
   --host H        listen address (default 127.0.0.1)
   --data-dir DIR  data dir with the embedded store and model (TRAFFIC_DATA_DIR, default data/out)
   --model FILE    flow model JSON (default <data-dir>/traffic_flow_model.json when present)
-  --redis URL     read alerts from Redis list traffic:warnings (TRAFFIC_REDIS; default in-process)
+  --redis URL     read alerts from Redis list traffic:warnings and congestion level changes from
+                  traffic:congestion (TRAFFIC_REDIS; default in-process alerts, no congestion)
   --mysql URLS    query the MySQL shards (TRAFFIC_MYSQL; default the embedded store)
   CORS: TRAFFIC_CORS_ORIGINS (default *); API key: TRAFFIC_API_KEY (header X-API-Key)`;
 
@@ -57,7 +59,7 @@ export const command: Command = {
       const addr = app.server.address();
       const bound = typeof addr === 'object' && addr ? addr.port : port;
       process.stderr.write(
-        `api: listening on http://${host}:${bound}  store=${deps.store.kind} alerts=${deps.alerts.kind} model=${deps.predictor ? 'loaded' : 'none'}\n`,
+        `api: listening on http://${host}:${bound}  store=${deps.store.kind} alerts=${deps.alerts.kind} congestion=${deps.congestion?.kind ?? 'none'} model=${deps.predictor ? 'loaded' : 'none'}\n`,
       );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);

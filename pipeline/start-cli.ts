@@ -2,17 +2,22 @@
  * `traffic start`: the whole platform in one process on embedded defaults.
  *
  *   raw files (sample generated if none) ─ETL (if stale)→ master ─train (if stale)→ model
- *   master ─simulate (replay, 50/s, injected clones)→ bus ─┬─ sink → store ─┐
- *                                                          └─ detect → alerts ┴→ API + dashboard
+ *   master ─thresholds (if missing)→ kkmc_thresholds.csv
+ *   master ─simulate (replay, 50/s, injected clones)→ bus ─┬─ sink → store ──────────────┐
+ *                                                          ├─ detect → alerts ────────────┤
+ *                                                          └─ congestion → levels (+ windows → store) ┴→ API + dashboard
  *
  * Each part swaps for the real service independently: TRAFFIC_KAFKA (bus = Kafka topic),
- * TRAFFIC_MYSQL (store = MySQL shards), TRAFFIC_REDIS (alerts = Redis list). Ctrl-C stops the
- * simulator, lets the sink and detector drain what was sent, stops the API and prints a summary.
+ * TRAFFIC_MYSQL (store = MySQL shards), TRAFFIC_REDIS (alerts = Redis list; congestion changes
+ * also go to Redis traffic:congestion). Ctrl-C stops the simulator, lets the sink, detector and
+ * congestion engine drain what was sent, stops the API and prints a summary.
  */
 import { existsSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InProcessAlertFeed, RedisAlertFeed, type AlertFeed } from '../api/alerts.ts';
 import { createApiApp } from '../api/app.ts';
+import { InProcessCongestionFeed, ThresholdsFile } from '../api/congestion.ts';
 import { loadFlowPredictor } from '../api/compose.ts';
 import { parseCorsOrigins } from '../api/http.ts';
 import { DEFAULT_RAW_DIR } from '../etl/cli.ts';
@@ -20,6 +25,11 @@ import { listRawFiles } from '../etl/read/raw.ts';
 import { runEtl } from '../etl/runner.ts';
 import { trainModelFile } from '../models/train-cli.ts';
 import { ensureTopic, openSink, openSource, type Source } from '../streaming/bus/index.ts';
+import { runCongestion } from '../streaming/congestion/run.ts';
+import { FileSnapshotStore, RedisSnapshotStore, type SnapshotStore } from '../streaming/congestion/snapshot.ts';
+import { getCongestionState } from '../streaming/congestion/state.ts';
+import { readThresholds, ThresholdBuilder, thresholdsCsv, THRESHOLDS_FILE } from '../streaming/congestion/thresholds.ts';
+import type { WindowStore } from '../streaming/congestion/window-store.ts';
 import { runDetect } from '../streaming/detect/run.ts';
 import { getMemoryAlertSink, openAlertSink, type AlertSink } from '../streaming/detect/sinks.ts';
 import { loadDimension as loadInjectDimension } from '../streaming/inject.ts';
@@ -30,9 +40,16 @@ import type { Command } from './cli/command.ts';
 import { readEnv } from './config.ts';
 import { EmbeddedStore, EMBEDDED_DB_FILE } from './embedded/duckdb-store.ts';
 import { TrafficError } from './errors.ts';
+import { openCsvTable } from './io.ts';
 import { fmtInt } from './progress.ts';
-import { FILES } from './schema.ts';
+import { FILES, MASTER_COLUMNS } from './schema.ts';
 import { MysqlApiStore } from './store/api-store.ts';
+import {
+  ensureFlowWindowTable,
+  ensureFlowWindowTableDuckDB,
+  upsertFlowWindows,
+  upsertFlowWindowsDuckDB,
+} from './store/flow-window.ts';
 import { readDimension } from './store/load.ts';
 import { ShardedStore } from './store/mysql.ts';
 import type { TrafficStore } from './store-api.ts';
@@ -40,8 +57,9 @@ import type { TrafficStore } from './store-api.ts';
 const usage = `usage: traffic start [--raw DIR] [--data-dir DIR] [--port N] [--rate R] [--inject-clones P] [--limit N] [--seed S]
 
 Runs the whole platform in one process: sample data if there is none, ETL and training when their
-outputs are missing or older than their inputs, then the simulator (replay at --rate records/s with
-injected cloned-plate pairs), the sink into the store, the detector and the API with the dashboard.
+outputs are missing or older than their inputs, congestion thresholds when missing, then the
+simulator (replay at --rate records/s with injected cloned-plate pairs), the sink into the store,
+the detector, the congestion engine and the API with the dashboard.
 
   --raw DIR            raw month folders (default ${DEFAULT_RAW_DIR}; generated when empty)
   --data-dir DIR       ETL outputs, model and embedded store (TRAFFIC_DATA_DIR, default data/out)
@@ -50,7 +68,8 @@ injected cloned-plate pairs), the sink into the store, the detector and the API 
   --inject-clones P    probability per record of an injected cloned-plate pair (default 0.005)
   --limit N            stop the simulator after N master records (the rest keeps serving)
   --seed S             seed of the generated sample and of the injection (default 42)
-  Services: TRAFFIC_KAFKA, TRAFFIC_MYSQL, TRAFFIC_REDIS swap in the real bus, store and alert list.`;
+  Services: TRAFFIC_KAFKA, TRAFFIC_MYSQL, TRAFFIC_REDIS swap in the real bus, store and alert list
+  (with TRAFFIC_REDIS congestion level changes also go to Redis traffic:congestion).`;
 
 function mtime(file: string): number {
   return existsSync(file) ? statSync(file).mtimeMs : 0;
@@ -64,6 +83,20 @@ async function newestRaw(raw: string): Promise<number> {
     if (err instanceof TrafficError && (err.code === 'INPUT_NOT_FOUND' || err.code === 'INPUT_EMPTY')) return 0;
     throw err;
   }
+}
+
+/**
+ * Derives kkmc_thresholds.csv from the master exactly as `traffic thresholds` does with its
+ * defaults (ThresholdBuilder: P90/P99 of 5-minute windows of usable days, floors 5/8/+2).
+ */
+async function deriveThresholdsFile(master: string, out: string): Promise<{ rows: number; days: number; checkpoints: number }> {
+  const table = await openCsvTable(master, MASTER_COLUMNS);
+  const b = new ThresholdBuilder();
+  for await (const rec of table.rows) b.add(rec.fields);
+  const { rows, summary } = b.derive();
+  if (rows.length === 0) throw new TrafficError('INPUT_EMPTY', `no usable passes in ${master} for congestion thresholds`, { file: master });
+  await writeFile(out, thresholdsCsv(rows));
+  return { rows: rows.length, days: summary.days.used.length, checkpoints: summary.checkpoints };
 }
 
 export const command: Command = {
@@ -106,38 +139,86 @@ export const command: Command = {
       const { result } = await trainModelFile(master, modelFile);
       log(`model written: ${modelFile} (hold-out R² ${result.model.metrics.model.r2.toFixed(3)})`);
     } else log(`model up to date (${modelFile})`);
+    // Thresholds only when missing: users edit this file by hand, a newer master must not undo that.
+    const thresholdsFile = path.join(dataDir, THRESHOLDS_FILE);
+    if (!existsSync(thresholdsFile)) {
+      const t = await deriveThresholdsFile(master, thresholdsFile);
+      log(`congestion thresholds written: ${thresholdsFile} (${fmtInt(t.rows)} rows, ${t.checkpoints} checkpoints, ${t.days} days)`);
+    } else log(`congestion thresholds: ${thresholdsFile}`);
+    const thresholds = await readThresholds(thresholdsFile);
 
     // 2. The parts, each embedded unless its service is configured.
     const busUri = env.kafka ? `kafka://${env.kafka}/${env.topic}` : 'memory:traffic-raw';
     if (env.kafka) await ensureTopic(env.kafka.split(','), env.topic, 3);
     let store: TrafficStore;
     let sharded: ShardedStore | null = null;
+    // Closed 1- and 5-minute flow windows go to the same store (traffic_flow_window).
+    let windowStore: WindowStore;
     if (env.mysql) {
-      sharded = ShardedStore.open({ urls: env.mysql });
-      await sharded.ensureSchema();
-      if (existsSync(dimFile)) await sharded.replaceKkmcInfo(await readDimension(dimFile));
-      store = new MysqlApiStore(sharded);
+      const shards = ShardedStore.open({ urls: env.mysql });
+      sharded = shards;
+      await shards.ensureSchema();
+      if (existsSync(dimFile)) await shards.replaceKkmcInfo(await readDimension(dimFile));
+      await ensureFlowWindowTable(shards);
+      store = new MysqlApiStore(shards);
+      windowStore = {
+        where: 'mysql',
+        write: async (rows) => void (rows.length && (await upsertFlowWindows(shards, rows))),
+        close: async () => {},
+      };
     } else {
       const embedded = await EmbeddedStore.open(path.join(dataDir, EMBEDDED_DB_FILE));
       if (existsSync(dimFile)) await embedded.loadDimensionCsv(dimFile);
+      // Through the store's own connection: DuckDB allows one writer process per file.
+      await ensureFlowWindowTableDuckDB(embedded);
       store = embedded;
+      windowStore = {
+        where: 'embedded',
+        write: async (rows) => {
+          if (rows.length) await upsertFlowWindowsDuckDB(embedded, rows);
+        },
+        close: async () => {},
+      };
     }
     const memoryAlerts = getMemoryAlertSink('platform');
     const alertSink: AlertSink = env.redis ? await openAlertSink(env.redis) : memoryAlerts;
     const feed: AlertFeed = env.redis ? new RedisAlertFeed(env.redis) : new InProcessAlertFeed(memoryAlerts);
     const predictor = await loadFlowPredictor(modelFile);
+    // Congestion levels live in this process (shared with the API); with Redis they also go to
+    // traffic:congestion for other readers (`traffic api`).
+    const congestionState = getCongestionState('platform');
+    const congestionTo = env.redis ?? `memory:${congestionState.name}`;
+    // A restart snapshot only makes sense on a bus that outlives the process (Kafka); it holds
+    // partition offsets, so it is per topic.
+    let snapshot: SnapshotStore | null = null;
+    if (env.kafka) {
+      const tag = `traffic-congestion.${env.topic.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+      snapshot = env.redis
+        ? await RedisSnapshotStore.open(env.redis, `traffic:congestion:state:${tag}`)
+        : new FileSnapshotStore(path.join(dataDir, `congestion.state.${tag}.json`));
+    }
     const sources: Source[] = [];
-    const counts = { sent: 0, stored: 0, alerts: 0 };
+    const counts = { sent: 0, stored: 0, alerts: 0, congestion: 0 };
     const health = async (): Promise<Record<string, { ok: boolean; detail: string }>> => ({
       bus: { ok: true, detail: `${busUri}; sent ${counts.sent}, stored ${counts.stored}` },
     });
-    const app = createApiApp({ store, alerts: feed, predictor, health, cors: parseCorsOrigins(env.corsOrigins), ...(env.apiKey ? { apiKey: env.apiKey } : {}) });
+    const thresholdsView = new ThresholdsFile(thresholdsFile);
+    const app = createApiApp({
+      store,
+      alerts: feed,
+      predictor,
+      congestion: new InProcessCongestionFeed(congestionState),
+      thresholds: () => thresholdsView.get(),
+      health,
+      cors: parseCorsOrigins(env.corsOrigins),
+      ...(env.apiKey ? { apiKey: env.apiKey } : {}),
+    });
     await new Promise<void>((resolve, reject) => {
       app.server.once('error', (err) => reject(new TrafficError('SERVICE_UNAVAILABLE', `cannot listen on port ${port}: ${(err as Error).message}`)));
       app.server.listen(port, '127.0.0.1', () => resolve());
     });
     const bound = (app.server.address() as { port: number }).port;
-    log(`dashboard http://127.0.0.1:${bound}/  bus=${busUri} store=${store.kind} alerts=${env.redis ? 'redis' : 'in-process'}`);
+    log(`dashboard http://127.0.0.1:${bound}/  bus=${busUri} store=${store.kind} alerts=${env.redis ? 'redis' : 'in-process'} congestion=in-process${env.redis ? '+redis' : ''}`);
 
     const stop = new AbortController();
     const onSignal = (): void => {
@@ -186,13 +267,27 @@ export const command: Command = {
       onSource: (s) => sources.push(s),
       onAlerts: (a) => (counts.alerts += a.length),
     });
+    const congestionDone = runCongestion({
+      from: busUri,
+      to: congestionTo,
+      groupId: 'traffic-congestion',
+      thresholds,
+      state: congestionState,
+      windowStore,
+      snapshot,
+      follow: true,
+      fromBeginning: true,
+      quiet: true,
+      onSource: (s) => sources.push(s),
+      onChanges: (c) => (counts.congestion += c.length),
+    });
 
     const busSink = await openSink(busUri, { clientId: 'traffic-start' });
     const dimension = inject > 0 && existsSync(dimFile) ? await loadInjectDimension(dimFile) : null;
     const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
     const status = async (): Promise<string> => {
       const clock = await store.latestGcsj().catch(() => null);
-      return `sent ${fmtInt(counts.sent)}, stored ${fmtInt(counts.stored)}, alerts ${fmtInt(counts.alerts)}, stream clock ${clock ?? '—'}`;
+      return `sent ${fmtInt(counts.sent)}, stored ${fmtInt(counts.stored)}, alerts ${fmtInt(counts.alerts)}, level changes ${fmtInt(counts.congestion)}, stream clock ${clock ?? '—'}`;
     };
     let lastPlain = 0;
     const ticker = setInterval(() => {
@@ -228,7 +323,7 @@ export const command: Command = {
         return null;
       },
     );
-    const failed = Promise.race([sinkDone, detectDone]).then(
+    const failed = Promise.race([sinkDone, detectDone, congestionDone]).then(
       () => undefined,
       (err: unknown) => {
         simError ??= err;
@@ -244,7 +339,7 @@ export const command: Command = {
     const deadline = Date.now() + 5000;
     while (counts.stored < counts.sent && Date.now() < deadline && !simError) await new Promise((r) => setTimeout(r, 100));
     for (const s of sources) await s.stop().catch(() => undefined);
-    await Promise.allSettled([sinkDone, detectDone]);
+    await Promise.allSettled([sinkDone, detectDone, congestionDone]);
     clearInterval(ticker);
     if (tty) process.stderr.write('\r\x1b[K');
     const final = await status();
@@ -252,6 +347,7 @@ export const command: Command = {
     await busSink.close().catch(() => undefined);
     await feed.close();
     if (env.redis) await alertSink.close();
+    await snapshot?.close().catch(() => undefined);
     await store.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

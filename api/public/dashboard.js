@@ -1,6 +1,8 @@
 // The big screen: fetches each panel's data from the API, feeds the option builders in
-// charts/, and stays live through the SSE stream (alerts, per-minute flow) plus a slow poll.
+// charts/, and stays live through the SSE stream (alerts, per-minute flow, congestion level
+// changes) plus a slow poll.
 import { api, chinaTime, fitScreen, fmt, withKey } from './common.js';
+import { congestionOption, LEVEL_ORDER } from './charts/congestion.js';
 import { flow24hOption } from './charts/flow24h.js';
 import { minuteFlowOption } from './charts/minuteFlow.js';
 import { originMapOption } from './charts/originMap.js';
@@ -17,7 +19,7 @@ for (const el of document.querySelectorAll('[data-chart]')) {
 }
 window.addEventListener('resize', () => Object.values(charts).forEach((c) => c.resize()));
 // Tests read this to know each chart has been drawn with data.
-window.__dashboard = { charts, drawn: {}, alerts: 0 };
+window.__dashboard = { charts, drawn: {}, alerts: 0, congestionChanges: 0 };
 const drawn = (name, n) => { window.__dashboard.drawn[name] = n; };
 
 let provinceCenters = null;
@@ -70,7 +72,7 @@ function drawMinuteFlow(payload) {
 
 const alertList = document.getElementById('alerts');
 let checkpointNames = new Map();
-const cpName = (code) => (checkpointNames.has(code) ? shortName(checkpointNames.get(code), 16) : code || '?');
+const cpName = (code, max = 16) => (checkpointNames.has(code) ? shortName(checkpointNames.get(code), max) : code || '?');
 function alertItem(a, isNew) {
   const li = document.createElement('li');
   if (isNew) li.className = 'new';
@@ -103,6 +105,62 @@ function pushAlert(a) {
   if (Number.isFinite(n)) c.textContent = fmt(n + 1);
 }
 
+// 拥堵监测: current level tiles (polled, and re-read on each level change) and the change log.
+const congestionLog = document.getElementById('congestion-log');
+let congestionTimer = null;
+async function refreshCongestion() {
+  let levels;
+  try {
+    levels = await api('/api/congestion/current');
+  } catch (err) {
+    // 503 when the platform runs without congestion monitoring: keep the panel's placeholder.
+    drawn('congestion', 0);
+    return;
+  }
+  const counts = {};
+  for (const l of levels) counts[l.level] = (counts[l.level] || 0) + 1;
+  document.getElementById('congestion-counts').innerHTML = LEVEL_ORDER.map(
+    (lv) => `<b class="lv-${lv}">${lv} ${counts[lv] || 0}</b>`,
+  ).join('');
+  if (levels.length) {
+    const placeholder = document.querySelector('#chart-congestion > .empty');
+    if (placeholder) placeholder.remove();
+    charts.congestion.setOption(congestionOption(levels, 3), true);
+  }
+  drawn('congestion', levels.length);
+}
+function changeItem(c, isNew) {
+  const li = document.createElement('li');
+  if (isNew) li.className = 'new';
+  li.dataset.id = c.id || '';
+  li.innerHTML = '<span class="when"></span><span class="name"></span><span class="from"></span>→<span class="to"></span><span class="n"></span>';
+  li.querySelector('.when').textContent = (c.window_start || '').slice(5, 16);
+  li.querySelector('.name').textContent = cpName(c.kkmc, 10);
+  li.querySelector('.from').textContent = c.previous_level;
+  li.querySelector('.from').className = `from lv-${c.previous_level}`;
+  li.querySelector('.to').textContent = c.level;
+  li.querySelector('.to').className = `to lv-${c.level}`;
+  li.querySelector('.n').textContent = `${c.passes} 辆`;
+  li.title = `${c.kkmc}：5 分钟 ${c.passes} 辆，越过阈值 ${c.threshold}`;
+  return li;
+}
+function renderChanges(list) {
+  congestionLog.innerHTML = '';
+  if (!list.length) congestionLog.innerHTML = '<li class="empty">暂无等级变化</li>';
+  for (const c of list) congestionLog.appendChild(changeItem(c, false));
+}
+function pushChange(c) {
+  const empty = congestionLog.querySelector('.empty');
+  if (empty) empty.remove();
+  if (c.id && congestionLog.querySelector(`li[data-id="${CSS.escape(c.id)}"]`)) return;
+  congestionLog.prepend(changeItem(c, true));
+  while (congestionLog.children.length > 10) congestionLog.lastChild.remove();
+  window.__dashboard.congestionChanges++;
+  // Levels move with their changes: re-read soon (changes come in bursts, one per checkpoint).
+  clearTimeout(congestionTimer);
+  congestionTimer = setTimeout(() => safe(refreshCongestion), 300);
+}
+
 function connectStream() {
   const live = document.getElementById('live');
   const es = new EventSource(withKey('/api/stream'));
@@ -110,6 +168,7 @@ function connectStream() {
   es.addEventListener('error', () => { live.textContent = '重连中'; live.className = 'status down'; });
   es.addEventListener('alert', (e) => pushAlert(JSON.parse(e.data)));
   es.addEventListener('flow', (e) => drawMinuteFlow(JSON.parse(e.data)));
+  es.addEventListener('congestion', (e) => pushChange(JSON.parse(e.data)));
 }
 
 function tickClock() {
@@ -128,6 +187,9 @@ await safe(refreshOverview);
 await safe(refreshCharts);
 await safe(async () => renderAlerts(await api('/api/warnings/realtime?limit=30')));
 await safe(async () => drawMinuteFlow(await api('/api/stats/minute_flow?minutes=30')));
+await safe(refreshCongestion);
+await safe(async () => renderChanges(await api('/api/congestion/log?limit=10')));
 connectStream();
+setInterval(() => safe(refreshCongestion), 10000);
 setInterval(() => safe(refreshOverview), 3000);
 setInterval(() => safe(refreshCharts), 10000);

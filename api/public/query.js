@@ -1,6 +1,8 @@
 // The query page: filters → POST /api/query with paging; the export link carries the same
-// filter to /api/export.csv (streamed by the server, no row limit).
+// filter to /api/export.csv (streamed by the server, no row limit). A checkpoint on a single day
+// (start and end on the same date) also shows its 5-minute passes against the congestion thresholds.
 import { api, withKey } from './common.js';
+import { congestionSeriesOption } from './charts/congestion.js';
 
 const HPZL = { '01': '大型汽车', '02': '小型汽车', '13': '低速车', '15': '挂车', '22': '临时行驶车', '23': '警用汽车',
   '51': '大型新能源汽车', '52': '小型新能源汽车', '-': '未知' };
@@ -34,6 +36,35 @@ function filter() {
   return f;
 }
 
+// Tests read this to know the series chart has been drawn.
+window.__query = { series: 0 };
+let seriesChart = null;
+async function updateSeries() {
+  const f = filter();
+  const day = f.start && f.end && f.start.slice(0, 10) === f.end.slice(0, 10) ? f.start.slice(0, 10) : null;
+  const panel = $('series-panel');
+  if (!f.kkmc || !day || typeof echarts === 'undefined') {
+    panel.hidden = true;
+    $('series-hint').hidden = false;
+    return;
+  }
+  try {
+    const data = await api(`/api/congestion/series?kkmc=${encodeURIComponent(f.kkmc)}&date=${day}`);
+    panel.hidden = false;
+    $('series-hint').hidden = true;
+    const th = data.thresholds === null ? '（无阈值文件）' : data.thresholds.length ? '' : '（该卡口无阈值）';
+    $('series-title').textContent = `${data.label} · ${data.date}（${data.day_type === 'weekend' ? '周末' : '工作日'}）5 分钟流量与拥堵阈值${th}`;
+    seriesChart ??= echarts.init($('chart-series'), null, { renderer: 'canvas' });
+    seriesChart.resize();
+    seriesChart.setOption(congestionSeriesOption(data), true);
+    window.__query.series = data.windows.length;
+  } catch (err) {
+    panel.hidden = true;
+    $('error').textContent = '5 分钟流量加载失败：' + err.message;
+  }
+}
+window.addEventListener('resize', () => seriesChart?.resize());
+
 function updateExport() {
   const qs = new URLSearchParams(filter()).toString();
   $('export').href = withKey('/api/export.csv' + (qs ? '?' + qs : ''));
@@ -65,7 +96,7 @@ async function search() {
   }
 }
 
-form.addEventListener('submit', (e) => { e.preventDefault(); page = 1; updateExport(); search(); });
+form.addEventListener('submit', (e) => { e.preventDefault(); page = 1; updateExport(); search().then(updateSeries); });
 form.addEventListener('change', updateExport);
 $('prev').addEventListener('click', () => { page--; search(); });
 $('next').addEventListener('click', () => { page++; search(); });

@@ -15,6 +15,8 @@ export interface Incarnation {
   child: ChildProcess;
   log: string;
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Set once a supervisor has seen this incarnation exit on its own and scheduled a restart. */
+  restarting?: boolean;
 }
 
 /** A long-running traffic command that the drill may kill and restart. */
@@ -25,7 +27,8 @@ export class TrafficProcess {
 
   constructor(
     readonly name: string,
-    private readonly args: string[],
+    /** The command line after `traffic` (set before start()). */
+    public args: string[],
     private readonly logDir: string,
   ) {}
 

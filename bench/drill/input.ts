@@ -17,9 +17,9 @@ export interface DrillInput {
   note: string;
 }
 
-/** Sample days for `records` master rows: ~25k passes a day, one spare day. */
+/** Sample days for `records` master rows: ~16k master rows a day after the ETL (measured), one spare day. */
 export function sampleDays(records: number): number {
-  return Math.min(400, Math.max(2, Math.ceil(records / 20_000) + 1));
+  return Math.min(400, Math.max(2, Math.ceil(records / 12_000) + 1));
 }
 
 export async function resolveInput(opts: { in?: string; dataDir: string; records: number; log: (s: string) => void }): Promise<DrillInput> {

@@ -10,7 +10,8 @@
 import { F, MISSING } from '../../pipeline/schema.ts';
 import { isKnownHpzl } from './hpzl.ts';
 import { classifyNormalized, newEnergyMarker, provinceChar, provinceFreeStem, type PlateClass } from './plate.ts';
-import { VoteTable, type Tally } from './votes.ts';
+import { IdVoteTable, IntPairIndex } from './idtable.ts';
+import type { Tally } from './votes.ts';
 
 export type ImputeField = 'HPZL' | 'CLPPXH' | 'PROVINCE';
 export const IMPUTE_FIELDS: readonly ImputeField[] = ['HPZL', 'CLPPXH', 'PROVINCE'];
@@ -124,27 +125,168 @@ export function targetOf(field: ImputeField, i: PassInfo): string {
   return i.stem ? i.prov : '';
 }
 
+/**
+ * Dense ids for the strings (and pairs of ids) an evidence key is made of: a key is then two small
+ * integers (see idtable.ts) instead of a `${a}|${b}` string built and hashed per pass.
+ */
+class Ids {
+  private readonly strings = new Map<string, number>();
+  readonly names: string[] = [];
+  private readonly pairs = new IntPairIndex();
+  private readonly brands: number[] = [];
+
+  of(s: string): number {
+    let id = this.strings.get(s);
+    if (id === undefined) {
+      id = this.names.length;
+      this.strings.set(s, id);
+      this.names.push(s);
+    }
+    return id;
+  }
+
+  /** One id for the pair (a, b), so that a key of three parts is still two integers. */
+  pair(a: number, b: number): number {
+    return this.pairs.intern(a, b);
+  }
+
+  /** Id of the brand part of the CLPPXH of id `clppxh`. */
+  brandOf(clppxh: number): number {
+    let b = this.brands[clppxh];
+    if (b === undefined) {
+      // Fill the gap first so the array stays dense (ids are handed out in order).
+      while (this.brands.length < clppxh) this.brands.push(-1);
+      b = this.of(brandOf(this.names[clppxh]!));
+      this.brands[clppxh] = b;
+    } else if (b === -1) {
+      b = this.of(brandOf(this.names[clppxh]!));
+      this.brands[clppxh] = b;
+    }
+    return b;
+  }
+}
+
 export class Evidence {
-  private readonly tables: Record<ImputeField, VoteTable[]> = {
-    HPZL: HPZL_LEVELS.map(() => new VoteTable()),
-    CLPPXH: CLPPXH_LEVELS.map(() => new VoteTable()),
-    PROVINCE: PROVINCE_LEVELS.map(() => new VoteTable()),
+  private readonly ids = new Ids();
+  private readonly tables: Record<ImputeField, IdVoteTable[]> = {
+    HPZL: HPZL_LEVELS.map(() => new IdVoteTable(this.ids.names)),
+    CLPPXH: CLPPXH_LEVELS.map(() => new IdVoteTable(this.ids.names)),
+    PROVINCE: PROVINCE_LEVELS.map(() => new IdVoteTable(this.ids.names)),
   };
   private readonly totals: Record<ImputeField, Map<string, number>> = {
     HPZL: new Map(),
     CLPPXH: new Map(),
     PROVINCE: new Map(),
   };
+  /** Keys (a, b) of the last pass seen per field and level (a = -1: the level does not apply). */
+  private readonly keyA: Record<ImputeField, number[]> = { HPZL: [], CLPPXH: [], PROVINCE: [] };
+  private readonly keyB: Record<ImputeField, number[]> = { HPZL: [], CLPPXH: [], PROVINCE: [] };
+  private last: PassInfo | undefined;
+  private lastPlate = '';
+  private lastKkmc = '';
+  private lastHpzl = '';
+  private lastClppxh = '';
+  private lastStem = '';
+  private lastMarker = '';
+  private lastProv = '';
+  private lastCls: PlateClass = 'INVALID';
+
+  /**
+   * Computes the keys of a pass for every level unless they are those of the last pass (the same
+   * object with the same fields: scan learns three fields from one pass). Each (a, b) stands for
+   * exactly one string key of the levels' `key()` (HPZL_LEVELS etc.): the parts are ids of the
+   * same strings, and the string keys are never ambiguous (plates, stems, codes hold no `|`).
+   */
+  private keysOf(i: PassInfo): void {
+    if (
+      this.last === i &&
+      i.plate === this.lastPlate &&
+      i.kkmc === this.lastKkmc &&
+      i.hpzl === this.lastHpzl &&
+      i.clppxh === this.lastClppxh &&
+      i.stem === this.lastStem &&
+      i.marker === this.lastMarker &&
+      i.prov === this.lastProv &&
+      i.cls === this.lastCls
+    ) {
+      return;
+    }
+    const ids = this.ids;
+    this.last = i;
+    this.lastPlate = i.plate;
+    this.lastKkmc = i.kkmc;
+    this.lastHpzl = i.hpzl;
+    this.lastClppxh = i.clppxh;
+    this.lastStem = i.stem;
+    this.lastMarker = i.marker;
+    this.lastProv = i.prov;
+    this.lastCls = i.cls;
+    const full = i.cls === 'FULL';
+    const masked = i.cls === 'MASKED';
+    const plate = full || masked ? ids.of(i.plate) : -1;
+    const cl = knownClppxh(i.clppxh);
+    const clppxh = cl ? ids.of(i.clppxh) : -1;
+    const marker = ids.of(i.marker);
+    const kkmc = ids.of(i.kkmc);
+    const hz = hpzlKnown(i);
+    const hpzl = hz ? ids.of(i.hpzl) : -1;
+    const stem = i.stem ? ids.of(i.stem) : -1;
+    const ha = this.keyA.HPZL;
+    const hb = this.keyB.HPZL;
+    // same_plate: plate
+    ha[0] = full ? plate : -1;
+    hb[0] = 0;
+    // plate_model: plate|clppxh
+    ha[1] = masked && cl ? plate : -1;
+    hb[1] = clppxh;
+    // model: marker|clppxh
+    ha[2] = cl && i.clppxh.includes('-') ? marker : -1;
+    hb[2] = clppxh;
+    // brand: marker|brand
+    ha[3] = cl ? marker : -1;
+    hb[3] = cl ? ids.brandOf(clppxh) : 0;
+    // masked_plate: plate
+    ha[4] = masked ? plate : -1;
+    hb[4] = 0;
+    // marker: marker|prov+letter (prov is '' or one character, the letter '' or one A-Z)
+    ha[5] = i.marker ? marker : -1;
+    hb[5] = i.marker ? ids.pair(ids.of(i.prov), ids.of(i.stem.charAt(0))) : 0;
+    const ca = this.keyA.CLPPXH;
+    const cb = this.keyB.CLPPXH;
+    // same_plate: plate|hpzl
+    ca[0] = full && hz ? plate : -1;
+    cb[0] = hpzl;
+    // plate_kkmc: plate|hpzl|kkmc
+    ca[1] = masked && hz ? plate : -1;
+    cb[1] = masked && hz ? ids.pair(hpzl, kkmc) : 0;
+    const pa = this.keyA.PROVINCE;
+    const pb = this.keyB.PROVINCE;
+    // stem_model: stem|clppxh
+    pa[0] = stem !== -1 && cl ? stem : -1;
+    pb[0] = clppxh;
+    // stem_kkmc: kkmc|stem
+    pa[1] = stem !== -1 ? kkmc : -1;
+    pb[1] = stem;
+    // stem: stem
+    pa[2] = stem;
+    pb[2] = 0;
+    // letter_kkmc: kkmc|letter
+    pa[3] = stem !== -1 ? kkmc : -1;
+    pb[3] = stem !== -1 ? ids.of(i.stem.charAt(0)) : 0;
+  }
 
   /** Adds a pass's known value of `field` to every level it applies to. */
   learn(field: ImputeField, i: PassInfo): void {
     const value = targetOf(field, i);
     if (!value) return;
-    const levels = LEVELS[field];
+    this.keysOf(i);
+    const ka = this.keyA[field];
+    const kb = this.keyB[field];
     const tables = this.tables[field];
-    for (let k = 0; k < levels.length; k++) {
-      const key = levels[k]!.key(i);
-      if (key) tables[k]!.add(key, value);
+    const v = this.ids.of(value);
+    for (let k = 0; k < ka.length; k++) {
+      const a = ka[k]!;
+      if (a !== -1) tables[k]!.add(a, kb[k]!, v);
     }
     const t = this.totals[field];
     t.set(value, (t.get(value) ?? 0) + 1);
@@ -180,11 +322,14 @@ export class Evidence {
     }
     const levels = LEVELS[field];
     const tables = this.tables[field];
+    this.keysOf(i);
+    const ka = this.keyA[field];
+    const kb = this.keyB[field];
     for (let k = 0; k < levels.length; k++) {
       const level = levels[k]!;
-      const key = level.key(i);
-      if (!key) continue;
-      const t = tables[k]!.tally(key);
+      const a = ka[k]!;
+      if (a === -1) continue;
+      const t = tables[k]!.tally(a, kb[k]!);
       if (!t || t.n < level.minN) continue;
       const share = t.topCount / t.n;
       // A level the hold-out showed to be unreliable on this data decides "not confident".

@@ -13,8 +13,11 @@ export type NearDupField = 'HPZL' | 'CLPPXH';
 
 export interface NearDupPass {
   gcxh: string;
-  /** plate|kkmc; '' for a pass that cannot take part (INVALID plate). */
-  key: string;
+  /**
+   * Same vehicle at the same checkpoint: plate|kkmc, or any number standing for exactly one such
+   * pair (stage 04 passes an id); '' for a pass that cannot take part (INVALID plate).
+   */
+  key: string | number;
   t: number;
   /** Known value per field ('' = missing); `hidden` marks a held-out value (truth kept aside). */
   values: Record<NearDupField, { value: string; hidden: boolean; missing: boolean }>;
@@ -27,7 +30,7 @@ interface Slot {
 export class NearDupIndex {
   private readonly window: Slot[] = [];
   private head = 0;
-  private readonly byKey = new Map<string, NearDupPass[]>();
+  private readonly byKey = new Map<string | number, NearDupPass[]>();
   /** Votes from visible values, and (deferred) from held-out values: added back after measuring. */
   private readonly votes: Record<NearDupField, Map<string, (string | number)[]>> = { HPZL: new Map(), CLPPXH: new Map() };
   private readonly deferred: Record<NearDupField, Map<string, (string | number)[]>> = { HPZL: new Map(), CLPPXH: new Map() };
@@ -36,7 +39,7 @@ export class NearDupIndex {
 
   add(p: NearDupPass): void {
     this.evict(p.t);
-    if (!p.key) return;
+    if (p.key === '') return;
     const list = this.byKey.get(p.key);
     if (list) {
       for (const q of list) {

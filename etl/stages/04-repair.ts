@@ -18,8 +18,9 @@ import { F, MISSING, RAW_COLUMNS, REPAIR_LOG_COLUMNS } from '../../pipeline/sche
 import type { RowStage, StageIO } from '../../pipeline/stage.ts';
 import { toEpochSeconds } from '../../pipeline/time.ts';
 import { planFill, synId, type FillPlan } from '../logic/fill.ts';
-import { isHeldOut } from '../logic/holdout.ts';
-import { isKnownHpzl, normalizeHpzl } from '../logic/hpzl.ts';
+import { heldOutTest } from '../logic/holdout.ts';
+import { IntPairIndex } from '../logic/idtable.ts';
+import { isKnownHpzl, normalizeHpzl, type HpzlResult } from '../logic/hpzl.ts';
 import {
   brandOf,
   Evidence,
@@ -32,7 +33,16 @@ import {
   type Prediction,
 } from '../logic/impute.ts';
 import { NearDupIndex } from '../logic/neardup.ts';
-import { classifyPlate, cleanPlateText, lacksProvince, normalizePlate, type PlateClass } from '../logic/plate.ts';
+import {
+  classifyNormalized,
+  cleanPlateText,
+  lacksProvince,
+  newEnergyMarker,
+  normalizePlate,
+  provinceChar,
+  provinceFreeStem,
+  type PlateClass,
+} from '../logic/plate.ts';
 
 export const REPAIR_STAGE = '04-repair';
 export const REPAIR_LOG = 'repair_log';
@@ -122,9 +132,123 @@ function fieldInfo(row: readonly string[], plate: string, hpzl: string): PassInf
   return info;
 }
 
+/** What passInfo derives from a normalized plate, plus a dense id of the plate. */
+interface NormFacts {
+  id: number;
+  cls: PlateClass;
+  prov: string;
+  stem: string;
+  marker: string;
+}
+
+/** A plate value as written: its normalized form and what the repair needs to know about it. */
+interface RawFacts {
+  plate: string;
+  clean: string;
+  lacks: boolean;
+  norm: NormFacts;
+}
+
+/** Plate caches stop growing here (cleared and rebuilt): bounded memory on any input. */
+const PLATE_CACHE_MAX = 1 << 19;
+
+/**
+ * The plate functions are pure, and a plate value recurs on many passes (masked plates are shared
+ * by many vehicles): classify each distinct value once instead of running the regexes per row.
+ */
+class PlateFactsCache {
+  private readonly raw = new Map<string, RawFacts>();
+  private readonly norm = new Map<string, NormFacts>();
+  private readonly ids = new Map<string, number>();
+
+  normFacts(plate: string): NormFacts {
+    let f = this.norm.get(plate);
+    if (f === undefined) {
+      if (this.norm.size >= PLATE_CACHE_MAX) this.norm.clear();
+      let id = this.ids.get(plate);
+      if (id === undefined) this.ids.set(plate, (id = this.ids.size));
+      f = { id, cls: classifyNormalized(plate), prov: provinceChar(plate), stem: provinceFreeStem(plate), marker: newEnergyMarker(plate) };
+      this.norm.set(plate, f);
+    }
+    return f;
+  }
+
+  rawFacts(hphm: string): RawFacts {
+    let f = this.raw.get(hphm);
+    if (f === undefined) {
+      if (this.raw.size >= PLATE_CACHE_MAX) this.raw.clear();
+      const plate = normalizePlate(hphm);
+      f = { plate, clean: cleanPlateText(hphm), lacks: lacksProvince(plate), norm: this.normFacts(plate) };
+      this.raw.set(hphm, f);
+    }
+    return f;
+  }
+
+  /** passInfo(row, plate) with `hpzl` as its HPZL. */
+  info(row: readonly string[], plate: string, hpzl: string): PassInfo {
+    const f = this.normFacts(plate);
+    return {
+      gcxh: row[F.GCXH]!,
+      kkmc: row[F.KKMC]!,
+      plate,
+      cls: f.cls,
+      prov: f.prov,
+      stem: f.stem,
+      marker: f.marker,
+      hpzl,
+      clppxh: row[F.CLPPXH]!,
+    };
+  }
+}
+
+/** normalizeHpzl per distinct value (a handful of values; results are read only). */
+class HpzlCache {
+  private readonly m = new Map<string, HpzlResult>();
+
+  get(raw: string): HpzlResult {
+    let r = this.m.get(raw);
+    if (r === undefined) {
+      if (this.m.size >= 4096) this.m.clear();
+      this.m.set(raw, (r = normalizeHpzl(raw)));
+    }
+    return r;
+  }
+}
+
+const PLATE_COUNT_KEY: Readonly<Record<PlateClass, string>> = { FULL: 'plate.FULL', MASKED: 'plate.MASKED', INVALID: 'plate.INVALID' };
+
+/** Epoch seconds of a canonical GCSJ (`toEpochSeconds`), its date's part computed once per date. */
+class EpochOfTime {
+  private date = '';
+  private day = 0;
+
+  of(gcsj: string, date: string): number {
+    if (date !== this.date) {
+      this.date = date;
+      this.day = toEpochSeconds(date + ' 00:00:00');
+    }
+    return this.day + two(gcsj, 11) * 3600 + two(gcsj, 14) * 60 + two(gcsj, 17);
+  }
+}
+
+function two(s: string, at: number): number {
+  return (s.charCodeAt(at) - 48) * 10 + (s.charCodeAt(at + 1) - 48);
+}
+
 export function createRepairStage(options: RepairOptions, io: StageIO): RowStage {
   const opts = validateRepairOptions(options);
   const evidence = new Evidence();
+  const platesCache = new PlateFactsCache();
+  const hpzlCache = new HpzlCache();
+  const epoch = new EpochOfTime();
+  const heldOut = {
+    HPZL: heldOutTest(opts.seed, 'HPZL', opts.holdoutRate),
+    CLPPXH: heldOutTest(opts.seed, 'CLPPXH', opts.holdoutRate),
+    PROVINCE: heldOutTest(opts.seed, 'PROVINCE', opts.holdoutRate),
+  };
+  /** Near-dup key: one id per (plate, checkpoint). */
+  const nearKeys = new IntPairIndex();
+  const kkmcIds = new Map<string, number>();
   const near = new NearDupIndex(NEAR_DUP_WINDOW_S);
   const passesByDay = new Map<string, number>();
   const held: Held[] = [];
@@ -236,13 +360,14 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
   function repairPlate(row: string[]): { plate: string; cls: PlateClass } {
     const gcxh = row[F.GCXH]!;
     const orig = row[F.HPHM]!;
-    let plate = normalizePlate(orig);
+    const facts = platesCache.rawFacts(orig);
+    let plate = facts.plate;
     const methods: string[] = [];
     let conf = 1;
-    if (plate !== orig) methods.push(plate !== cleanPlateText(orig) ? 'junk_prefix' : 'normalize');
-    if (plate !== cleanPlateText(orig)) io.count('HPHM.junk_removed');
-    if (lacksProvince(plate)) {
-      const p = evidence.predict('PROVINCE', fieldInfo(row, plate, normalizeHpzl(row[F.HPZL]!).code), undefined, disabled.PROVINCE);
+    if (plate !== orig) methods.push(plate !== facts.clean ? 'junk_prefix' : 'normalize');
+    if (plate !== facts.clean) io.count('HPHM.junk_removed');
+    if (facts.lacks) {
+      const p = evidence.predict('PROVINCE', platesCache.info(row, plate, hpzlCache.get(row[F.HPZL]!).code), undefined, disabled.PROVINCE);
       if (p) {
         plate = remask(p.value + plate, maskWidth);
         methods.push(`province.${p.method}`);
@@ -258,9 +383,10 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
       log(gcxh, 'HPHM', orig, plate, methods.join('+'), conf);
       io.count('HPHM.changed');
     }
-    const cls = classifyPlate(plate);
+    // classifyPlate(plate): the class of the plate's normalized form.
+    const cls = platesCache.rawFacts(plate).norm.cls;
     plates[cls]++;
-    io.count(`plate.${cls}`);
+    io.count(PLATE_COUNT_KEY[cls]);
     return { plate, cls };
   }
 
@@ -271,38 +397,51 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
 
     scan(row) {
       scanned = true;
-      if (row.length !== RAW_COLUMNS.length || !CANONICAL_TIME.test(row[F.GCSJ]!)) return;
-      const date = row[F.GCSJ]!.slice(0, 10);
+      const gcsj = row[F.GCSJ]!;
+      if (row.length !== RAW_COLUMNS.length || !CANONICAL_TIME.test(gcsj)) return;
+      const date = gcsj.slice(0, 10);
       passesByDay.set(date, (passesByDay.get(date) ?? 0) + 1);
-      const plate = normalizePlate(row[F.HPHM]!);
-      const info = fieldInfo(row, plate, normalizeHpzl(row[F.HPZL]!).code);
+      const facts = platesCache.rawFacts(row[F.HPHM]!);
+      const plate = facts.plate;
+      const info = platesCache.info(row, plate, hpzlCache.get(row[F.HPZL]!).code);
       if (info.cls === 'MASKED' && info.prov) {
         const w = plate.indexOf('*');
         maskWidths.set(w, (maskWidths.get(w) ?? 0) + 1);
       }
-      const hide: Record<ImputeField, boolean> = { HPZL: false, CLPPXH: false, PROVINCE: false };
+      let hideHpzl = false;
+      let hideClppxh = false;
       for (const f of IMPUTE_FIELDS) {
         const truth = targetOf(f, info);
-        hide[f] = truth !== '' && isHeldOut(opts.seed, f, info.gcxh, opts.holdoutRate);
-        if (!hide[f]) {
+        const hide = truth !== '' && heldOut[f](info.gcxh);
+        if (!hide) {
           evidence.learn(f, info);
           continue;
         }
         let view: PassInfo;
-        if (f === 'HPZL') view = { ...info, hpzl: MISSING };
-        else if (f === 'CLPPXH') view = { ...info, clppxh: MISSING };
-        else view = fieldInfo(row, plate.slice(1), info.hpzl);
+        if (f === 'HPZL') {
+          hideHpzl = true;
+          view = { ...info, hpzl: MISSING };
+        } else if (f === 'CLPPXH') {
+          hideClppxh = true;
+          view = { ...info, clppxh: MISSING };
+        } else view = fieldInfo(row, plate.slice(1), info.hpzl);
         held.push({ field: f, view, info, truth });
       }
       const hz = isKnownHpzl(info.hpzl);
       const cl = knownClppxh(info.clppxh);
+      let key: string | number = '';
+      if (info.cls !== 'INVALID') {
+        let k = kkmcIds.get(info.kkmc);
+        if (k === undefined) kkmcIds.set(info.kkmc, (k = kkmcIds.size));
+        key = nearKeys.intern(facts.norm.id, k);
+      }
       near.add({
         gcxh: info.gcxh,
-        key: info.cls === 'INVALID' ? '' : `${plate}|${info.kkmc}`,
-        t: toEpochSeconds(row[F.GCSJ]!),
+        key,
+        t: epoch.of(gcsj, date),
         values: {
-          HPZL: { value: hz ? info.hpzl : '', hidden: hide.HPZL, missing: !hz },
-          CLPPXH: { value: cl ? info.clppxh : '', hidden: hide.CLPPXH, missing: !cl },
+          HPZL: { value: hz ? info.hpzl : '', hidden: hideHpzl, missing: !hz },
+          CLPPXH: { value: cl ? info.clppxh : '', hidden: hideClppxh, missing: !cl },
         },
       });
     },
@@ -339,13 +478,13 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
       const { plate } = repairPlate(row);
 
       const origH = row[F.HPZL]!;
-      const h = normalizeHpzl(origH);
+      const h = hpzlCache.get(origH);
       if (h.kind === 'unknown') io.count('HPZL.unknown_code');
       let hpzl: string = h.code;
       let hpzlMethod = h.code !== origH ? 'normalize' : '';
       let hpzlConf = 1;
       if (!isKnownHpzl(hpzl)) {
-        const p = evidence.predict('HPZL', fieldInfo(row, plate, MISSING), near.tally('HPZL', gcxh, true), disabled.HPZL);
+        const p = evidence.predict('HPZL', platesCache.info(row, plate, MISSING), near.tally('HPZL', gcxh, true), disabled.HPZL);
         if (p) {
           hpzl = p.value;
           hpzlMethod = p.method;
@@ -363,7 +502,7 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
 
       const origC = row[F.CLPPXH]!;
       if (!knownClppxh(origC)) {
-        const p = evidence.predict('CLPPXH', fieldInfo(row, plate, hpzl), near.tally('CLPPXH', gcxh, true), disabled.CLPPXH);
+        const p = evidence.predict('CLPPXH', platesCache.info(row, plate, hpzl), near.tally('CLPPXH', gcxh, true), disabled.CLPPXH);
         if (p) {
           row[F.CLPPXH] = p.value;
           // A fill that leans on an imputed HPZL is only as sure as both.

@@ -78,12 +78,29 @@ describe('the embedded store and two MySQL shards give the same answers', () => 
     '/api/stats/minute_flow?minutes=90',
     '/api/checkpoints',
     '/api/predict/flow?kkmc=A_Feng_K1&hour=3&is_weekend=1',
+    '/api/congestion/series?kkmc=A_Feng_K1&date=2023-12-09',
+    '/api/congestion/series?kkmc=B_Pei_K2&date=2023-12-11',
+    '/api/congestion/series?kkmc=C_Xinyi_K3',
+    '/api/congestion/series?kkmc=NOPE&date=2023-12-09',
     '/api/export.csv',
     '/api/export.csv?province=%E5%B1%B1%E4%B8%9C',
   ])('GET %s', async (path) => {
     const [a, b] = await both(path);
     expect(b).toEqual(a);
-    expect((a as { status: number }).status).toBe(200);
+    expect((a as { status: number }).status).toBe(path.includes('NOPE') ? 400 : 200);
+  });
+
+  it('fiveMinuteCounts: 288 windows per checkpoint-day, equal on both stores and summing to the day', async () => {
+    const mysql = new MysqlApiStore(sharded);
+    for (const kkmc of ['A_Feng_K1', 'B_Pei_K2', 'C_Xinyi_K3']) {
+      for (const date of ['2023-12-09', '2023-12-11', '2023-12-10']) {
+        const [e, m] = [await embedded.fiveMinuteCounts(kkmc, date), await mysql.fiveMinuteCounts(kkmc, date)];
+        expect(m).toEqual(e);
+        expect(e).toHaveLength(288);
+        const day = fx.rows.filter((r) => r[2] === kkmc && r[4]!.startsWith(date)).length;
+        expect(e.reduce((x, y) => x + y, 0)).toBe(day);
+      }
+    }
   });
 
   it.each([

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -5,6 +6,9 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisAlertFeed } from '../../api/alerts.ts';
 import { createApiApp, type ApiApp } from '../../api/app.ts';
+import { InProcessCongestionFeed, ThresholdsFile } from '../../api/congestion.ts';
+import { congestionId } from '../../streaming/congestion/levels.ts';
+import { CongestionState } from '../../streaming/congestion/state.ts';
 import { EmbeddedStore } from '../../pipeline/embedded/duckdb-store.ts';
 import { ARTIFACTS, hasChromium, launchBrowser } from '../helpers/browser.ts';
 import { makeApiFixture } from './fixture.ts';
@@ -20,6 +24,23 @@ describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', (
   let feed: RedisAlertFeed;
   let redis: Redis;
   let browser: Browser;
+  // Known levels: one checkpoint per level.
+  const congestion = new CongestionState('browser-test');
+  congestion.setLevels([
+    { kkmc: 'A_Feng_K1', level: '红色警戒', passes: 21, warning: 10, alert: 15, window_start: '2023-12-11 23:10:00' },
+    { kkmc: 'B_Pei_K2', level: '黄色拥堵', passes: 9, warning: 7, alert: 11, window_start: '2023-12-11 23:10:00' },
+    { kkmc: 'C_Xinyi_K3', level: '舒适', passes: 2, warning: 5, alert: 8, window_start: '2023-12-11 23:10:00' },
+  ]);
+  const levelChange = (kkmc: string, at: string, level: '舒适' | '黄色拥堵' | '红色警戒', previous_level: '舒适' | '黄色拥堵' | '红色警戒', passes: number, threshold: number) => ({
+    id: congestionId(kkmc, at, level),
+    kkmc,
+    level,
+    passes,
+    threshold,
+    window_start: at,
+    previous_level,
+  });
+  congestion.add([levelChange('B_Pei_K2', '2023-12-11 23:00:00', '黄色拥堵', '舒适', 9, 7)]);
 
   beforeAll(async () => {
     const fx = makeApiFixture();
@@ -28,9 +49,16 @@ describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', (
     await store.loadDimensionCsv(fx.dimension);
     redis = new Redis(REDIS);
     feed = new RedisAlertFeed(REDIS, key);
+    const thresholdsCsv = path.join(fx.dir, 'kkmc_thresholds.csv');
+    const th = ['KKMC,DAY_TYPE,HOUR,WARNING,ALERT'];
+    for (const dt of ['weekday', 'weekend']) for (let h = 0; h < 24; h++) th.push(`C_Xinyi_K3,${dt},${h},1,2`);
+    writeFileSync(thresholdsCsv, th.join('\n') + '\n');
+    const thresholds = new ThresholdsFile(thresholdsCsv);
     app = createApiApp({
       store,
       alerts: feed,
+      congestion: new InProcessCongestionFeed(congestion),
+      thresholds: () => thresholds.get(),
       predictor: { checkpoints: ['A_Feng_K1'], predict: (_k, h) => h },
       cors: { origins: '*' },
       flowIntervalMs: 500,
@@ -49,7 +77,7 @@ describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', (
     await store?.close();
   });
 
-  it('draws every chart with data and shows an alert pushed through Redis within 2 s', async () => {
+  it('draws every chart with data, the congestion levels, and an alert and a level change pushed live within 2 s', async () => {
     const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -57,7 +85,7 @@ describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', (
     await page.waitForFunction(
       () => {
         const d = (window as any).__dashboard?.drawn ?? {};
-        return d.top10 > 0 && d.vehicle_type > 0 && d.map > 0 && d.flow_24h > 0 && d.minute_flow > 0;
+        return d.top10 > 0 && d.vehicle_type > 0 && d.map > 0 && d.flow_24h > 0 && d.minute_flow > 0 && d.congestion === 3;
       },
       null,
       { timeout: 15_000 },
@@ -67,7 +95,11 @@ describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', (
     expect(await page.textContent('[data-testid=stream-clock]')).toBe('2023-12-11 23:19:00');
     // Every chart canvas has pixels drawn.
     const canvases = await page.$$eval('[data-chart] canvas', (cs) => cs.length);
-    expect(canvases).toBeGreaterThanOrEqual(5);
+    expect(canvases).toBeGreaterThanOrEqual(6);
+    // 拥堵监测: one checkpoint per level in the title counts, the known change in the log.
+    expect(await page.textContent('#congestion-counts')).toBe('红色警戒 1黄色拥堵 1舒适 1');
+    expect(await page.$$eval('#congestion-log li[data-id]', (li) => li.length)).toBe(1);
+    expect(await page.textContent('#congestion-log li[data-id] .to')).toBe('黄色拥堵');
 
     const alert = {
       id: 'test-alert-1',
@@ -87,6 +119,21 @@ describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', (
     await page.waitForSelector('#alerts li[data-id="test-alert-1"]', { timeout: 2000 });
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(await page.textContent('#alerts li[data-id="test-alert-1"] .plate')).toBe('苏C12345');
+
+    // A level change from the in-process engine arrives through SSE and the levels are re-read.
+    const up = levelChange('C_Xinyi_K3', '2023-12-11 23:15:00', '黄色拥堵', '舒适', 6, 5);
+    congestion.setLevels([
+      ...congestion.current().filter((l) => l.kkmc !== 'C_Xinyi_K3'),
+      { kkmc: 'C_Xinyi_K3', level: '黄色拥堵', passes: 6, warning: 5, alert: 8, window_start: '2023-12-11 23:15:00' },
+    ]);
+    const t1 = Date.now();
+    congestion.add([up]);
+    await page.waitForSelector(`#congestion-log li[data-id="${up.id}"]`, { timeout: 2000 });
+    expect(Date.now() - t1).toBeLessThan(2000);
+    await page.waitForFunction(() => document.querySelector('#congestion-counts')?.textContent === '红色警戒 1黄色拥堵 2舒适 0', null, {
+      timeout: 2000,
+    });
+    await (await page.$('[data-testid=congestion-panel]'))!.screenshot({ path: path.join(ARTIFACTS, 'congestion-panel.png') });
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-1920x1080.png') });
     await page.setViewportSize({ width: 1366, height: 768 });
     await page.waitForTimeout(300);
@@ -108,6 +155,14 @@ describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', (
     await page.click('#search');
     await page.waitForFunction(() => document.querySelector('[data-testid=page-info]')?.textContent?.startsWith('共 5 条'));
     expect(await page.getAttribute('#export', 'href')).toBe('/api/export.csv?kkmc=C_Xinyi_K3');
+    // One checkpoint on one day: its 5-minute passes against the thresholds.
+    expect(await page.isHidden('#series-panel')).toBe(true);
+    await page.fill('#f-start', '2023-12-09T00:00');
+    await page.fill('#f-end', '2023-12-09T23:59');
+    await page.click('#search');
+    await page.waitForFunction(() => (window as any).__query?.series === 288, null, { timeout: 5000 });
+    expect(await page.textContent('#series-title')).toContain('2023-12-09（周末）');
+    expect(await page.$$eval('#chart-series canvas', (c) => c.length)).toBe(1);
     await page.screenshot({ path: path.join(ARTIFACTS, 'query-page.png'), fullPage: true });
     await page.close();
   });
