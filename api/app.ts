@@ -59,6 +59,13 @@ export interface AppDeps {
   bodyLimit?: number;
   /** Wall-clock ms between SSE flow updates. */
   flowIntervalMs?: number;
+  /**
+   * How long a whole-table aggregate (stats endpoints) may be reused, ms; concurrent requests
+   * for the same aggregate share one query either way. 0 = no reuse. Default 2000
+   * (TRAFFIC_STATS_CACHE_MS): dashboards poll every few seconds, and on a busy table each
+   * aggregate is a scan.
+   */
+  statsCacheMs?: number;
 }
 
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
@@ -127,6 +134,27 @@ export function createApiApp(deps: AppDeps): ApiApp {
     return new Map((await deps.store.checkpoints()).map((c) => [c.kkmc, c.kkmc_name]));
   }
 
+  const statsCacheMs = deps.statsCacheMs ?? 2000;
+  const statsCache = new Map<string, { at: number; value: Promise<unknown> }>();
+  /** Single-flight + short reuse of one store aggregate; a failed query is never reused. */
+  function stat<T>(key: string, query: () => Promise<T>): Promise<T> {
+    const hit = statsCache.get(key);
+    const now = Date.now();
+    if (hit && (now - hit.at < statsCacheMs || hit.at === -1)) return hit.value as Promise<T>;
+    const value = query();
+    const entry = { at: -1, value: value as Promise<unknown> };
+    statsCache.set(key, entry);
+    value.then(
+      () => {
+        entry.at = Date.now();
+        if (statsCacheMs <= 0) statsCache.delete(key);
+      },
+      () => statsCache.delete(key),
+    );
+    if (statsCache.size > 1000) statsCache.clear();
+    return value;
+  }
+
   const routes: Route[] = [
     {
       method: 'POST',
@@ -153,7 +181,7 @@ export function createApiApp(deps: AppDeps): ApiApp {
       path: '/api/stats/kkmc_count',
       handler: async ({ url }) => {
         const limit = intParam(url.searchParams.get('limit'), 'limit', 10, 1, 1000);
-        const [counts, names] = await Promise.all([deps.store.kkmcCount(limit), labels()]);
+        const [counts, names] = await Promise.all([stat(`kkmc:${limit}`, () => deps.store.kkmcCount(limit)), labels()]);
         return counts.map((c) => ({ name: c.name, label: names.get(c.name) ?? c.name, value: c.value }));
       },
     },
@@ -165,13 +193,13 @@ export function createApiApp(deps: AppDeps): ApiApp {
         let date: string;
         if (raw) date = validDate(raw, 'date');
         else {
-          const latest = await deps.store.latestGcsj();
+          const latest = await stat('latest', () => deps.store.latestGcsj());
           date = (latest ?? formatChinaTime(Date.now())).slice(0, 10);
         }
         const kkmcRaw = url.searchParams.get('kkmc');
         if (kkmcRaw) await ensureKnown(kkmcRaw);
         const kkmc = kkmcRaw || undefined;
-        const counts = await deps.store.hourly(date, kkmc);
+        const counts = await stat(`hourly:${date}:${kkmc ?? ''}`, () => deps.store.hourly(date, kkmc));
         const weekend: 0 | 1 = isWeekend(date) ? 1 : 0;
         const p = deps.predictor;
         return counts.map((value, hour) => ({
@@ -184,21 +212,22 @@ export function createApiApp(deps: AppDeps): ApiApp {
     {
       method: 'GET',
       path: '/api/stats/map_data',
-      handler: async () => deps.store.provinceCount(),
+      handler: async () => stat('provinces', () => deps.store.provinceCount()),
     },
     {
       method: 'GET',
       path: '/api/stats/vehicle_type',
-      handler: async () => deps.store.vehicleTypeCount(),
+      handler: async () => stat('types', () => deps.store.vehicleTypeCount()),
     },
     {
       method: 'GET',
       path: '/api/stats/overview',
       handler: async () => {
         const [total, latest, checkpoints, warnings] = await Promise.all([
-          deps.store.total(),
-          deps.store.latestGcsj(),
-          deps.store.checkpointCount(),
+          stat('total', () => deps.store.total()),
+          stat('latest', () => deps.store.latestGcsj()),
+          stat('checkpoints', () => deps.store.checkpointCount()),
+          // Alerts are live: the counter must move the moment an alert arrives.
           deps.alerts.count().catch(() => null),
         ]);
         return { total, latest_gcsj: latest, checkpoints, warnings };

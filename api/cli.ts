@@ -49,6 +49,7 @@ export const command: Command = {
     const app = createApiApp({
       ...deps,
       cors: parseCorsOrigins(env.corsOrigins),
+      statsCacheMs: env.statsCacheMs,
       ...(env.apiKey ? { apiKey: env.apiKey } : {}),
     });
     try {

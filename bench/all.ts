@@ -5,7 +5,7 @@
  * `--quick` passes each benchmark its smaller settings (for a check that everything runs).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,7 +87,7 @@ export const command: Command = {
       if (r.code !== 0) failed++;
       sections.push(
         `## ${b.name}${args.length ? ' `' + args.join(' ') + '`' : ''}\n\n` +
-          `Needs: ${b.needs}. Exit ${r.code}, ${r.seconds.toFixed(0)} s.\n\n` +
+          `Needs: ${b.needs}. Exit ${r.code}, ${r.seconds.toFixed(0)} s; run ${chinaIso()} at commit ${commit()}.\n\n` +
           '```\n' + clean(r.out) + '\n```\n',
       );
     }
@@ -103,7 +103,17 @@ export const command: Command = {
       `| node | ${process.version} |\n` +
       `| load average at the end (1/5/15 min) | ${load} |\n\n` +
       `A shared or loaded machine inflates wall-clock figures; several benchmarks also print CPU seconds.\n\n`;
-    writeFileSync(out, header + sections.join('\n'));
+    // With --only, the other benchmarks' sections of an existing file are kept (each section
+    // says its own commit/time through the header lines it carries).
+    let body = sections;
+    if (only && existsSync(out)) {
+      const old = readFileSync(out, 'utf8').split(/\n(?=## bench:)/).slice(1);
+      const fresh = new Map(sections.map((sec) => [sec.slice(3, sec.indexOf(' ', 3)).replace(/\n.*/s, ''), sec]));
+      body = BENCHES.map((b) => fresh.get(b.name) ?? old.find((o) => o.startsWith(`## ${b.name}`) && /^## bench:\S+( |\n)/.test(o) && o.slice(3).split(/[ \n]/)[0] === b.name)).filter(
+        (x): x is string => x !== undefined,
+      );
+    }
+    writeFileSync(out, header + body.join('\n'));
     process.stderr.write(`\nbench: ${selected.length - failed}/${selected.length} benchmarks ran; results in ${out}\n`);
     return failed ? 1 : 0;
   },

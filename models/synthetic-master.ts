@@ -13,6 +13,7 @@ import { MASTER_COLUMNS, SYN_PREFIX } from '../pipeline/schema.ts';
 import { TextFileWriter } from '../pipeline/io.ts';
 import { addDays, isWeekend } from '../pipeline/time.ts';
 import { HOURS } from './features.ts';
+import { mulberry32 } from '../pipeline/random.ts';
 
 export interface SyntheticOptions {
   checkpoints?: number;
@@ -36,16 +37,7 @@ export interface SyntheticOptions {
   partialDays?: Record<string, number>;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 function gaussian(rng: () => number): number {
   const u = Math.max(rng(), 1e-12);

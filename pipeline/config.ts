@@ -15,6 +15,8 @@ export interface TrafficEnv {
   ttlDays: number;
   corsOrigins: string;
   apiKey: string | undefined;
+  /** Reuse of stats aggregates in the API, ms (TRAFFIC_STATS_CACHE_MS, default 2000; 0 = off). */
+  statsCacheMs: number;
 }
 
 export const DEFAULTS = {
@@ -45,5 +47,6 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): TrafficEnv {
     ttlDays: ttl === undefined ? DEFAULTS.ttlDays : Number(ttl),
     corsOrigins: nonEmpty(env.TRAFFIC_CORS_ORIGINS) ?? '*',
     apiKey: nonEmpty(env.TRAFFIC_API_KEY),
+    statsCacheMs: nonEmpty(env.TRAFFIC_STATS_CACHE_MS) === undefined ? 2000 : Number(env.TRAFFIC_STATS_CACHE_MS),
   };
 }

@@ -13,7 +13,6 @@
  * congestion engine drain what was sent, stops the API and prints a summary.
  */
 import { existsSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InProcessAlertFeed, RedisAlertFeed, type AlertFeed } from '../api/alerts.ts';
 import { createApiApp } from '../api/app.ts';
@@ -28,7 +27,7 @@ import { ensureTopic, openSink, openSource, type Source } from '../streaming/bus
 import { runCongestion } from '../streaming/congestion/run.ts';
 import { FileSnapshotStore, RedisSnapshotStore, type SnapshotStore } from '../streaming/congestion/snapshot.ts';
 import { getCongestionState } from '../streaming/congestion/state.ts';
-import { readThresholds, ThresholdBuilder, thresholdsCsv, THRESHOLDS_FILE } from '../streaming/congestion/thresholds.ts';
+import { deriveThresholdsFile, readThresholds, THRESHOLDS_FILE } from '../streaming/congestion/thresholds.ts';
 import type { WindowStore } from '../streaming/congestion/window-store.ts';
 import { runDetect } from '../streaming/detect/run.ts';
 import { getMemoryAlertSink, openAlertSink, type AlertSink } from '../streaming/detect/sinks.ts';
@@ -40,9 +39,8 @@ import type { Command } from './cli/command.ts';
 import { readEnv } from './config.ts';
 import { EmbeddedStore, EMBEDDED_DB_FILE } from './embedded/duckdb-store.ts';
 import { TrafficError } from './errors.ts';
-import { openCsvTable } from './io.ts';
 import { fmtInt } from './progress.ts';
-import { FILES, MASTER_COLUMNS } from './schema.ts';
+import { FILES } from './schema.ts';
 import { MysqlApiStore } from './store/api-store.ts';
 import {
   ensureFlowWindowTable,
@@ -85,17 +83,9 @@ async function newestRaw(raw: string): Promise<number> {
   }
 }
 
-/**
- * Derives kkmc_thresholds.csv from the master exactly as `traffic thresholds` does with its
- * defaults (ThresholdBuilder: P90/P99 of 5-minute windows of usable days, floors 5/8/+2).
- */
-async function deriveThresholdsFile(master: string, out: string): Promise<{ rows: number; days: number; checkpoints: number }> {
-  const table = await openCsvTable(master, MASTER_COLUMNS);
-  const b = new ThresholdBuilder();
-  for await (const rec of table.rows) b.add(rec.fields);
-  const { rows, summary } = b.derive();
-  if (rows.length === 0) throw new TrafficError('INPUT_EMPTY', `no usable passes in ${master} for congestion thresholds`, { file: master });
-  await writeFile(out, thresholdsCsv(rows));
+/** kkmc_thresholds.csv from the master, exactly as `traffic thresholds` does with its defaults. */
+async function deriveThresholds(master: string, out: string): Promise<{ rows: number; days: number; checkpoints: number }> {
+  const { rows, summary } = await deriveThresholdsFile(master, out);
   return { rows: rows.length, days: summary.days.used.length, checkpoints: summary.checkpoints };
 }
 
@@ -142,7 +132,7 @@ export const command: Command = {
     // Thresholds only when missing: users edit this file by hand, a newer master must not undo that.
     const thresholdsFile = path.join(dataDir, THRESHOLDS_FILE);
     if (!existsSync(thresholdsFile)) {
-      const t = await deriveThresholdsFile(master, thresholdsFile);
+      const t = await deriveThresholds(master, thresholdsFile);
       log(`congestion thresholds written: ${thresholdsFile} (${fmtInt(t.rows)} rows, ${t.checkpoints} checkpoints, ${t.days} days)`);
     } else log(`congestion thresholds: ${thresholdsFile}`);
     const thresholds = await readThresholds(thresholdsFile);
@@ -211,6 +201,7 @@ export const command: Command = {
       thresholds: () => thresholdsView.get(),
       health,
       cors: parseCorsOrigins(env.corsOrigins),
+      statsCacheMs: env.statsCacheMs,
       ...(env.apiKey ? { apiKey: env.apiKey } : {}),
     });
     await new Promise<void>((resolve, reject) => {

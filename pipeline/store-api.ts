@@ -89,6 +89,51 @@ export const PASS_COLUMNS = [
 /** 5-minute windows in a day (the congestion window length). */
 export const FIVE_MINUTE_WINDOWS = 288;
 
+/** How one SQL dialect spells the two non-portable parts of a filter. */
+export interface FilterDialect {
+  /** A time parameter compared with gcsj, e.g. `CAST(? AS TIMESTAMP)` or `?`. */
+  time: string;
+  /** The plate-substring condition with one `?` for the LIKE pattern (escape character '\'). */
+  hphmLike: string;
+}
+
+/**
+ * The WHERE clause of a query filter, parameterized. Both stores build it here so that they
+ * filter identically; `extra` conditions (keyset cursors) are ANDed after the filter's.
+ */
+export function filterWhere(
+  f: QueryFilter,
+  dialect: FilterDialect,
+  extra: string[] = [],
+  extraParams: (string | number)[] = [],
+): { sql: string; params: (string | number)[] } {
+  const c: string[] = [];
+  const p: (string | number)[] = [];
+  const eq = (column: string, value: string | undefined): void => {
+    if (value === undefined) return;
+    c.push(`${column} = ?`);
+    p.push(value);
+  };
+  eq('kkmc', f.kkmc);
+  if (f.hphm !== undefined) {
+    c.push(dialect.hphmLike);
+    p.push(likeContains(f.hphm));
+  }
+  if (f.start !== undefined) {
+    c.push(`gcsj >= ${dialect.time}`);
+    p.push(f.start);
+  }
+  if (f.end !== undefined) {
+    c.push(`gcsj <= ${dialect.time}`);
+    p.push(f.end);
+  }
+  eq('hpzl', f.hpzl);
+  eq('province', f.province);
+  c.push(...extra);
+  p.push(...extraParams);
+  return { sql: c.length ? 'WHERE ' + c.join(' AND ') : '', params: p };
+}
+
 /** LIKE pattern for a literal substring ('\' is the escape character). */
 export function likeContains(s: string): string {
   return '%' + s.replace(/[\\%_]/g, (c) => '\\' + c) + '%';

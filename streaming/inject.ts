@@ -14,6 +14,7 @@ import path from 'node:path';
 import { openCsvTable } from '../pipeline/io.ts';
 import { F, FILES, INJ_PREFIX, MISSING } from '../pipeline/schema.ts';
 import { formatChinaTime, isWeekend, toEpochSeconds, hourOf } from '../pipeline/time.ts';
+import { mulberry32 } from '../pipeline/random.ts';
 
 export interface Checkpoint {
   kkmc: string;
@@ -59,17 +60,7 @@ export function haversineKm(a: { lon: number; lat: number }, b: { lon: number; l
   return 2 * R * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 
-/** Small seeded PRNG (mulberry32): a run with the same --seed injects the same pairs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 export function isPeakHour(gcsj: string): boolean {
   const h = hourOf(gcsj);

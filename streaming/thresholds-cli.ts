@@ -2,16 +2,14 @@
  * `traffic thresholds`: derives kkmc_thresholds.csv (KKMC, DAY_TYPE, HOUR, WARNING, ALERT) for
  * congestion levels from a master CSV. See docs/congestion.md.
  */
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { int, num, parseFlags, str } from '../pipeline/cli/args.ts';
 import type { Command } from '../pipeline/cli/command.ts';
 import { readEnv } from '../pipeline/config.ts';
 import { TrafficError } from '../pipeline/errors.ts';
-import { openCsvTable } from '../pipeline/io.ts';
 import { Progress, fmtInt } from '../pipeline/progress.ts';
-import { FILES, MASTER_COLUMNS } from '../pipeline/schema.ts';
-import { DEFAULT_DERIVE, ThresholdBuilder, thresholdsCsv, THRESHOLDS_FILE, type DeriveOptions } from './congestion/thresholds.ts';
+import { FILES } from '../pipeline/schema.ts';
+import { DEFAULT_DERIVE, deriveThresholdsFile, THRESHOLDS_FILE, type DeriveOptions } from './congestion/thresholds.ts';
 
 const usage = `usage: traffic thresholds [--in master.csv] [--out kkmc_thresholds.csv] [options]
 
@@ -68,16 +66,8 @@ export const command: Command = {
   usage,
   async run(argv) {
     const o = normalizeThresholdsOptions(argv);
-    const table = await openCsvTable(o.in, MASTER_COLUMNS);
-    const b = new ThresholdBuilder(o);
     const progress = new Progress({ label: 'thresholds', unit: 'rows' });
-    for await (const rec of table.rows) {
-      b.add(rec.fields);
-      progress.add();
-    }
-    const { rows, summary } = b.derive();
-    if (rows.length === 0) throw new TrafficError('INPUT_EMPTY', `no usable passes in ${o.in}`, { file: o.in });
-    await writeFile(o.out, thresholdsCsv(rows));
+    const { rows, summary } = await deriveThresholdsFile(o.in, o.out, o, () => progress.add());
     for (const s of summary.days.skipped) process.stderr.write(`thresholds: day ${s.day} skipped (${fmtInt(s.passes)} passes, ${s.why})\n`);
     progress.done(
       `thresholds: ${fmtInt(summary.records)} rows (${fmtInt(summary.synthetic)} synthetic and ${fmtInt(summary.bad)} bad not used), ` +

@@ -130,19 +130,42 @@ export function targetOf(field: ImputeField, i: PassInfo): string {
  * integers (see idtable.ts) instead of a `${a}|${b}` string built and hashed per pass.
  */
 class Ids {
-  private readonly strings = new Map<string, number>();
+  /**
+   * One id space (`names`), looked up in a map per kind of part: the small sets (checkpoints,
+   * codes, markers, characters) stay in a small, cache-friendly map; plates and stems, and models
+   * and brands, in their own. A part is always looked up in the map of its kind, so equal parts
+   * get equal ids wherever a key compares them.
+   */
+  private readonly small = new Map<string, number>();
+  private readonly plates = new Map<string, number>();
+  private readonly models = new Map<string, number>();
   readonly names: string[] = [];
   private readonly pairs = new IntPairIndex();
   private readonly brands: number[] = [];
 
-  of(s: string): number {
-    let id = this.strings.get(s);
+  private lookup(m: Map<string, number>, s: string): number {
+    let id = m.get(s);
     if (id === undefined) {
       id = this.names.length;
-      this.strings.set(s, id);
+      m.set(s, id);
       this.names.push(s);
     }
     return id;
+  }
+
+  /** Checkpoints, HPZL codes, markers, province characters, letters. */
+  of(s: string): number {
+    return this.lookup(this.small, s);
+  }
+
+  /** Plates and stems. */
+  plate(s: string): number {
+    return this.lookup(this.plates, s);
+  }
+
+  /** CLPPXH values and brands. */
+  model(s: string): number {
+    return this.lookup(this.models, s);
   }
 
   /** One id for the pair (a, b), so that a key of three parts is still two integers. */
@@ -156,10 +179,10 @@ class Ids {
     if (b === undefined) {
       // Fill the gap first so the array stays dense (ids are handed out in order).
       while (this.brands.length < clppxh) this.brands.push(-1);
-      b = this.of(brandOf(this.names[clppxh]!));
+      b = this.model(brandOf(this.names[clppxh]!));
       this.brands[clppxh] = b;
     } else if (b === -1) {
-      b = this.of(brandOf(this.names[clppxh]!));
+      b = this.model(brandOf(this.names[clppxh]!));
       this.brands[clppxh] = b;
     }
     return b;
@@ -173,7 +196,8 @@ export class Evidence {
     CLPPXH: CLPPXH_LEVELS.map(() => new IdVoteTable(this.ids.names)),
     PROVINCE: PROVINCE_LEVELS.map(() => new IdVoteTable(this.ids.names)),
   };
-  private readonly totals: Record<ImputeField, Map<string, number>> = {
+  /** Known values per field: value id → passes. */
+  private readonly totals: Record<ImputeField, Map<number, number>> = {
     HPZL: new Map(),
     CLPPXH: new Map(),
     PROVINCE: new Map(),
@@ -223,14 +247,14 @@ export class Evidence {
     this.lastCls = i.cls;
     const full = i.cls === 'FULL';
     const masked = i.cls === 'MASKED';
-    const plate = full || masked ? ids.of(i.plate) : -1;
+    const plate = full || masked ? ids.plate(i.plate) : -1;
     const cl = knownClppxh(i.clppxh);
-    const clppxh = cl ? ids.of(i.clppxh) : -1;
+    const clppxh = cl ? ids.model(i.clppxh) : -1;
     const marker = ids.of(i.marker);
     const kkmc = ids.of(i.kkmc);
     const hz = hpzlKnown(i);
     const hpzl = hz ? ids.of(i.hpzl) : -1;
-    const stem = i.stem ? ids.of(i.stem) : -1;
+    const stem = i.stem ? ids.plate(i.stem) : -1;
     const ha = this.keyA.HPZL;
     const hb = this.keyB.HPZL;
     // same_plate: plate
@@ -283,13 +307,13 @@ export class Evidence {
     const ka = this.keyA[field];
     const kb = this.keyB[field];
     const tables = this.tables[field];
-    const v = this.ids.of(value);
+    const v = field === 'CLPPXH' ? this.ids.model(value) : this.ids.of(value);
     for (let k = 0; k < ka.length; k++) {
       const a = ka[k]!;
       if (a !== -1) tables[k]!.add(a, kb[k]!, v);
     }
     const t = this.totals[field];
-    t.set(value, (t.get(value) ?? 0) + 1);
+    t.set(v, (t.get(v) ?? 0) + 1);
   }
 
   /** The most common known value and its count (the baseline a filler must beat). */
@@ -297,7 +321,9 @@ export class Evidence {
     let value = '';
     let count = 0;
     let total = 0;
-    for (const [v, c] of this.totals[field]) {
+    const names = this.ids.names;
+    for (const [id, c] of this.totals[field]) {
+      const v = names[id]!;
       total += c;
       if (c > count || (c === count && v < value)) [value, count] = [v, c];
     }

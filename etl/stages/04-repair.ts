@@ -186,7 +186,11 @@ class PlateFactsCache {
 
   /** passInfo(row, plate) with `hpzl` as its HPZL. */
   info(row: readonly string[], plate: string, hpzl: string): PassInfo {
-    const f = this.normFacts(plate);
+    return this.infoOf(row, plate, this.normFacts(plate), hpzl);
+  }
+
+  /** `info` when the plate's facts are at hand (`f` = normFacts(plate)). */
+  infoOf(row: readonly string[], plate: string, f: NormFacts, hpzl: string): PassInfo {
     return {
       gcxh: row[F.GCXH]!,
       kkmc: row[F.KKMC]!,
@@ -342,9 +346,10 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
     while (fillIndex < plan.filled.length && plan.filled[fillIndex]!.date < date) {
       const f = plan.filled[fillIndex++]!;
       const rows = sourceRows.get(f.source) ?? [];
+      const prefix = synId(f.date, ''); // synId(date, gcxh) is this prefix + gcxh
       for (const src of rows) {
-        const syn = [...src];
-        syn[F.GCXH] = synId(f.date, src[F.GCXH]!);
+        const syn = src.slice();
+        syn[F.GCXH] = prefix + src[F.GCXH]!;
         syn[F.GCSJ] = f.date + src[F.GCSJ]!.slice(10);
         emit(syn);
       }
@@ -384,7 +389,7 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
       io.count('HPHM.changed');
     }
     // classifyPlate(plate): the class of the plate's normalized form.
-    const cls = platesCache.rawFacts(plate).norm.cls;
+    const cls = (plate === orig ? facts : platesCache.rawFacts(plate)).norm.cls;
     plates[cls]++;
     io.count(PLATE_COUNT_KEY[cls]);
     return { plate, cls };
@@ -403,7 +408,7 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
       passesByDay.set(date, (passesByDay.get(date) ?? 0) + 1);
       const facts = platesCache.rawFacts(row[F.HPHM]!);
       const plate = facts.plate;
-      const info = platesCache.info(row, plate, hpzlCache.get(row[F.HPZL]!).code);
+      const info = platesCache.infoOf(row, plate, facts.norm, hpzlCache.get(row[F.HPZL]!).code);
       if (info.cls === 'MASKED' && info.prov) {
         const w = plate.indexOf('*');
         maskWidths.set(w, (maskWidths.get(w) ?? 0) + 1);
@@ -522,7 +527,7 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
       if (pendingTargets.has(date) && opts.fill) {
         let list = sourceRows.get(date);
         if (!list) sourceRows.set(date, (list = []));
-        list.push([...row]);
+        list.push(row.slice());
       }
       emit(row);
     },

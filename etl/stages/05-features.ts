@@ -61,8 +61,21 @@ export function isPeak(gcsj: string, ranges: ReadonlyArray<readonly [number, num
   return ranges.some(([lo, hi]) => minute >= lo && minute <= hi);
 }
 
+/** isPeak for canonical times, by minute of the day (one table lookup per row). */
+function peakTable(ranges: ReadonlyArray<readonly [number, number]>): Uint8Array {
+  const t = new Uint8Array(24 * 60);
+  for (let m = 0; m < t.length; m++) t[m] = ranges.some(([lo, hi]) => m >= lo && m <= hi) ? 1 : 0;
+  return t;
+}
+
+const digit = (s: string, at: number): number => s.charCodeAt(at) - 48;
+
 export function createFeaturesStage(opts: FeaturesOptions, io: StageIO): RowStage {
   const ranges = peakMinuteRanges(opts.peakHours);
+  const peak = peakTable(ranges);
+  // Rows come sorted by time: the weekend flag changes once a day.
+  let lastDate = '';
+  let lastWeekend = '0';
   return {
     name: FEATURES_STAGE,
     inputColumns: RAW_COLUMNS,
@@ -81,7 +94,14 @@ export function createFeaturesStage(opts: FeaturesOptions, io: StageIO): RowStag
       const typeName = vehicleTypeName(row[F.HPZL]!);
       if (province === '未知') io.count('PROVINCE.unknown');
       if (typeName === '未知') io.count('VEHICLE_TYPE_NAME.unknown');
-      row.push(province, isWeekend(gcsj) ? '1' : '0', isPeak(gcsj, ranges) ? '1' : '0', typeName);
+      const date = gcsj.slice(0, 10);
+      if (date !== lastDate) {
+        lastDate = date;
+        lastWeekend = isWeekend(date) ? '1' : '0';
+      }
+      // Canonical GCSJ (checked above): HH at 11, mm at 14, as isPeak reads them.
+      const minute = (digit(gcsj, 11) * 10 + digit(gcsj, 12)) * 60 + digit(gcsj, 14) * 10 + digit(gcsj, 15);
+      row.push(province, lastWeekend, peak[minute] ? '1' : '0', typeName);
       emit(row);
     },
   };

@@ -12,7 +12,8 @@ import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node
 import { TrafficError } from '../errors.ts';
 import { DIMENSION_COLUMNS, type MasterRow } from '../schema.ts';
 import {
-  likeContains,
+  filterWhere,
+  type FilterDialect,
   PASS_COLUMNS,
   FIVE_MINUTE_WINDOWS,
   type CheckpointInfo,
@@ -41,34 +42,10 @@ function sqlString(s: string): string {
   return "'" + s.replace(/'/g, "''") + "'";
 }
 
+const DUCKDB_FILTER: FilterDialect = { time: 'CAST(? AS TIMESTAMP)', hphmLike: "hphm LIKE ? ESCAPE '\\'" };
+
 function where(f: QueryFilter): { sql: string; params: DuckDBValue[] } {
-  const c: string[] = [];
-  const p: DuckDBValue[] = [];
-  if (f.kkmc !== undefined) {
-    c.push('kkmc = ?');
-    p.push(f.kkmc);
-  }
-  if (f.hphm !== undefined) {
-    c.push("hphm LIKE ? ESCAPE '\\'");
-    p.push(likeContains(f.hphm));
-  }
-  if (f.start !== undefined) {
-    c.push('gcsj >= CAST(? AS TIMESTAMP)');
-    p.push(f.start);
-  }
-  if (f.end !== undefined) {
-    c.push('gcsj <= CAST(? AS TIMESTAMP)');
-    p.push(f.end);
-  }
-  if (f.hpzl !== undefined) {
-    c.push('hpzl = ?');
-    p.push(f.hpzl);
-  }
-  if (f.province !== undefined) {
-    c.push('province = ?');
-    p.push(f.province);
-  }
-  return { sql: c.length ? 'WHERE ' + c.join(' AND ') : '', params: p };
+  return filterWhere(f, DUCKDB_FILTER);
 }
 
 function toPass(o: Record<string, unknown>): PassRecord {

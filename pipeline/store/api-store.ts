@@ -8,7 +8,8 @@ import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { MasterRow } from '../schema.ts';
 import {
   FIVE_MINUTE_WINDOWS,
-  likeContains,
+  filterWhere,
+  type FilterDialect,
   type CheckpointInfo,
   type NameValue,
   type PassRecord,
@@ -21,37 +22,11 @@ const SELECT_PASS = `gcxh, xzqhmc, kkmc, fxlx, DATE_FORMAT(gcsj, '%Y-%m-%d %H:%i
   province, is_weekend, is_peak_hour, vehicle_type_name`;
 const ORDER = 'ORDER BY gcsj DESC, gcxh COLLATE utf8mb4_bin ASC';
 
-function where(f: QueryFilter, extra: string[] = [], extraParams: unknown[] = []): { sql: string; params: unknown[] } {
-  const c: string[] = [];
-  const p: unknown[] = [];
-  if (f.kkmc !== undefined) {
-    c.push('kkmc = ?');
-    p.push(f.kkmc);
-  }
-  if (f.hphm !== undefined) {
-    // Binary collation: the same case-sensitive match as the embedded store.
-    c.push("hphm COLLATE utf8mb4_bin LIKE ? ESCAPE '\\\\'");
-    p.push(likeContains(f.hphm));
-  }
-  if (f.start !== undefined) {
-    c.push('gcsj >= ?');
-    p.push(f.start);
-  }
-  if (f.end !== undefined) {
-    c.push('gcsj <= ?');
-    p.push(f.end);
-  }
-  if (f.hpzl !== undefined) {
-    c.push('hpzl = ?');
-    p.push(f.hpzl);
-  }
-  if (f.province !== undefined) {
-    c.push('province = ?');
-    p.push(f.province);
-  }
-  c.push(...extra);
-  p.push(...extraParams);
-  return { sql: c.length ? 'WHERE ' + c.join(' AND ') : '', params: p };
+// Binary collation on hphm: the same case-sensitive match as the embedded store.
+const MYSQL_FILTER: FilterDialect = { time: '?', hphmLike: "hphm COLLATE utf8mb4_bin LIKE ? ESCAPE '\\\\'" };
+
+function where(f: QueryFilter, extra: string[] = [], extraParams: (string | number)[] = []): { sql: string; params: unknown[] } {
+  return filterWhere(f, MYSQL_FILTER, extra, extraParams);
 }
 
 function toPass(r: RowDataPacket): PassRecord {

@@ -10,10 +10,10 @@
  * half the median day; synthetic rows (missing-day fill) are copies of other days and add no
  * evidence, partial days would read as quiet traffic.
  */
-import { csvText } from '../../pipeline/io.ts';
-import { readCsvRecords } from '../../pipeline/io.ts';
+import { writeFile } from 'node:fs/promises';
+import { csvText, openCsvTable, readCsvRecords } from '../../pipeline/io.ts';
 import { TrafficError } from '../../pipeline/errors.ts';
-import { F, SYN_PREFIX } from '../../pipeline/schema.ts';
+import { F, MASTER_COLUMNS, SYN_PREFIX } from '../../pipeline/schema.ts';
 import { isStoreTime } from '../../pipeline/store/ddl.ts';
 import { isWeekend, toEpochSeconds } from '../../pipeline/time.ts';
 
@@ -219,3 +219,27 @@ function wholeNumber(s: string): number | null {
   return /^\d{1,9}$/.test(s) ? Number(s) : null;
 }
 
+
+/**
+ * Reads a master CSV, derives the thresholds and writes them to `out` (`traffic thresholds` and
+ * `traffic start` both use this). Throws INPUT_EMPTY when the master has no usable passes.
+ */
+export async function deriveThresholdsFile(
+  master: string,
+  out: string,
+  opts?: DeriveOptions,
+  onRow?: () => void,
+): Promise<{ rows: ThresholdRow[]; summary: DeriveSummary }> {
+  const table = await openCsvTable(master, MASTER_COLUMNS);
+  const b = new ThresholdBuilder(opts);
+  for await (const rec of table.rows) {
+    b.add(rec.fields);
+    onRow?.();
+  }
+  const derived = b.derive();
+  if (derived.rows.length === 0) {
+    throw new TrafficError('INPUT_EMPTY', `no usable passes in ${master} for congestion thresholds`, { file: master });
+  }
+  await writeFile(out, thresholdsCsv(derived.rows));
+  return derived;
+}

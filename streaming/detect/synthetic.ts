@@ -7,6 +7,7 @@
 import { INJ_PREFIX } from '../../pipeline/schema.ts';
 import { formatChinaTime } from '../../pipeline/time.ts';
 import type { LonLat } from './geo.ts';
+import { mulberry32 } from '../../pipeline/random.ts';
 
 /** The 19 checkpoints of data/ref/kkmc_geo.csv under short synthetic codes. */
 export const SYNTHETIC_CHECKPOINTS: ReadonlyArray<readonly [string, number, number]> = [
@@ -62,17 +63,7 @@ export interface TruthPair {
 const BRANDS = ['大众牌-朗逸-2019', '五菱牌-五菱宏光-2016', '福田牌', '比亚迪牌-秦-2021', '东风牌', '-', '解放牌-J6P-2018', '别克牌'];
 const LETTERS = 'ABCDEFGHJKLMNPQRSTUVWXYZ';
 
-/** mulberry32: small, fast, seeded. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
 
 interface Vehicle {
   /** The plate as the source shows it: masked to 4 characters + `***`, or full. */

@@ -183,3 +183,36 @@ describe('API key', () => {
     }
   });
 });
+
+describe('stats aggregates are shared and briefly reused, never stale for long', () => {
+  it('runs one query for concurrent requests, reuses it within the TTL, queries again after, and never keeps a failure', async () => {
+    let calls = 0;
+    let fail = false;
+    const counting = Object.create(store) as EmbeddedStore;
+    counting.provinceCount = async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 50));
+      if (fail) throw new Error('store down');
+      return store.provinceCount();
+    };
+    const cachedApp = createApiApp({ store: counting, alerts, predictor, cors: { origins: '*' }, statsCacheMs: 300 });
+    await new Promise<void>((r) => cachedApp.server.listen(0, '127.0.0.1', () => r()));
+    const url = `http://127.0.0.1:${(cachedApp.server.address() as AddressInfo).port}/api/stats/map_data`;
+    try {
+      const replies = await Promise.all([1, 2, 3, 4].map(() => fetch(url).then((r) => r.json())));
+      expect(calls).toBe(1);
+      expect(new Set(replies.map((r) => JSON.stringify(r.data))).size).toBe(1);
+      await fetch(url);
+      expect(calls).toBe(1); // within the TTL
+      await new Promise((r) => setTimeout(r, 350));
+      fail = true;
+      expect((await fetch(url)).status).toBe(500);
+      expect(calls).toBe(2);
+      fail = false;
+      expect((await fetch(url)).status).toBe(200); // the failure was not reused
+      expect(calls).toBe(3);
+    } finally {
+      await cachedApp.shutdown();
+    }
+  });
+});

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { csvLine } from '../../../pipeline/csv.ts';
+import { batchCsv } from '../../../etl/chain.ts';
+import { heldOutTest, isHeldOut } from '../../../etl/logic/holdout.ts';
+import { IdVoteTable, IntPairIndex } from '../../../etl/logic/idtable.ts';
+import { VoteTable } from '../../../etl/logic/votes.ts';
+
+describe('IntPairIndex', () => {
+  it('gives each distinct pair one dense entry, also after growing', () => {
+    const ix = new IntPairIndex(4);
+    const seen = new Map<string, number>();
+    for (let a = 0; a < 300; a++) {
+      for (let b = 0; b < 7; b++) {
+        const e = ix.intern(a * 13, b);
+        expect(e).toBe(seen.size);
+        seen.set(`${a * 13}|${b}`, e);
+      }
+    }
+    expect(ix.size).toBe(2100);
+    for (const [k, e] of seen) {
+      const [a, b] = k.split('|').map(Number) as [number, number];
+      expect(ix.get(a, b)).toBe(e);
+      expect(ix.intern(a, b)).toBe(e);
+    }
+    expect(ix.get(1, 0)).toBe(-1);
+    expect(ix.get(0, 7)).toBe(-1);
+  });
+});
+
+describe('IdVoteTable', () => {
+  it('tallies like VoteTable: total, leading value, ties to the smaller text', () => {
+    const names = ['02', '52', '01', '苏', '皖'];
+    const ids = new IdVoteTable(names);
+    const strings = new VoteTable();
+    // key (1, 2): 52 ×2, 01 ×2, 02 ×1 → tie between 01 and 52 goes to 01 whatever the order.
+    const votes: Array<[number, number, number]> = [
+      [1, 2, 1],
+      [1, 2, 0],
+      [1, 2, 1],
+      [1, 2, 2],
+      [1, 2, 2],
+      [2, 1, 3],
+      [2, 1, 4],
+      [2, 1, 4],
+    ];
+    for (const [a, b, v] of votes) {
+      ids.add(a, b, v);
+      strings.add(`${a}|${b}`, names[v]!);
+    }
+    expect(ids.tally(1, 2)).toEqual({ n: 5, top: '01', topCount: 2 });
+    expect(ids.tally(1, 2)).toEqual(strings.tally('1|2'));
+    expect(ids.tally(2, 1)).toEqual(strings.tally('2|1'));
+    expect(ids.tally(2, 1)).toEqual({ n: 3, top: '皖', topCount: 2 });
+    expect(ids.tally(2, 2)).toBeUndefined();
+    expect(ids.size).toBe(2);
+  });
+
+  it('keeps counts of many keys when its arrays grow', () => {
+    const t = new IdVoteTable(['x', 'y']);
+    for (let k = 0; k < 5000; k++) for (let j = 0; j <= k % 3; j++) t.add(k, 0, j % 2);
+    expect(t.tally(4999, 0)).toEqual({ n: 2, top: 'x', topCount: 1 });
+    expect(t.tally(4998, 0)).toEqual({ n: 1, top: 'x', topCount: 1 });
+    expect(t.tally(4997, 0)).toEqual({ n: 3, top: 'x', topCount: 2 });
+  });
+});
+
+describe('heldOutTest', () => {
+  it('answers exactly as isHeldOut for the same seed, field and rate', () => {
+    for (const [seed, field, rate] of [
+      [20240101, 'HPZL', 0.02],
+      [7, 'PROVINCE', 0.3],
+      [0, 'CLPPXH', 0.5],
+    ] as const) {
+      const test = heldOutTest(seed, field, rate);
+      let hidden = 0;
+      for (let i = 0; i < 5000; i++) {
+        const gcxh = i % 7 === 0 ? `SYN20231201${320300100000 + i}` : String(320300108919519684n + BigInt(i * 7919));
+        const h = isHeldOut(seed, field, gcxh, rate);
+        expect(test(gcxh)).toBe(h);
+        if (h) hidden++;
+      }
+      expect(hidden).toBeGreaterThan(0);
+    }
+    expect(heldOutTest(1, 'HPZL', 0)('123')).toBe(false);
+  });
+});
+
+describe('batchCsv', () => {
+  it('writes the same bytes as csvLine per row, quoting where needed', () => {
+    const rows = [
+      ['1', '徐州市', 'G3_Xuzhou_K731', '1', '2023-12-01 00:00:00', '02', '苏C37***', '大众牌'],
+      ['2', 'a,b', 'say "hi"', 'x\ny', 'cr\r', '', '-', '福田牌-欧曼-2019'],
+      ['3', '', '', '', '', '', '', ''],
+    ];
+    expect(batchCsv(rows)).toBe(rows.map((r) => csvLine(r)).join(''));
+    expect(batchCsv([])).toBe('');
+  });
+});
