@@ -146,7 +146,7 @@ export const command: Command = {
       extraTopics.push(jt);
       const pp = await javaTool('org.apache.kafka.tools.ProducerPerformance', [
         '--topic', jt, '--num-records', String(records), '--record-size', String(recordBytes), '--throughput', '-1',
-        '--producer-props', `bootstrap.servers=${brokers.join(',')}`, 'acks=1', 'linger.ms=5',
+        '--producer-props', `bootstrap.servers=${brokers.join(',')}`, 'acks=all', 'linger.ms=5',
       ]);
       ppLine = pp.trim().split('\n').filter((l) => /records sent/.test(l)).pop() ?? '';
       theirs.push(Number(/([\d.]+) records\/sec/.exec(ppLine)?.[1] ?? NaN));
@@ -155,7 +155,7 @@ export const command: Command = {
     const ourProd = Math.max(...ours);
     const javaProd = Math.max(...theirs);
     out(`  simulator → Kafka (CSV read + encode + kafkajs, acks=all), best: ${fmt(ourProd)} rec/s`);
-    out(`  ProducerPerformance (Java client, acks=1, linger.ms=5), best: ${fmt(javaProd)} rec/s   [last: ${ppLine.trim()}]`);
+    out(`  ProducerPerformance (Java client, acks=all like the simulator, linger.ms=5), best: ${fmt(javaProd)} rec/s   [last: ${ppLine.trim()}]`);
     out(`  ratio simulator / ProducerPerformance = ${(ourProd / javaProd).toFixed(2)} (goal ≥ 0.5)`);
 
     // 3. Consumer throughput on the topic the simulator filled.

@@ -219,12 +219,33 @@ export class StageRun {
     const w = this.writer;
     if (!w) return;
     w.lines += rows.length;
-    const p = w.write(batchCsv(rows));
-    if (p) this.pending.push(p);
+    const text = batchCsv(rows);
+    // While the file is behind (a write asked to wait), later chunks of the same call are held
+    // here and written by drain(): one wait per file at a time, not one per chunk.
+    if (this.blocked) {
+      this.held.push(text);
+      return;
+    }
+    const p = w.write(text);
+    if (p) {
+      this.pending.push(p);
+      this.blocked = true;
+    }
   }
 
+  private blocked = false;
+  private held: string[] = [];
+
   async drain(): Promise<void> {
-    if (this.pending.length) await Promise.all(this.pending.splice(0));
+    for (;;) {
+      if (this.pending.length) await Promise.all(this.pending.splice(0));
+      this.blocked = false;
+      if (this.held.length === 0 || !this.writer) return;
+      const text = this.held.join('');
+      this.held = [];
+      const p = this.writer.write(text);
+      if (p) this.pending.push(p);
+    }
   }
 
   /** Writes artifacts, closes files (renaming them into place) and checks the accounting. */
