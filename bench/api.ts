@@ -23,7 +23,8 @@ import { ShardedStore } from '../pipeline/store/mysql.ts';
 
 const usage = `usage: traffic bench:api [--in master.csv] [--model FILE] [--seconds N] [--mysql URL,URL | --no-mysql]
 
-Loads the master into a fresh embedded store and into two MySQL shards (database traffic_bench),
+Loads the master into a fresh embedded store and into two MySQL shards (a fresh database
+traffic_bench_api_<random> on the given servers, dropped at the end),
 serves each with \`traffic api\` in a child process and measures it from this process.`;
 
 interface Figures {
@@ -197,10 +198,14 @@ export const command: Command = {
       }
 
       if (!values['no-mysql']) {
-        const urls = optStr(values.mysql, 'mysql')?.split(',') ?? [
-          'mysql://root@127.0.0.1:3306/traffic_bench',
-          'mysql://root@127.0.0.1:3307/traffic_bench',
+        // Always a fresh database of the bench's own on the given servers (dropped at the end),
+        // never the database named in the URLs.
+        const servers = optStr(values.mysql, 'mysql')?.split(',') ?? env.mysql ?? [
+          'mysql://root@127.0.0.1:3306/traffic_db',
+          'mysql://root@127.0.0.1:3307/traffic_db',
         ];
+        const benchDb = `traffic_bench_api_${Math.random().toString(16).slice(2, 8)}`;
+        const urls = servers.map((u) => u.trim().replace(/\/[^/]*$/, `/${benchDb}`));
         const sharded = ShardedStore.open({ urls });
         try {
           await sharded.ensureSchema();
@@ -216,6 +221,10 @@ export const command: Command = {
           print(f);
         } finally {
           await stopApi(child);
+          // The bench database is the bench's own: leave nothing behind.
+          const cleanup = ShardedStore.open({ urls });
+          await cleanup.onAll('drop bench database', (pool, s) => pool.query(`DROP DATABASE IF EXISTS \`${s.url.database}\``)).catch(() => undefined);
+          await cleanup.close();
         }
       }
     } finally {
