@@ -65,6 +65,15 @@ function toPass(o: Record<string, unknown>): PassRecord {
   };
 }
 
+/** Read connections beside the write connection: concurrent API requests run in parallel. */
+const READERS = 3;
+
+interface Lane {
+  conn: DuckDBConnection;
+  queue: Promise<unknown>;
+  pending: number;
+}
+
 export class EmbeddedStore implements TrafficStore {
   readonly kind = 'embedded' as const;
   private queue: Promise<unknown> = Promise.resolve();
@@ -72,6 +81,7 @@ export class EmbeddedStore implements TrafficStore {
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly conn: DuckDBConnection,
+    private readonly readers: Lane[],
     readonly file: string,
   ) {}
 
@@ -89,21 +99,33 @@ export class EmbeddedStore implements TrafficStore {
     }
     const conn = await instance.connect();
     for (const sql of DDL) await conn.run(sql);
-    return new EmbeddedStore(instance, conn, file);
+    const readers: Lane[] = [];
+    for (let i = 0; i < READERS; i++) readers.push({ conn: await instance.connect(), queue: Promise.resolve(), pending: 0 });
+    return new EmbeddedStore(instance, conn, readers, file);
   }
 
-  /** DuckDB connections are not for concurrent use: requests take turns on one connection. */
+  /**
+   * Writes take turns on the write connection (one statement at a time per connection). Each
+   * write completes (autocommit) before it resolves, so later reads on any connection see it.
+   */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn, fn);
     this.queue = next.catch(() => undefined);
     return next;
   }
 
+  /** Reads go to the least busy read connection; DuckDB runs them in parallel. */
   private async rows(sql: string, params: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {
-    return this.serial(async () => {
-      const reader = await this.conn.runAndReadAll(sql, params);
+    let lane = this.readers[0]!;
+    for (const r of this.readers) if (r.pending < lane.pending) lane = r;
+    lane.pending++;
+    const run = async (): Promise<Record<string, unknown>[]> => {
+      const reader = await lane.conn.runAndReadAll(sql, params);
       return reader.getRowObjectsJS() as Record<string, unknown>[];
-    });
+    };
+    const next = lane.queue.then(run, run).finally(() => lane.pending--);
+    lane.queue = next.catch(() => undefined);
+    return next;
   }
 
   async query(f: QueryFilter, page: number, size: number): Promise<{ total: number; rows: PassRecord[] }> {
@@ -306,6 +328,10 @@ export class EmbeddedStore implements TrafficStore {
 
   async close(): Promise<void> {
     await this.queue;
+    for (const r of this.readers) {
+      await r.queue;
+      r.conn.closeSync();
+    }
     this.conn.closeSync();
     this.instance.closeSync();
   }
