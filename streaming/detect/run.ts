@@ -10,7 +10,7 @@ import { CloneDetector, type PlateFns } from './core.ts';
 import { distanceLookup, emptyDimension, loadDimension, type Dimension } from './geo.ts';
 import { ETL_PLATES } from './plates.ts';
 import { QualityTally, readTruthPairs, summarize, type RuleQuality } from './quality.ts';
-import { openAlertSink, type AlertSink, type SinkOptions } from './sinks.ts';
+import { openAlertSinkWaiting, type AlertSink, type SinkOptions } from './sinks.ts';
 import { warmUp, type WarmUpResult } from './warmup.ts';
 
 export interface DetectRunOptions {
@@ -51,6 +51,8 @@ export interface DetectRunOptions {
   progress?: boolean;
   /** No progress and no summary line (tests, embedding). */
   quiet?: boolean;
+  /** Seconds to wait for the alert store (Redis) at start before giving up (default 60). */
+  connectWaitS?: number;
 }
 
 export interface DetectSummary {
@@ -87,7 +89,12 @@ export async function runDetect(o: DetectRunOptions): Promise<DetectSummary> {
   const days = new Set<string>();
 
   const ownSink = typeof o.to === 'string';
-  const sink = typeof o.to === 'string' ? await openAlertSink(o.to, o.sink) : o.to;
+  const sink =
+    typeof o.to === 'string'
+      ? await openAlertSinkWaiting(o.to, o.sink ?? {}, o.connectWaitS ?? 60, (m) => {
+          if (!o.quiet) process.stderr.write(`detect: ${m}\n`);
+        })
+      : o.to;
   const progress = new Progress({ label: 'detect', unit: 'records', tty: o.quiet ? false : o.progress });
   let stored = 0;
   let source: Source | undefined;

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { TrafficError, withRetry } from '../../pipeline/errors.ts';
+import { TrafficError, withRetry, isRetriable } from '../../pipeline/errors.ts';
 import { STREAM } from '../../pipeline/schema.ts';
 import { parseAlert, type Alert } from './alert.ts';
 
@@ -60,6 +60,30 @@ end
 return 0`;
 
 type WarnFn = (listKey: string, idKey: string, json: string, ttlS: number, max: number) => unknown;
+
+/**
+ * Opens an alert sink, waiting up to `waitS` for a store that is not up yet (a retriable
+ * connection failure), as the MySQL sink waits for a shard: a detector started before Redis, or
+ * restarted during a Redis outage, comes up when Redis does instead of exiting.
+ */
+export async function openAlertSinkWaiting(
+  uri: string,
+  opts: SinkOptions,
+  waitS: number,
+  log: (message: string) => void = () => {},
+): Promise<AlertSink> {
+  const deadline = Date.now() + waitS * 1000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openAlertSink(uri, opts);
+    } catch (err) {
+      if (!isRetriable(err) || Date.now() >= deadline) throw err;
+      const delay = Math.min(5000, 250 * 2 ** attempt, Math.max(0, deadline - Date.now()));
+      log(`${(err as Error).message}; retrying in ${(delay / 1000).toFixed(1)} s (waiting up to ${waitS} s)`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
 
 export class RedisAlertSink implements AlertSink {
   readonly key: string;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isRetriable } from '../../pipeline/errors.ts';
 import { alertId, type Alert } from '../../streaming/detect/alert.ts';
-import { RedisAlertSink } from '../../streaming/detect/sinks.ts';
+import { openAlertSinkWaiting, RedisAlertSink } from '../../streaming/detect/sinks.ts';
 
 const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
 const dir = mkdtempSync(path.join(tmpdir(), 'detect-redis-'));
@@ -79,4 +79,30 @@ describe.skipIf(!hasRedis)('Redis sink when Redis goes away (private redis-serve
       await sink.close();
     }
   });
+});
+
+describe.skipIf(!hasRedis)('detector start before Redis (private redis-server)', () => {
+  it('waits for Redis to come up instead of exiting, then stores alerts', async () => {
+    const port = await freePort();
+    const logs: string[] = [];
+    const opening = openAlertSinkWaiting(`redis://127.0.0.1:${port}`, { key: 'late:warnings' }, 20, (m) => logs.push(m));
+    await new Promise((r) => setTimeout(r, 1500));
+    const late = await startRedis(port);
+    try {
+      const sink = await opening;
+      expect(logs.length).toBeGreaterThan(0);
+      expect(logs[0]).toMatch(/cannot connect to Redis.*retrying/);
+      expect(await sink.write([alert('L1', 'L2')])).toBe(1);
+      await sink.close();
+    } finally {
+      late.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('still gives up with CONNECTION_FAILED once the wait is over', async () => {
+    const port = await freePort();
+    const t0 = Date.now();
+    await expect(openAlertSinkWaiting(`redis://127.0.0.1:${port}`, {}, 1)).rejects.toMatchObject({ code: 'CONNECTION_FAILED' });
+    expect(Date.now() - t0).toBeLessThan(6000);
+  }, 15_000);
 });
