@@ -16,7 +16,7 @@ import { openCsvTable, TextFileWriter } from '../pipeline/io.ts';
 import { Progress } from '../pipeline/progress.ts';
 import { F, SYN_PREFIX, type Reject } from '../pipeline/schema.ts';
 import type { RowContext, RowStage, StageIO } from '../pipeline/stage.ts';
-import { reasonKey, type StageEntry } from './manifest.ts';
+import { emptyStageEntry, reasonKey, type StageEntry } from './manifest.ts';
 import { FS, unpackRow } from './stages/01-merge.ts';
 
 export const BATCH_ROWS = 4096;
@@ -110,21 +110,7 @@ export class StageRun {
     this.stage = make(io);
     this.ctx = { file: opts.inputName, line: 1 };
     const outputs = opts.outputName ? [opts.outputName] : [];
-    this.entry = {
-      stage: this.stage.name,
-      input: opts.inputName,
-      outputs,
-      source: opts.source,
-      in: 0,
-      out: 0,
-      rejected: 0,
-      rejectsByReason: {},
-      removedCopies: 0,
-      added: 0,
-      counts: {},
-      seconds: 0,
-      rowsPerSecond: 0,
-    };
+    this.entry = emptyStageEntry(this.stage.name, opts.inputName, outputs, opts.source);
   }
 
   /** Builds the stage (no files yet), so the runner can see whether it scans. */

@@ -49,6 +49,25 @@ export interface StageEntry {
   rowsPerSecond: number;
 }
 
+/** A stage's entry before it has seen a row: all counts zero. */
+export function emptyStageEntry(stage: string, input: string, outputs: string[], source: StageEntry['source']): StageEntry {
+  return {
+    stage,
+    input,
+    outputs,
+    source,
+    in: 0,
+    out: 0,
+    rejected: 0,
+    rejectsByReason: {},
+    removedCopies: 0,
+    added: 0,
+    counts: {},
+    seconds: 0,
+    rowsPerSecond: 0,
+  };
+}
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   tool: ToolVersion;

@@ -14,7 +14,7 @@ import { csvLine } from '../pipeline/csv.ts';
 import { listRawFiles } from './read/raw.ts';
 import { admitPacked, Deduper, MERGE_STAGE, sortPacked, unpackRow } from './stages/01-merge.ts';
 import { mergeSource, useWorker } from './merge-source.ts';
-import { reasonKey, type InputEntry, type StageEntry } from './manifest.ts';
+import { emptyStageEntry, reasonKey, type InputEntry, type StageEntry } from './manifest.ts';
 
 export interface MergeRun {
   /** Kept rows, sorted, packed (01-merge.ts packRow): unpack with unpackRow / packedSource. */
@@ -52,21 +52,7 @@ export async function mergeRawFiles(opts: MergeFilesOptions): Promise<MergeRun> 
   const t0 = performance.now();
   const heap0 = process.memoryUsage().heapUsed;
   const files = await listRawFiles(opts.rawDir);
-  const entry: StageEntry = {
-    stage: MERGE_STAGE,
-    input: 'raw',
-    outputs: [FILES.merged],
-    source: 'raw',
-    in: 0,
-    out: 0,
-    rejected: 0,
-    rejectsByReason: {},
-    removedCopies: 0,
-    added: 0,
-    counts: {},
-    seconds: 0,
-    rowsPerSecond: 0,
-  };
+  const entry: StageEntry = emptyStageEntry(MERGE_STAGE, 'raw', [FILES.merged], 'raw');
   const progress = new Progress({
     label: `${MERGE_STAGE} reading ${files.length} files`,
     ...(opts.stream ? { stream: opts.stream } : {}),
