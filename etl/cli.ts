@@ -1,6 +1,6 @@
 /**
  * `traffic etl:all [--raw DIR] [--out DIR] [--from N | --only N] [--geo FILE] [--overrides FILE]
- * [--no-fill] [--seed S]`: raw files → the stage outputs, manifest.json and rejects.csv.
+ * [--no-fill] [--seed S] [--readers N]`: raw files → the stage outputs, manifest.json and rejects.csv.
  * Options are normalized here once; the runner trusts them.
  */
 import { existsSync } from 'node:fs';
@@ -15,7 +15,7 @@ import type { StageNo } from './stages.ts';
 export const DEFAULT_RAW_DIR = 'data/raw';
 export const DEFAULT_SEED = 42;
 
-const usage = `usage: traffic etl:all [--raw DIR] [--out DIR] [--from N | --only N] [--geo FILE] [--overrides FILE] [--no-fill] [--seed S]
+const usage = `usage: traffic etl:all [--raw DIR] [--out DIR] [--from N | --only N] [--geo FILE] [--overrides FILE] [--no-fill] [--seed S] [--readers N]
 
 Runs the ETL stages 01 merge → 02 profile → 03 standardize → 04 repair → 05 features.
 
@@ -29,6 +29,9 @@ Runs the ETL stages 01 merge → 02 profile → 03 standardize → 04 repair →
   --overrides FILE  kkmc_overrides.csv (KKMC_NAME,KKMC): codenames that win over the rule
   --no-fill         do not fill days without passes (stage 04)
   --seed S          seed of the generated sample (default ${DEFAULT_SEED})
+  --readers N       threads reading the raw files in stage 01 (0 = the main thread; default: 2
+                    on a machine with 2+ cores and 2+ files, up to 4 with more cores;
+                    TRAFFIC_ETL_READERS=N overrides)
 
 Outputs in --out: merged_data.csv, kkmc_statistics.txt/.json, merged_data_standardized.csv,
 kkmc_dimension.csv, master_data_cleaned.csv, repair_log.csv, master_data_expanded.csv,
@@ -50,6 +53,7 @@ export function parseEtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     overrides: { type: 'string' },
     'no-fill': { type: 'boolean' },
     seed: { type: 'string' },
+    readers: { type: 'string' },
   });
   const from = stageNo(values.from, 'from');
   const only = stageNo(values.only, 'only');
@@ -79,6 +83,7 @@ export function parseEtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     fill: values['no-fill'] !== true,
     seed: int(values.seed, 'seed', DEFAULT_SEED, { min: 0 }),
   };
+  if (values.readers !== undefined) opts.readers = int(values.readers, 'readers', 0, { min: 0, max: 64 });
   if (geo !== undefined) opts.geo = path.resolve(geo);
   if (overrides !== undefined) opts.overrides = path.resolve(overrides);
   return opts;

@@ -13,7 +13,7 @@ import { FILES, RAW_COLUMNS, type Reject } from '../pipeline/schema.ts';
 import { csvLine } from '../pipeline/csv.ts';
 import { listRawFiles } from './read/raw.ts';
 import { admitPacked, Deduper, MERGE_STAGE, sortPacked, unpackRow } from './stages/01-merge.ts';
-import { mergeSource, useWorker } from './merge-source.ts';
+import { mergeSource, readerCount } from './merge-source.ts';
 import { emptyStageEntry, reasonKey, type InputEntry, type StageEntry } from './manifest.ts';
 
 export interface MergeRun {
@@ -21,8 +21,8 @@ export interface MergeRun {
   rows: string[];
   inputs: InputEntry[];
   entry: StageEntry;
-  /** Whether the files were read in a worker thread. */
-  worker: boolean;
+  /** Reader threads the files were read in (0: in this thread). */
+  readers: number;
   /** Heap growth while the rows were held, per kept row (the sort's memory cost). */
   bytesPerRow: number;
 }
@@ -37,8 +37,8 @@ export interface MergeFilesOptions {
   /** The stage's one-line summary, printed when it ends. */
   summary: (e: StageEntry) => string;
   stream?: NodeJS.WriteStream;
-  /** Read and normalize in a worker thread (default no; TRAFFIC_ETL_WORKER=0|1 forces). */
-  worker?: boolean;
+  /** Reader threads (0 = read in this thread; default merge-source.ts defaultReaders). */
+  readers?: number;
 }
 
 /** `/`-separated path relative to the raw dir: stable across machines and OSes. */
@@ -71,8 +71,8 @@ export async function mergeRawFiles(opts: MergeFilesOptions): Promise<MergeRun> 
   let fileRows = 0;
   let copiesBefore = 0;
   let sinceDrain = 0;
-  const worker = await useWorker(opts.worker);
-  for await (const ev of mergeSource(files, worker)) {
+  const readers = readerCount(files.length, opts.readers);
+  for await (const ev of mergeSource(files, readers)) {
     const rel = rels[ev.file] as string;
     if (ev.type === 'batch') {
       for (const it of ev.items) {
@@ -135,6 +135,6 @@ export async function mergeRawFiles(opts: MergeFilesOptions): Promise<MergeRun> 
 
   entry.seconds = Math.round(performance.now() - t0) / 1000;
   entry.rowsPerSecond = entry.seconds > 0 ? Math.round(entry.in / entry.seconds) : 0;
-  progress.done(opts.summary(entry) + (worker ? ' · files read in a worker thread' : ''));
-  return { rows, inputs, entry, worker, bytesPerRow: rows.length ? Math.max(0, Math.round((heap1 - heap0) / rows.length)) : 0 };
+  progress.done(opts.summary(entry) + (readers > 0 ? ` · files read by ${readers} reader thread${readers > 1 ? 's' : ''}` : ''));
+  return { rows, inputs, entry, readers, bytesPerRow: rows.length ? Math.max(0, Math.round((heap1 - heap0) / rows.length)) : 0 };
 }

@@ -4,13 +4,14 @@
  * file's info once it has been read to the end (a CSV's sha256 is known only then).
  *
  * Reading (decode, CSV parse, XLSX unzip + XML) and normalizing are the heavy per-record work that
- * needs no shared state, so they can run in a worker thread while the main thread dedupes, sorts
- * and runs stages 02–05 (opt-in, see useWorker). Kept rows travel as packed strings (packRow),
+ * needs no shared state, so they run in a pool of reader threads (one file each at a time) while
+ * the main thread dedupes and sorts (see readerCount). Kept rows travel as packed strings (packRow),
  * a batch's rows joined into one string: structured-cloning millions of small strings costs more
  * than splitting one, and the main thread stores the packed rows as they are.
  * Events arrive in exactly the order the in-thread reader produces them, so the outputs are the
  * same either way.
  */
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { TrafficError, type ErrorCode, type ErrorContext } from '../pipeline/errors.ts';
 import { openRawFile, type RawFileInfo } from './read/raw.ts';
@@ -117,57 +118,115 @@ function toError(m: ErrorMessage): Error {
   return e;
 }
 
-/** How many batches the worker may run ahead of the consumer (bounds the memory in flight). */
+/** How many batches a reader may run ahead of the consumer (bounds the memory in flight). */
 export const WORKER_AHEAD = 16;
 
-export async function* workerSource(files: readonly string[]): AsyncGenerator<MergeEvent> {
-  const worker = new Worker(new URL('./merge-worker.mjs', import.meta.url), { workerData: { files: [...files] } });
-  const queue: WorkerMessage[] = [];
-  let wake: (() => void) | undefined;
-  let failure: Error | undefined;
-  let exited = false;
-  worker.on('message', (m: WorkerMessage) => {
-    queue.push(m);
-    wake?.();
-  });
-  worker.on('error', (err) => {
-    failure = err;
-    wake?.();
-  });
-  worker.on('exit', () => {
-    exited = true;
-    wake?.();
-  });
-  try {
-    for (;;) {
-      while (queue.length === 0 && !failure && !exited) await new Promise<void>((r) => (wake = r));
-      wake = undefined;
-      const m = queue.shift();
-      if (!m) throw failure ?? new TrafficError('INTERNAL', 'raw reader worker stopped unexpectedly');
-      if (m.type === 'error') throw toError(m);
-      if (m.type === 'done') return;
-      if (m.type === 'batch') {
-        worker.postMessage('ack');
-        yield unpackBatch(m);
-      } else yield m;
-    }
-  } finally {
-    await worker.terminate();
-  }
+/** Messages to a reader: read file i, a batch was taken, stop. */
+export type ReaderCommand = { type: 'read'; file: number } | { type: 'ack' } | { type: 'stop' };
+
+interface Reader {
+  worker: Worker;
+  /** Events of the files assigned to this reader, in the order it posted them. */
+  queue: WorkerMessage[];
+  exited: boolean;
+  failure?: Error;
 }
 
 /**
- * Whether to read in a worker: `TRAFFIC_ETL_WORKER=1|0` forces it, else the caller's choice, else
- * no. Off by default: on the shared 2-core machine it measured slower (1.36M rows, stage 01 alone:
- * 41 s wall / 17.4 s CPU with the worker against 17.5 s / 13.3 s in-thread), the packing, cloning
- * and splitting costing more than the overlap gained. Kept, tested, for machines with spare cores.
+ * Files read by a pool of `n` reader threads, each taking the next unread file when it finishes
+ * one; events are yielded file by file in the files' order, exactly as inThreadSource yields them,
+ * so which thread read a file never shows in the result. A reader stays at most WORKER_AHEAD
+ * batches ahead of this consumer; the reader of the file being consumed is never the one waiting
+ * for a later file, so the pool cannot stall. A reader's error surfaces when its file's turn comes
+ * (the same error, at the same point, as reading in-thread).
  */
-export async function useWorker(requested?: boolean): Promise<boolean> {
-  const env = process.env.TRAFFIC_ETL_WORKER;
-  if (env === '0' || env === '1') return env === '1';
-  return requested ?? false;
+export async function* poolSource(files: readonly string[], n: number): AsyncGenerator<MergeEvent> {
+  const count = Math.max(1, Math.min(n, files.length));
+  const readers: Reader[] = [];
+  /** Which reader holds each file (undefined: not handed out yet). */
+  const holder: (Reader | undefined)[] = new Array<Reader | undefined>(files.length);
+  let next = 0;
+  let wake: (() => void) | undefined;
+  const assign = (r: Reader): void => {
+    if (next >= files.length) {
+      r.worker.postMessage({ type: 'stop' } satisfies ReaderCommand);
+      return;
+    }
+    holder[next] = r;
+    r.worker.postMessage({ type: 'read', file: next++ } satisfies ReaderCommand);
+  };
+  for (let i = 0; i < count; i++) {
+    const worker = new Worker(new URL('./merge-worker.mjs', import.meta.url), {
+      workerData: { files: [...files] },
+    });
+    const r: Reader = { worker, queue: [], exited: false };
+    worker.on('message', (m: WorkerMessage) => {
+      r.queue.push(m);
+      // The reader finished a file (or failed): hand it the next one while this side catches up.
+      if (m.type === 'end') assign(r);
+      wake?.();
+    });
+    worker.on('error', (err) => {
+      r.failure = err;
+      wake?.();
+    });
+    worker.on('exit', () => {
+      r.exited = true;
+      wake?.();
+    });
+    readers.push(r);
+    assign(r);
+  }
+  try {
+    for (let f = 0; f < files.length; f++) {
+      const r = holder[f];
+      if (!r) throw new TrafficError('INTERNAL', `raw file ${f} was never handed to a reader`);
+      for (;;) {
+        while (r.queue.length === 0 && !r.failure && !r.exited) await new Promise<void>((res) => (wake = res));
+        wake = undefined;
+        const m = r.queue.shift();
+        if (!m) throw r.failure ?? new TrafficError('INTERNAL', 'raw reader thread stopped unexpectedly');
+        if (m.type === 'error') throw toError(m);
+        if (m.type === 'done') throw new TrafficError('INTERNAL', `raw reader stopped before file ${f}`);
+        if (m.type === 'batch') {
+          r.worker.postMessage({ type: 'ack' } satisfies ReaderCommand);
+          yield unpackBatch(m);
+          continue;
+        }
+        yield m;
+        break; // 'end' of file f
+      }
+    }
+  } finally {
+    await Promise.all(readers.map((r) => r.worker.terminate()));
+  }
 }
 
-export function mergeSource(files: readonly string[], worker: boolean): AsyncGenerator<MergeEvent> {
-  return worker ? workerSource(files) : inThreadSource(files);
+/** Reader threads for `files` when the caller or TRAFFIC_ETL_READERS gives no number. */
+export function defaultReaders(files: number): number {
+  // One thread per core beyond this one, at least one: the consumer (dedupe, sort) needs about a
+  // third of the readers' time, so on 2 cores two readers and the consumer share them well.
+  const cores = os.availableParallelism();
+  if (cores < 2 || files < 2) return 0;
+  return Math.min(files, Math.max(2, cores - 1), 4);
+}
+
+/**
+ * How many reader threads stage 01 uses: `TRAFFIC_ETL_READERS=N` forces it (0 = read in this
+ * thread), else the caller's choice (`--readers`), else defaultReaders.
+ */
+export function readerCount(files: number, requested?: number): number {
+  const env = process.env.TRAFFIC_ETL_READERS;
+  if (env !== undefined && env !== '') {
+    const v = Number(env);
+    if (!Number.isInteger(v) || v < 0 || v > 64) {
+      throw new TrafficError('INVALID_OPTION', `TRAFFIC_ETL_READERS must be an integer 0..64, got ${env}`, { option: 'TRAFFIC_ETL_READERS' });
+    }
+    return v;
+  }
+  return requested ?? defaultReaders(files);
+}
+
+export function mergeSource(files: readonly string[], readers: number): AsyncGenerator<MergeEvent> {
+  return readers > 0 ? poolSource(files, readers) : inThreadSource(files);
 }

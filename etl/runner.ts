@@ -42,8 +42,8 @@ export interface EtlOptions {
   tty?: boolean;
   /** Where progress and summary lines go (default stderr). */
   stream?: NodeJS.WriteStream;
-  /** Read raw files in a worker thread (default no; see merge-source.ts useWorker). */
-  worker?: boolean;
+  /** Reader threads for the raw files (0 = in this thread; default merge-source.ts defaultReaders). */
+  readers?: number;
 }
 
 export interface EtlResult {
@@ -131,7 +131,7 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
         drain,
         summary: summaryLine,
         stream,
-        ...(o.worker === undefined ? {} : { worker: o.worker }),
+        ...(o.readers === undefined ? {} : { readers: o.readers }),
         ...(tty === undefined ? {} : { tty }),
       });
       checkBalance(m.entry);

@@ -79,8 +79,9 @@ describe('bad raw input', () => {
     await writeFile(path.join(raw, '202312', 'b.csv'), `id,name,when,what,a,b,c,d\n${ROW('2')}\n`);
     await expect(merge()).rejects.toMatchObject({ code: 'HEADER_UNRECOGNISED', message: expect.stringContaining('b.csv') });
     await expect(readFile(path.join(out, FILES.merged))).rejects.toThrow();
-    // The same error, code and file, when the files are read in a worker thread.
-    await expect(merge({ worker: true })).rejects.toMatchObject({
+    // The same error, code and file, whether the files are read in this thread or by readers.
+    await expect(merge({ readers: 0 })).rejects.toMatchObject({ code: 'HEADER_UNRECOGNISED', message: expect.stringContaining('b.csv') });
+    await expect(merge({ readers: 2 })).rejects.toMatchObject({
       code: 'HEADER_UNRECOGNISED',
       message: expect.stringContaining('b.csv'),
       context: { file: expect.stringContaining('b.csv') },

@@ -15,6 +15,13 @@ describe('etl:all options', () => {
     expect(parseEtlArgs(['--only', '4', '--no-fill', '--seed', '9'], {})).toMatchObject({ from: 4, to: 4, fill: false, seed: 9 });
   });
 
+  it('reads --readers (0 = the main thread) and leaves the default to the machine', () => {
+    expect(parseEtlArgs(['--readers', '0'], {}).readers).toBe(0);
+    expect(parseEtlArgs(['--readers', '3'], {}).readers).toBe(3);
+    expect(parseEtlArgs([], {}).readers).toBeUndefined();
+    expect(() => parseEtlArgs(['--readers=-1'], {})).toThrow(/--readers must be in/);
+  });
+
   it('rejects bad values naming the option', () => {
     expect(() => parseEtlArgs(['--from', '0'], {})).toThrow(/--from must be in \[1, 5\], got 0/);
     expect(() => parseEtlArgs(['--only', 'two'], {})).toThrow(/--only must be a whole number, got "two"/);

@@ -130,17 +130,21 @@ describe('resuming with --from / --only', () => {
     expect(Object.keys(r.manifest.stages)).toHaveLength(5);
   });
 
-  it('reads the raw files in a worker thread or in-thread with the same result', async () => {
-    const a = path.join(dir, 'worker');
-    const b = path.join(dir, 'inthread');
-    await runEtl({ ...opts(a, 1, 1), worker: true });
-    await runEtl({ ...opts(b, 1, 1), worker: false });
-    expect((await readFile(path.join(a, FILES.merged))).equals(await readFile(path.join(full, FILES.merged)))).toBe(true);
-    expect((await readFile(path.join(b, FILES.merged))).equals(await readFile(path.join(full, FILES.merged)))).toBe(true);
-    const rejectsA = await readFile(path.join(a, FILES.rejects), 'utf8');
-    expect(rejectsA).toBe(await readFile(path.join(b, FILES.rejects), 'utf8'));
-    expect(rejectsA.trim().split('\n')).toHaveLength(4);
-    expect(counts(await manifestOf(a))).toEqual(counts(await manifestOf(b)));
+  it('reads the raw files in-thread or by any number of reader threads with the same result', async () => {
+    const runs: string[] = [];
+    for (const readers of [0, 1, 2, 5]) {
+      const d = path.join(dir, `readers-${readers}`);
+      await runEtl({ ...opts(d, 1, 1), readers });
+      runs.push(d);
+    }
+    const merged = await readFile(path.join(full, FILES.merged));
+    const rejects0 = await readFile(path.join(runs[0]!, FILES.rejects), 'utf8');
+    expect(rejects0.trim().split('\n')).toHaveLength(4);
+    for (const d of runs) {
+      expect((await readFile(path.join(d, FILES.merged))).equals(merged)).toBe(true);
+      expect(await readFile(path.join(d, FILES.rejects), 'utf8')).toBe(rejects0);
+      expect(counts(await manifestOf(d))).toEqual(counts(await manifestOf(runs[0]!)));
+    }
   });
 
   it('says which file is missing when a stage runs alone before its input exists', async () => {
