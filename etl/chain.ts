@@ -12,7 +12,8 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { csvLine } from '../pipeline/csv.ts';
 import { TrafficError } from '../pipeline/errors.ts';
-import { openCsvTable, TextFileWriter } from '../pipeline/io.ts';
+import { openCsvTable } from '../pipeline/io.ts';
+import { openTextSink, type TextSink, type WriterThread } from '../pipeline/writer-thread.ts';
 import { Progress } from '../pipeline/progress.ts';
 import { F, SYN_PREFIX, type Reject } from '../pipeline/schema.ts';
 import type { RowContext, RowStage, StageIO } from '../pipeline/stage.ts';
@@ -39,14 +40,16 @@ export interface StageRunOptions {
   source: StageEntry['source'];
   sideHeaders: Record<string, readonly string[]>;
   onReject: (r: Reject) => void;
+  /** Writes the output and side files off the main thread when given. */
+  writer?: WriterThread;
 }
 
 /** One stage in a chain: its RowStage, its output writers and its counts. */
 export class StageRun {
   readonly stage: RowStage;
   readonly entry: StageEntry;
-  private writer: TextFileWriter | undefined;
-  private readonly sides = new Map<string, TextFileWriter>();
+  private writer: TextSink | undefined;
+  private readonly sides = new Map<string, TextSink>();
   private readonly pending: Promise<void>[] = [];
   private readonly ctx: RowContext;
   private readonly io: StageIO;
@@ -122,11 +125,11 @@ export class StageRun {
   async openFiles(): Promise<void> {
     const opts = this.opts;
     if (opts.outputName) {
-      this.writer = await TextFileWriter.open(path.join(opts.outDir, opts.outputName + '.partial'));
+      this.writer = await openTextSink(path.join(opts.outDir, opts.outputName + '.partial'), opts.writer);
       this.writer.writeCsv(this.stage.outputColumns);
     }
     for (const [name, header] of Object.entries(opts.sideHeaders)) {
-      const w = await TextFileWriter.open(path.join(opts.outDir, `${name}.csv.partial`));
+      const w = await openTextSink(path.join(opts.outDir, `${name}.csv.partial`), opts.writer);
       w.writeCsv(header);
       this.sides.set(name, w);
     }

@@ -7,10 +7,10 @@
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import { TrafficError } from '../pipeline/errors.ts';
-import { TextFileWriter } from '../pipeline/io.ts';
+import { openTextSink, type WriterThread } from '../pipeline/writer-thread.ts';
 import { Progress } from '../pipeline/progress.ts';
 import { FILES, RAW_COLUMNS, type Reject } from '../pipeline/schema.ts';
-import { csvLine } from '../pipeline/csv.ts';
+import { batchCsv } from './chain.ts';
 import { listRawFiles } from './read/raw.ts';
 import { admitPacked, Deduper, MERGE_STAGE, sortPacked, unpackRow } from './stages/01-merge.ts';
 import { mergeSource, readerCount } from './merge-source.ts';
@@ -39,6 +39,8 @@ export interface MergeFilesOptions {
   stream?: NodeJS.WriteStream;
   /** Reader threads (0 = read in this thread; default merge-source.ts defaultReaders). */
   readers?: number;
+  /** Writes merged_data.csv off the main thread when given. */
+  writer?: WriterThread;
 }
 
 /** `/`-separated path relative to the raw dir: stable across machines and OSes. */
@@ -119,14 +121,14 @@ export async function mergeRawFiles(opts: MergeFilesOptions): Promise<MergeRun> 
   entry.removedCopies = dedupe.copies;
 
   const target = path.join(opts.outDir, FILES.merged);
-  const w = await TextFileWriter.open(target + '.partial');
+  const w = await openTextSink(target + '.partial', opts.writer);
   w.writeCsv(RAW_COLUMNS);
   const CHUNK = 4096;
   for (let i = 0; i < rows.length; i += CHUNK) {
-    let text = '';
     const end = Math.min(rows.length, i + CHUNK);
-    for (let j = i; j < end; j++) text += csvLine(unpackRow(rows[j] as string));
-    const p = w.write(text);
+    const batch = new Array<string[]>(end - i);
+    for (let j = i; j < end; j++) batch[j - i] = unpackRow(rows[j] as string);
+    const p = w.write(batchCsv(batch));
     if (p) await p;
   }
   w.lines += rows.length;

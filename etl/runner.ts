@@ -11,7 +11,9 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { WriterThread } from '../pipeline/writer-thread.ts';
 import { TrafficError } from '../pipeline/errors.ts';
 import { fmtInt, Progress } from '../pipeline/progress.ts';
 import { FILES, type Reject } from '../pipeline/schema.ts';
@@ -44,6 +46,8 @@ export interface EtlOptions {
   stream?: NodeJS.WriteStream;
   /** Reader threads for the raw files (0 = in this thread; default merge-source.ts defaultReaders). */
   readers?: number;
+  /** Write the stage outputs from a thread of their own (default: when the machine has 2+ cores). */
+  writerThread?: boolean;
 }
 
 export interface EtlResult {
@@ -116,6 +120,7 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
     ...(o.overrides === undefined ? {} : { overrides: o.overrides }),
   };
   const open: StageRun[] = [];
+  const writer = (o.writerThread ?? os.availableParallelism() >= 2) ? WriterThread.start() : undefined;
   try {
     for (const name of stagesRun) await rejects.open(name);
 
@@ -131,6 +136,7 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
         drain,
         summary: summaryLine,
         stream,
+        ...(writer ? { writer } : {}),
         ...(o.readers === undefined ? {} : { readers: o.readers }),
         ...(tty === undefined ? {} : { tty }),
       });
@@ -163,6 +169,7 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
             source: 'memory',
             sideHeaders: def.sides,
             onReject,
+            ...(writer ? { writer } : {}),
           });
         }
         if (k > n && run.stage.scan) {
@@ -209,6 +216,8 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
     for (const run of open) await run.abort();
     await rejects.cleanup();
     throw err;
+  } finally {
+    await writer?.stop();
   }
 
   await rejects.finish(STAGE_NAMES);

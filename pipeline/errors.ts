@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   STAGE_INPUT_MISSING: { retriable: false, exit: 2 },
   MODEL_INVALID: { retriable: false, exit: 2 },
   UNKNOWN_CHECKPOINT: { retriable: false, exit: 2 },
+  // Output: the path or the disk refused a write (permissions, disk full).
+  OUTPUT_WRITE_FAILED: { retriable: false, exit: 5 },
   // Services: a retry with backoff may succeed.
   CONNECTION_FAILED: { retriable: true, exit: 4 },
   SERVICE_UNAVAILABLE: { retriable: true, exit: 4 },

@@ -16,7 +16,10 @@ import type { Tally } from './votes.ts';
 export type ImputeField = 'HPZL' | 'CLPPXH' | 'PROVINCE';
 export const IMPUTE_FIELDS: readonly ImputeField[] = ['HPZL', 'CLPPXH', 'PROVINCE'];
 
-/** What the evidence needs to know about one pass. `plate` is already normalized. */
+/**
+ * What the evidence needs to know about one pass. `plate` is already normalized, and `cls`,
+ * `prov`, `stem` and `marker` are what passInfo derives from it (Evidence caches them per plate).
+ */
 export interface PassInfo {
   gcxh: string;
   kkmc: string;
@@ -129,6 +132,24 @@ export function targetOf(field: ImputeField, i: PassInfo): string {
  * Dense ids for the strings (and pairs of ids) an evidence key is made of: a key is then two small
  * integers (see idtable.ts) instead of a `${a}|${b}` string built and hashed per pass.
  */
+/** Ids of the parts of a plate's keys (-1: the part is missing). */
+interface PlateIds {
+  plate: number;
+  stem: number;
+  marker: number;
+  prov: number;
+  letter: number;
+  /** Pair id of (province, first stem letter), used with a new-energy marker. */
+  provLetter: number;
+}
+
+interface ModelIds {
+  id: number;
+  brand: number;
+  /** Brand-model-year (holds `-`), not a brand alone. */
+  model: boolean;
+}
+
 class Ids {
   /**
    * One id space (`names`), looked up in a map per kind of part: the small sets (checkpoints,
@@ -173,6 +194,42 @@ class Ids {
     return this.pairs.intern(a, b);
   }
 
+  private readonly byPlate = new Map<string, PlateIds>();
+  private readonly byModel = new Map<string, ModelIds>();
+
+  /**
+   * The ids of everything a key takes from a pass's plate, looked up once per distinct plate
+   * (a plate recurs on many passes): one map lookup per pass instead of six.
+   */
+  plateIds(i: PassInfo): PlateIds {
+    let p = this.byPlate.get(i.plate);
+    if (p === undefined) {
+      const letter = i.stem ? this.of(i.stem.charAt(0)) : -1;
+      const prov = this.of(i.prov);
+      p = {
+        plate: i.cls === 'FULL' || i.cls === 'MASKED' ? this.plate(i.plate) : -1,
+        stem: i.stem ? this.plate(i.stem) : -1,
+        marker: this.of(i.marker),
+        prov,
+        letter,
+        provLetter: i.marker ? this.pair(prov, this.of(i.stem.charAt(0))) : 0,
+      };
+      this.byPlate.set(i.plate, p);
+    }
+    return p;
+  }
+
+  /** Id, brand id and whether it names a model (`-`), once per distinct known CLPPXH. */
+  modelIds(clppxh: string): ModelIds {
+    let m = this.byModel.get(clppxh);
+    if (m === undefined) {
+      const id = this.model(clppxh);
+      m = { id, brand: this.brandOf(id), model: clppxh.includes('-') };
+      this.byModel.set(clppxh, m);
+    }
+    return m;
+  }
+
   /** Id of the brand part of the CLPPXH of id `clppxh`. */
   brandOf(clppxh: number): number {
     let b = this.brands[clppxh];
@@ -205,6 +262,8 @@ export class Evidence {
   /** Keys (a, b) of the last pass seen per field and level (a = -1: the level does not apply). */
   private readonly keyA: Record<ImputeField, number[]> = { HPZL: [], CLPPXH: [], PROVINCE: [] };
   private readonly keyB: Record<ImputeField, number[]> = { HPZL: [], CLPPXH: [], PROVINCE: [] };
+  /** Ids of the pass's HPZL, CLPPXH and province character, set by keysOf. */
+  private readonly value: Record<ImputeField, number> = { HPZL: -1, CLPPXH: -1, PROVINCE: -1 };
   private last: PassInfo | undefined;
   private lastPlate = '';
   private lastKkmc = '';
@@ -247,14 +306,19 @@ export class Evidence {
     this.lastCls = i.cls;
     const full = i.cls === 'FULL';
     const masked = i.cls === 'MASKED';
-    const plate = full || masked ? ids.plate(i.plate) : -1;
+    const p = ids.plateIds(i);
+    const plate = p.plate;
     const cl = knownClppxh(i.clppxh);
-    const clppxh = cl ? ids.model(i.clppxh) : -1;
-    const marker = ids.of(i.marker);
+    const m = cl ? ids.modelIds(i.clppxh) : undefined;
+    const clppxh = m ? m.id : -1;
+    const marker = p.marker;
     const kkmc = ids.of(i.kkmc);
     const hz = hpzlKnown(i);
     const hpzl = hz ? ids.of(i.hpzl) : -1;
-    const stem = i.stem ? ids.plate(i.stem) : -1;
+    const stem = p.stem;
+    this.value.HPZL = hpzl;
+    this.value.CLPPXH = clppxh;
+    this.value.PROVINCE = p.prov;
     const ha = this.keyA.HPZL;
     const hb = this.keyB.HPZL;
     // same_plate: plate
@@ -264,17 +328,17 @@ export class Evidence {
     ha[1] = masked && cl ? plate : -1;
     hb[1] = clppxh;
     // model: marker|clppxh
-    ha[2] = cl && i.clppxh.includes('-') ? marker : -1;
+    ha[2] = m?.model ? marker : -1;
     hb[2] = clppxh;
     // brand: marker|brand
     ha[3] = cl ? marker : -1;
-    hb[3] = cl ? ids.brandOf(clppxh) : 0;
+    hb[3] = m ? m.brand : 0;
     // masked_plate: plate
     ha[4] = masked ? plate : -1;
     hb[4] = 0;
     // marker: marker|prov+letter (prov is '' or one character, the letter '' or one A-Z)
     ha[5] = i.marker ? marker : -1;
-    hb[5] = i.marker ? ids.pair(ids.of(i.prov), ids.of(i.stem.charAt(0))) : 0;
+    hb[5] = p.provLetter;
     const ca = this.keyA.CLPPXH;
     const cb = this.keyB.CLPPXH;
     // same_plate: plate|hpzl
@@ -296,7 +360,7 @@ export class Evidence {
     pb[2] = 0;
     // letter_kkmc: kkmc|letter
     pa[3] = stem !== -1 ? kkmc : -1;
-    pb[3] = stem !== -1 ? ids.of(i.stem.charAt(0)) : 0;
+    pb[3] = stem !== -1 ? p.letter : 0;
   }
 
   /** Adds a pass's known value of `field` to every level it applies to. */
@@ -307,7 +371,8 @@ export class Evidence {
     const ka = this.keyA[field];
     const kb = this.keyB[field];
     const tables = this.tables[field];
-    const v = field === 'CLPPXH' ? this.ids.model(value) : this.ids.of(value);
+    // The id of `value` (the field's known value in this pass), found by keysOf.
+    const v = this.value[field];
     for (let k = 0; k < ka.length; k++) {
       const a = ka[k]!;
       if (a !== -1) tables[k]!.add(a, kb[k]!, v);
