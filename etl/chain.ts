@@ -403,6 +403,16 @@ export interface SegmentOptions {
   drain?: () => Promise<void>;
   /** Progress of the head stage's first pass (scan), when it has one. */
   scanProgress?: Progress;
+  /**
+   * The next segment's head, when it scans and this segment's rows are collected for it: it scans
+   * each batch as the batch leaves this segment (the same rows in the same order as a second pass
+   * over the collected rows would give it), so its own segment skips the scan pass.
+   */
+  scanNext?: StageRun;
+  /** Progress of scanNext's scan. */
+  scanNextProgress?: Progress;
+  /** The head already scanned its input (as the previous segment's scanNext). */
+  headScanned?: boolean;
 }
 
 /**
@@ -412,7 +422,7 @@ export interface SegmentOptions {
 export async function runSegment(source: BatchSource, runs: readonly StageRun[], opts: SegmentOptions): Promise<void> {
   const head = runs[0];
   if (!head) return;
-  if (head.stage.scan) {
+  if (head.stage.scan && !opts.headScanned) {
     let rows = 0;
     await timedIterate(source, head, (b) => {
       head.scanBatch(b);
@@ -422,13 +432,21 @@ export async function runSegment(source: BatchSource, runs: readonly StageRun[],
     opts.scanProgress?.done(`${head.name} scanned ${rows.toLocaleString('en-US')} rows (first pass) in ${opts.scanProgress.seconds.toFixed(2)} s`);
   }
   for (const r of runs) r.prepare();
+  // Rows leaving the segment: kept for the next one, and scanned by its head when asked.
+  const leave = (rows: Batch): void => {
+    if (opts.scanNext) {
+      opts.scanNext.scanBatch(rows);
+      opts.scanNextProgress?.add(rows.length);
+    }
+    if (opts.collect) for (const r of rows) opts.collect.push(r);
+  };
   // Rows a stage emits beyond a batch go on through the stages after it at once (in order: a
   // chunk holds rows emitted before the ones the stage returns at the end of its call).
   for (let i = 0; i < runs.length - 1; i++) {
     (runs[i] as StageRun).onChunk = (chunk: Batch): void => {
       let rows = chunk;
       for (let j = i + 1; j < runs.length; j++) rows = (runs[j] as StageRun).process(rows);
-      if (opts.collect) for (const r of rows) opts.collect.push(r);
+      leave(rows);
     };
   }
   const pass = async (b: Batch, from: number): Promise<void> => {
@@ -438,7 +456,7 @@ export async function runSegment(source: BatchSource, runs: readonly StageRun[],
       rows = r.process(rows);
       await r.drain();
     }
-    if (opts.collect) for (const r of rows) opts.collect.push(r);
+    leave(rows);
   };
   await timedIterate(source, head, async (b) => {
     await pass(b, 0);

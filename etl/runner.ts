@@ -154,6 +154,8 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
     // Stages 02..to in fused segments; a stage with scan() starts a new segment.
     let n: number = Math.max(2, o.from);
     let nextHead: StageRun | undefined;
+    /** A head that scanned its input while the previous segment ran. */
+    let scannedHead: StageRun | undefined;
     while (n <= o.to) {
       const segment: StageRun[] = [];
       let k = n;
@@ -190,11 +192,29 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
       if (!source) source = fileSource(path.join(outDir, stageDef(n).input!), head.stage.inputColumns, head.name);
       // Kept in memory only when another segment follows and the run is fused.
       const collect = k <= o.to && memory ? new RowStore() : undefined;
+      // The next head scans the rows as they leave this segment (no second pass over them).
+      const scanNext = collect && nextHead?.stage.scan ? nextHead : undefined;
+      const headScanned = head === scannedHead;
       const progress = new Progress({ label: segment.map((r) => r.name).join(' + '), stream, ...(tty === undefined ? {} : { tty }) });
-      const scanProgress = head.stage.scan
-        ? new Progress({ label: `${head.name} scan`, stream, ...(tty === undefined ? {} : { tty }) })
-        : undefined;
-      await runSegment(source, segment, { progress, drain, ...(collect ? { collect } : {}), ...(scanProgress ? { scanProgress } : {}) });
+      const progressOf = (r: StageRun): Progress => new Progress({ label: `${r.name} scan`, stream, ...(tty === undefined ? {} : { tty }) });
+      const scanProgress = head.stage.scan && !headScanned ? progressOf(head) : undefined;
+      const scanNextProgress = scanNext ? progressOf(scanNext) : undefined;
+      await runSegment(source, segment, {
+        progress,
+        drain,
+        ...(collect ? { collect } : {}),
+        ...(scanProgress ? { scanProgress } : {}),
+        ...(scanNext ? { scanNext } : {}),
+        ...(scanNextProgress ? { scanNextProgress } : {}),
+        headScanned,
+      });
+      if (scanNext && scanNextProgress) {
+        scannedHead = scanNext;
+        const last = segment[segment.length - 1] as StageRun;
+        scanNextProgress.done(
+          `${scanNext.name} scanned ${fmtInt(scanNextProgress.rows)} rows (first pass, as they left ${last.name}) in ${scanNext.entry.seconds.toFixed(2)} s`,
+        );
+      }
       const lines: string[] = [];
       for (const run of segment) {
         await run.close();

@@ -33,6 +33,13 @@ const TIME_RE =
  */
 export function parseGcsjText(text: string): ParseTimeResult {
   const s = text.trim();
+  const fast = fastGcsj(s);
+  return fast !== undefined ? { ok: true, value: fast } : parseGcsjByPattern(s);
+}
+
+/** parseGcsjText without its fast path (the reference the fast path is tested against). */
+export function parseGcsjByPattern(text: string): ParseTimeResult {
+  const s = text.trim();
   if (s === '' || s === '-') return { ok: false, reason: 'GCSJ empty' };
   const m = TIME_RE.exec(s);
   if (!m) {
@@ -51,6 +58,69 @@ export function parseGcsjText(text: string): ParseTimeResult {
     return { ok: false, reason: `GCSJ out of range: ${s}` };
   }
   return { ok: true, value: formatParts(y, mo, d, h, mi, sec) };
+}
+
+const DATE_RE = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$/;
+/** Date text → `YYYY-MM-DD`, or null when it is not a valid date (few distinct values per file). */
+const dateCache = new Map<string, string | null>();
+
+/**
+ * The common shape `<date> H:mm[:ss]` (one space; any date form TIME_RE takes) parsed with the
+ * date's part looked up once per distinct date text; undefined for anything else (and for every
+ * invalid value), which then takes the full path and its error message. Same values as TIME_RE.
+ */
+function fastGcsj(s: string): string | undefined {
+  const sp = s.indexOf(' ');
+  if (sp < 8 || sp > 10) return undefined;
+  const dateText = s.slice(0, sp);
+  let iso = dateCache.get(dateText);
+  if (iso === undefined) {
+    const m = DATE_RE.exec(dateText);
+    iso = null;
+    if (m) {
+      const y = Number(m[1]);
+      const mo = Number(m[2]);
+      const d = Number(m[3]);
+      if (mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth(y, mo)) iso = `${y}-${pad2(mo)}-${pad2(d)}`;
+    }
+    if (dateCache.size >= 4096) dateCache.clear();
+    dateCache.set(dateText, iso);
+  }
+  if (iso === null) return undefined;
+  // H or HH, ':', m or mm, then optionally ':', s or ss — digits only, nothing after.
+  let i = sp + 1;
+  const n = s.length;
+  let h = 0;
+  let digits = 0;
+  for (; i < n && digits < 3; i++, digits++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    h = h * 10 + c;
+  }
+  if (digits === 0 || digits > 2 || s.charCodeAt(i) !== 58 /* : */) return undefined;
+  i++;
+  let mi = 0;
+  digits = 0;
+  for (; i < n && digits < 3; i++, digits++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) break;
+    mi = mi * 10 + c;
+  }
+  if (digits === 0 || digits > 2) return undefined;
+  let sec = 0;
+  if (i < n) {
+    if (s.charCodeAt(i) !== 58) return undefined;
+    i++;
+    digits = 0;
+    for (; i < n && digits < 3; i++, digits++) {
+      const c = s.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      sec = sec * 10 + c;
+    }
+    if (digits === 0 || digits > 2 || i !== n) return undefined;
+  }
+  if (h > 23 || mi > 59 || sec > 59) return undefined;
+  return `${iso} ${pad2(h)}:${pad2(mi)}:${pad2(sec)}`;
 }
 
 /** Excel serial day number (1900 system) holding China wall-clock time. Rounded to the second. */

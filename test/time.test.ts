@@ -49,3 +49,32 @@ describe('pass time parsing (China local time, any machine zone)', () => {
     expect(addDays('2024-01-07', -7)).toBe('2023-12-31');
   });
 });
+
+describe('parseGcsjText fast path', () => {
+  it('gives exactly what the full pattern gives on every shape of date and time', async () => {
+    const { parseGcsjByPattern, parseGcsjText } = await import('../pipeline/time.ts');
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)] as T;
+    const num = (): string => pick(['0', '00', '1', '01', '9', '09', '12', '23', '24', '29', '30', '31', '32', '59', '60', '99', '123', '']);
+    const seps = ['-', '/', '.', ':', ''];
+    const gaps = [' ', '  ', 'T', '', ' T'];
+    let checked = 0;
+    for (let k = 0; k < 20000; k++) {
+      const year = pick(['2023', '2024', '2000', '1900', '202', '20245']);
+      let t = `${year}${pick(seps)}${num()}${pick(seps)}${num()}`;
+      if (rnd(10) > 0) t += `${pick(gaps)}${num()}:${num()}`;
+      if (rnd(2)) t += `:${num()}`;
+      if (rnd(8) === 0) t += pick(['.5', '.123', 'x', ' ', ':']);
+      expect(parseGcsjText(t), t).toEqual(parseGcsjByPattern(t));
+      checked++;
+    }
+    for (const t of ['2023/12/1 0:02', '2023/12/9 0:00:09', '2024-01-01 00:00:24', '2024-02-29 23:59:59', '2023-02-29 10:00:00', '2023/12/1', '-', '']) {
+      expect(parseGcsjText(t), t).toEqual(parseGcsjByPattern(t));
+    }
+    expect(checked).toBe(20000);
+  });
+});

@@ -11,6 +11,7 @@
  */
 import { F, RAW_COLUMNS, type PassRow } from '../../pipeline/schema.ts';
 import { parseGcsjText } from '../../pipeline/time.ts';
+import { IntPairIndex } from '../logic/idtable.ts';
 
 export const MERGE_STAGE = '01-merge';
 export const FIELD_COUNT = RAW_COLUMNS.length;
@@ -94,6 +95,9 @@ export type AddResult = { kind: 'kept' } | { kind: 'copy' } | { kind: 'conflict'
 export class Deduper {
   readonly rows: string[] = [];
   private readonly index = new Map<string, number>();
+  /** 18-digit GCXH as (first 9 digits, last 9 digits) → entry; rowOfEntry[entry] = row index. */
+  private readonly numeric = new IntPairIndex(1 << 16);
+  private readonly rowOfEntry: number[] = [];
   private readonly files: string[] = [];
   private readonly fileIds = new Map<string, number>();
   private readonly srcFile: number[] = [];
@@ -104,11 +108,47 @@ export class Deduper {
     return this.addPacked(packRow(row), src);
   }
 
-  addPacked(packed: string, src: RowSource): AddResult {
-    const gcxh = packedId(packed);
+  /**
+   * The row index of a packed row's GCXH, or undefined when it is new (then recorded as the next
+   * row). The exports' ids are 18 digits: those are kept as two 9-digit integers in an
+   * open-addressing table (one probe, no string hashed or kept per row); any other id goes to a Map.
+   */
+  private indexOf(packed: string): number | undefined {
+    const a = packed.indexOf(FS);
+    const b = packed.indexOf(FS, a + 1);
+    if (b - a - 1 === 18) {
+      let hi = 0;
+      let lo = 0;
+      let ok = true;
+      for (let i = a + 1; i < a + 10; i++) {
+        const c = packed.charCodeAt(i) - 48;
+        if (c < 0 || c > 9) ok = false;
+        hi = hi * 10 + c;
+      }
+      for (let i = a + 10; i < b; i++) {
+        const c = packed.charCodeAt(i) - 48;
+        if (c < 0 || c > 9) ok = false;
+        lo = lo * 10 + c;
+      }
+      if (ok) {
+        const before = this.numeric.size;
+        const e = this.numeric.intern(hi, lo);
+        if (e === before) {
+          this.rowOfEntry.push(this.rows.length);
+          return undefined;
+        }
+        return this.rowOfEntry[e];
+      }
+    }
+    const gcxh = packed.slice(a + 1, b);
     const at = this.index.get(gcxh);
+    if (at === undefined) this.index.set(gcxh, this.rows.length);
+    return at;
+  }
+
+  addPacked(packed: string, src: RowSource): AddResult {
+    const at = this.indexOf(packed);
     if (at === undefined) {
-      this.index.set(gcxh, this.rows.length);
       this.rows.push(packed);
       let fid = this.fileIds.get(src.file);
       if (fid === undefined) {

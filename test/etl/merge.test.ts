@@ -48,6 +48,24 @@ describe('stage 01 dedupe', () => {
     expect(d.copies).toBe(1);
   });
 
+  it('tells ids apart exactly whatever their length: 18-digit ids, leading zeros, longer and shorter ids', () => {
+    const d = new Deduper();
+    const base = (normalizeRecord(dec) as { row: string[] }).row;
+    const withId = (id: string, plate = base[6]!): string[] => {
+      const r = [...base];
+      r[0] = id;
+      r[6] = plate;
+      return r;
+    };
+    const ids = ['320300108827219660', '320300108827219661', '032030010882721966', '32030010882721966', '3203001088272196600', '000000000000000000', '1'];
+    for (const [i, id] of ids.entries()) expect(d.add(withId(id), { file: 'a.csv', line: i + 2 })).toEqual({ kind: 'kept' });
+    for (const id of ids) expect(d.add(withId(id), { file: 'b.csv', line: 9 })).toEqual({ kind: 'copy' });
+    const r = d.add(withId('032030010882721966', '鲁Q03***'), { file: 'c.csv', line: 4 });
+    expect(r).toEqual({ kind: 'conflict', reason: 'GCXH duplicate with different content: first at a.csv line 4 (differs in HPHM)' });
+    expect(d.rows).toHaveLength(ids.length);
+    expect(d.copies).toBe(ids.length);
+  });
+
   it('treats the January G-prefixed id as the same pass as the bare id', () => {
     const m = mergeInMemory([
       { file: '202312/x.csv', records: [rec(2, dec)] },
