@@ -1,10 +1,12 @@
 /**
  * The ETL runner: stages 01–05 in order, or a range of them (`--from N`, `--only N`).
  *
- * Full run: 01 reads and merges every raw file and sorts in memory; its rows then flow through
- * 02→03 in memory in batches (no CSV between stages), are kept for 04's scan, and flow through
- * 04→05. Each stage still writes its own file. A run that starts at stage N ≥ 2 streams stage N's
- * input file from the output dir (twice when the stage scans first), so its memory stays bounded.
+ * Full run: 01 reads every raw file (reader threads) and merges and sorts in memory; its rows then
+ * flow through 02→03 in memory in batches (no CSV between stages), 04 scans them as they leave 03
+ * and they are kept for 04's transform, then flow through 04→05. Each stage still writes its own
+ * file (through the writer thread, which encodes and writes while the stages go on). A run that
+ * starts at stage N ≥ 2 streams stage N's input file from the output dir (twice when the stage
+ * scans first), so its memory stays bounded.
  *
  * Every stage's numbers must balance (rows in + added = rows out + rejects + removed copies) and
  * each stage must receive exactly the rows its predecessor emitted; otherwise the run fails.
@@ -208,13 +210,7 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
         ...(scanNextProgress ? { scanNextProgress } : {}),
         headScanned,
       });
-      if (scanNext && scanNextProgress) {
-        scannedHead = scanNext;
-        const last = segment[segment.length - 1] as StageRun;
-        scanNextProgress.done(
-          `${scanNext.name} scanned ${fmtInt(scanNextProgress.rows)} rows (first pass, as they left ${last.name}) in ${scanNext.entry.seconds.toFixed(2)} s`,
-        );
-      }
+      if (scanNext) scannedHead = scanNext;
       const lines: string[] = [];
       for (const run of segment) {
         await run.close();
@@ -228,6 +224,12 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
         lines.push(summaryLine(run.entry));
       }
       progress.done(lines.join('\n'));
+      if (scanNext && scanNextProgress) {
+        const last = segment[segment.length - 1] as StageRun;
+        scanNextProgress.done(
+          `${scanNext.name} scanned ${fmtInt(scanNextProgress.rows)} rows (first pass, as they left ${last.name}) in ${scanNext.entry.seconds.toFixed(2)} s`,
+        );
+      }
       source = collect ? collect.source() : undefined;
       if (!collect) memory = false;
       n = k;
