@@ -103,7 +103,7 @@ interface ErrorMessage {
   stack?: string;
 }
 
-export type WorkerMessage = PackedBatch | Extract<MergeEvent, { type: 'end' }> | ErrorMessage | { type: 'done' };
+export type WorkerMessage = PackedBatch | Extract<MergeEvent, { type: 'end' }> | ErrorMessage;
 
 /** Rebuilds the worker's error on this side: a TrafficError keeps its code, message and context. */
 function toError(m: ErrorMessage): Error {
@@ -187,7 +187,6 @@ export async function* poolSource(files: readonly string[], n: number): AsyncGen
         const m = r.queue.shift();
         if (!m) throw r.failure ?? new TrafficError('INTERNAL', 'raw reader thread stopped unexpectedly');
         if (m.type === 'error') throw toError(m);
-        if (m.type === 'done') throw new TrafficError('INTERNAL', `raw reader stopped before file ${f}`);
         if (m.type === 'batch') {
           r.worker.postMessage({ type: 'ack' } satisfies ReaderCommand);
           yield unpackBatch(m);
@@ -204,8 +203,8 @@ export async function* poolSource(files: readonly string[], n: number): AsyncGen
 
 /** Reader threads for `files` when the caller or TRAFFIC_ETL_READERS gives no number. */
 export function defaultReaders(files: number): number {
-  // One thread per core beyond this one, at least one: the consumer (dedupe, sort) needs about a
-  // third of the readers' time, so on 2 cores two readers and the consumer share them well.
+  // Two readers at least, else one per core beyond this one, at most four: the consumer (dedupe,
+  // sort) needs about a third of the readers' time, so on 2 cores two readers and it share them well.
   const cores = os.availableParallelism();
   if (cores < 2 || files < 2) return 0;
   return Math.min(files, Math.max(2, cores - 1), 4);
