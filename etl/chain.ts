@@ -42,6 +42,16 @@ export interface StageRunOptions {
   onReject: (r: Reject) => void;
   /** Writes the output and side files off the main thread when given. */
   writer?: WriterThread;
+  /**
+   * Where the emitted rows go instead of the output file, which the sink's owner then writes
+   * (a stage thread fed by this stage writes this stage's file: etl/stage-thread.ts).
+   */
+  rowSink?: RowSink;
+}
+
+/** Takes a stage's emitted rows; returns a promise when the caller should wait. */
+export interface RowSink {
+  writeRows(rows: Batch): Promise<void> | undefined;
 }
 
 /** One stage in a chain: its RowStage, its output writers and its counts. */
@@ -124,7 +134,7 @@ export class StageRun {
   /** Opens the output and side files (as `.partial`, renamed into place by close()). */
   async openFiles(): Promise<void> {
     const opts = this.opts;
-    if (opts.outputName) {
+    if (opts.outputName && !opts.rowSink) {
       this.writer = await openTextSink(path.join(opts.outDir, opts.outputName + '.partial'), opts.writer);
       this.writer.writeCsv(this.stage.outputColumns);
     }
@@ -205,6 +215,12 @@ export class StageRun {
   private write(rows: Batch): void {
     this.entry.out += rows.length;
     for (const r of rows) if (isSynthetic(r)) this.synOut++;
+    const sink = this.opts.rowSink;
+    if (sink) {
+      const p = sink.writeRows(rows);
+      if (p) this.pending.push(p);
+      return;
+    }
     const w = this.writer;
     if (!w) return;
     w.lines += rows.length;
@@ -340,6 +356,11 @@ export class RowStore {
     this.rows.push(row.join(FS));
   }
 
+  /** A row already packed (etl/stage-thread.ts packFields: the same form). */
+  pushPacked(row: string | string[]): void {
+    this.rows.push(row);
+  }
+
   get length(): number {
     return this.rows.length;
   }
@@ -411,6 +432,12 @@ export interface SegmentOptions {
   scanNext?: StageRun;
   /** Progress of scanNext's scan. */
   scanNextProgress?: Progress;
+  /**
+   * Charge the time spent waiting for the source to the head stage (default: yes, it is the
+   * reading and parsing of its input). A stage thread's source is the rows it is fed: waiting
+   * for them is not the stage's work.
+   */
+  chargeSource?: boolean;
   /** The head already scanned its input (as the previous segment's scanNext). */
   headScanned?: boolean;
 }
@@ -458,7 +485,7 @@ export async function runSegment(source: BatchSource, runs: readonly StageRun[],
     }
     leave(rows);
   };
-  await timedIterate(source, head, async (b) => {
+  await timedIterate(source, opts.chargeSource === false ? undefined : head, async (b) => {
     await pass(b, 0);
     opts.progress.add(b.length);
     if (opts.drain) await opts.drain();
@@ -471,12 +498,12 @@ export async function runSegment(source: BatchSource, runs: readonly StageRun[],
 }
 
 /** Iterates a source, charging the time spent reading (decode + parse) to the head stage. */
-async function timedIterate(source: BatchSource, head: StageRun, each: (b: Batch) => void | Promise<void>): Promise<void> {
+async function timedIterate(source: BatchSource, head: StageRun | undefined, each: (b: Batch) => void | Promise<void>): Promise<void> {
   const it = source()[Symbol.asyncIterator]();
   for (;;) {
     const t = performance.now();
     const n = await it.next();
-    head.addSeconds((performance.now() - t) / 1000);
+    head?.addSeconds((performance.now() - t) / 1000);
     if (n.done) break;
     await each(n.value);
   }

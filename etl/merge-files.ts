@@ -41,6 +41,28 @@ export interface MergeFilesOptions {
   readers?: number;
   /** Writes merged_data.csv off the main thread when given. */
   writer?: WriterThread;
+  /**
+   * Write merged_data.csv here (default). False when the caller has it written from the
+   * returned rows (a stage thread writes it while stages 02–03 run: etl/stage-thread.ts).
+   */
+  writeOutput?: boolean;
+}
+
+async function writeMerged(opts: MergeFilesOptions, rows: readonly string[]): Promise<void> {
+  const target = path.join(opts.outDir, FILES.merged);
+  const w = await openTextSink(target + '.partial', opts.writer);
+  w.writeCsv(RAW_COLUMNS);
+  const CHUNK = 4096;
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const end = Math.min(rows.length, i + CHUNK);
+    const batch = new Array<string[]>(end - i);
+    for (let j = i; j < end; j++) batch[j - i] = unpackRow(rows[j] as string);
+    const p = w.write(batchCsv(batch));
+    if (p) await p;
+  }
+  w.lines += rows.length;
+  await w.close();
+  await rename(target + '.partial', target);
 }
 
 /** `/`-separated path relative to the raw dir: stable across machines and OSes. */
@@ -120,20 +142,7 @@ export async function mergeRawFiles(opts: MergeFilesOptions): Promise<MergeRun> 
   entry.out = rows.length;
   entry.removedCopies = dedupe.copies;
 
-  const target = path.join(opts.outDir, FILES.merged);
-  const w = await openTextSink(target + '.partial', opts.writer);
-  w.writeCsv(RAW_COLUMNS);
-  const CHUNK = 4096;
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const end = Math.min(rows.length, i + CHUNK);
-    const batch = new Array<string[]>(end - i);
-    for (let j = i; j < end; j++) batch[j - i] = unpackRow(rows[j] as string);
-    const p = w.write(batchCsv(batch));
-    if (p) await p;
-  }
-  w.lines += rows.length;
-  await w.close();
-  await rename(target + '.partial', target);
+  if (opts.writeOutput !== false) await writeMerged(opts, rows);
 
   entry.seconds = Math.round(performance.now() - t0) / 1000;
   entry.rowsPerSecond = entry.seconds > 0 ? Math.round(entry.in / entry.seconds) : 0;

@@ -13,7 +13,7 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { TrafficError, type ErrorCode, type ErrorContext } from '../pipeline/errors.ts';
+import { errorFromThread, TrafficError, type ThreadErrorMessage } from '../pipeline/errors.ts';
 import { openRawFile, type RawFileInfo } from './read/raw.ts';
 import { normalizeRecord, packRow, separatorReason } from './stages/01-merge.ts';
 
@@ -95,28 +95,7 @@ export function unpackBatch(b: PackedBatch): Extract<MergeEvent, { type: 'batch'
   return { type: 'batch', file: b.file, items };
 }
 
-interface ErrorMessage {
-  type: 'error';
-  code?: ErrorCode;
-  message: string;
-  context?: ErrorContext;
-  stack?: string;
-}
-
-export type WorkerMessage = PackedBatch | Extract<MergeEvent, { type: 'end' }> | ErrorMessage;
-
-/** Rebuilds the worker's error on this side: a TrafficError keeps its code, message and context. */
-function toError(m: ErrorMessage): Error {
-  if (m.code) {
-    const e = new TrafficError(m.code, m.message);
-    // The message already carries the location; keep the structured context too.
-    Object.assign(e, { message: m.message, context: m.context ?? {} });
-    return e;
-  }
-  const e = new Error(m.message);
-  if (m.stack) e.stack = m.stack;
-  return e;
-}
+export type WorkerMessage = PackedBatch | Extract<MergeEvent, { type: 'end' }> | ThreadErrorMessage;
 
 /** How many batches a reader may run ahead of the consumer (bounds the memory in flight). */
 export const WORKER_AHEAD = 16;
@@ -186,7 +165,7 @@ export async function* poolSource(files: readonly string[], n: number): AsyncGen
         wake = undefined;
         const m = r.queue.shift();
         if (!m) throw r.failure ?? new TrafficError('INTERNAL', 'raw reader thread stopped unexpectedly');
-        if (m.type === 'error') throw toError(m);
+        if (m.type === 'error') throw errorFromThread(m);
         if (m.type === 'batch') {
           r.worker.postMessage({ type: 'ack' } satisfies ReaderCommand);
           yield unpackBatch(m);

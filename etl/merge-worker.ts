@@ -5,7 +5,7 @@
  * when this one posts a file's end.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { TrafficError } from '../pipeline/errors.ts';
+import { threadErrorMessage } from '../pipeline/errors.ts';
 import { packBatch, readNormalized, WORKER_AHEAD, type ReaderCommand, type WorkerMessage } from './merge-source.ts';
 
 const port = parentPort;
@@ -54,7 +54,6 @@ try {
   }
 } catch (err) {
   // The file's error goes to the main thread, which raises it when that file's turn comes.
-  if (err instanceof TrafficError) post({ type: 'error', code: err.code, message: err.message, context: err.context });
-  else post({ type: 'error', message: (err as Error)?.message ?? String(err), ...((err as Error)?.stack ? { stack: (err as Error).stack! } : {}) });
+  post(threadErrorMessage(err));
 }
 port.close();

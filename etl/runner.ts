@@ -18,14 +18,15 @@ import path from 'node:path';
 import { WriterThread } from '../pipeline/writer-thread.ts';
 import { TrafficError } from '../pipeline/errors.ts';
 import { fmtInt, Progress } from '../pipeline/progress.ts';
-import { FILES, type Reject } from '../pipeline/schema.ts';
+import { FILES, RAW_COLUMNS, type Reject } from '../pipeline/schema.ts';
 import { chinaIso } from '../pipeline/time.ts';
-import { fileSource, packedSource, RowStore, runSegment, StageRun, type BatchSource } from './chain.ts';
+import { BATCH_ROWS, fileSource, packedSource, RowStore, runSegment, StageRun, type BatchSource } from './chain.ts';
 import { checkBalance, MANIFEST_FORMAT, readManifest, totals, writeManifest, type Manifest, type StageEntry } from './manifest.ts';
 import { mergeRawFiles } from './merge-files.ts';
 import { listRawFiles } from './read/raw.ts';
 import { RejectSink } from './rejects.ts';
-import { STAGE_NAMES, stageDef, type StageNo } from './stages.ts';
+import { StageThread, unpackFields } from './stage-thread.ts';
+import { STAGE_NAMES, stageDef, type StageNo, type StageSettings } from './stages.ts';
 import { toolVersion } from './version.ts';
 
 export interface EtlOptions {
@@ -50,6 +51,11 @@ export interface EtlOptions {
   readers?: number;
   /** Write the stage outputs from a thread of their own (default: when the machine has 2+ cores). */
   writerThread?: boolean;
+  /**
+   * Full runs: stages 02–03 and 05 in threads of their own (etl/stage-thread.ts). Default: when
+   * the writer thread is used. Same outputs either way.
+   */
+  stageThreads?: boolean;
 }
 
 export interface EtlResult {
@@ -122,9 +128,16 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
     ...(o.overrides === undefined ? {} : { overrides: o.overrides }),
   };
   const open: StageRun[] = [];
+  const threads: StageThread[] = [];
   const writer = (o.writerThread ?? os.availableParallelism() >= 2) ? WriterThread.start() : undefined;
   try {
     for (const name of stagesRun) await rejects.open(name);
+    if (o.from === 1 && o.to === 5 && writer && o.stageThreads !== false) {
+      const r = await runWithStageThreads({ o, rawDir, outDir, settings, writer, stream, onReject, drain, open, threads });
+      Object.assign(entries, r.entries);
+      inputs = r.inputs;
+      result.mergeBytesPerRow = r.bytesPerRow;
+    } else {
 
     // Stage 01 (rows stay in memory for the next stages), or the first stage's input file.
     let source: BatchSource | undefined;
@@ -234,7 +247,9 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
       if (!collect) memory = false;
       n = k;
     }
+    }
   } catch (err) {
+    for (const t of threads) await t.abort();
     for (const run of open) await run.abort();
     await rejects.cleanup();
     throw err;
@@ -270,6 +285,115 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
   };
   await writeManifest(outDir, manifest);
   return { ...result, manifest, outDir, seconds };
+}
+
+interface ThreadedRun {
+  o: EtlOptions;
+  rawDir: string;
+  outDir: string;
+  settings: StageSettings;
+  writer: WriterThread;
+  stream: NodeJS.WriteStream;
+  onReject: (r: Reject) => void;
+  drain: () => Promise<void>;
+  /** Filled as runs open and threads start, for the caller to abort on failure. */
+  open: StageRun[];
+  threads: StageThread[];
+}
+
+/**
+ * A full run with stage threads (etl/stage-thread.ts): 01 here (with its reader threads); its
+ * sorted rows go to a thread that writes merged_data.csv and runs 02 → 03, whose rows come back
+ * and are scanned by 04 as they arrive; then 04 here, its rows going to a thread that writes
+ * master_data_cleaned.csv and runs 05. The same stages, rows and files as the in-thread chain.
+ */
+async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<string, StageEntry>; inputs: Manifest['inputs']; bytesPerRow: number }> {
+  const { o, outDir, settings, stream } = c;
+  const tty = o.tty;
+  const progressOf = (label: string): Progress => new Progress({ label, stream, ...(tty === undefined ? {} : { tty }) });
+  const entries: Record<string, StageEntry> = {};
+  const t5 = StageThread.start(
+    { stages: [5], settings, packing: 'fields', inputFile: { name: FILES.cleaned, columns: RAW_COLUMNS }, forward: false },
+    { onReject: c.onReject },
+  );
+  c.threads.push(t5);
+  const def4 = stageDef(4);
+  const run4 = StageRun.create(await def4.load!(settings), {
+    outDir,
+    inputName: def4.input ?? '',
+    outputName: def4.output,
+    source: 'memory',
+    sideHeaders: def4.sides,
+    onReject: c.onReject,
+    writer: c.writer,
+    rowSink: t5.rowSink(),
+  });
+  // 03's rows as they come back: kept for 04's transform and scanned by 04 now.
+  const store = new RowStore();
+  const progress23 = progressOf(`${stageDef(2).name} + ${stageDef(3).name}`);
+  const scan4 = progressOf(`${run4.name} scan`);
+  const t23 = StageThread.start(
+    { stages: [2, 3], settings, packing: 'merge', inputFile: { name: FILES.merged, columns: RAW_COLUMNS }, forward: true },
+    {
+      onReject: c.onReject,
+      onRows: (rows) => {
+        const batch = new Array<string[]>(rows.length);
+        for (let i = 0; i < rows.length; i++) {
+          const r = rows[i] as string | string[];
+          store.pushPacked(r);
+          batch[i] = unpackFields(r);
+        }
+        run4.scanBatch(batch);
+        progress23.add(rows.length);
+        scan4.add(rows.length);
+      },
+    },
+  );
+  c.threads.push(t23);
+  await run4.openFiles();
+  c.open.push(run4);
+
+  const m = await mergeRawFiles({
+    rawDir: c.rawDir,
+    outDir,
+    onReject: c.onReject,
+    drain: c.drain,
+    summary: summaryLine,
+    stream,
+    writer: c.writer,
+    writeOutput: false,
+    ...(o.readers === undefined ? {} : { readers: o.readers }),
+    ...(tty === undefined ? {} : { tty }),
+  });
+  checkBalance(m.entry);
+  entries[m.entry.stage] = m.entry;
+  for (let i = 0; i < m.rows.length; i += BATCH_ROWS) {
+    const p = t23.feed(m.rows.slice(i, i + BATCH_ROWS));
+    if (p) await p;
+  }
+  let last = m.entry;
+  const accept = (e: StageEntry): string => {
+    checkBalance(e);
+    if (e.in !== last.out) throw new TrafficError('INTERNAL', `stage ${e.stage} received ${e.in} rows but ${last.stage} emitted ${last.out}`);
+    entries[e.stage] = e;
+    last = e;
+    return summaryLine(e);
+  };
+  const e23 = await t23.end();
+  progress23.done(e23.map(accept).join('\n'));
+  if (store.length !== last.out) throw new TrafficError('INTERNAL', `${last.stage} emitted ${last.out} rows but ${store.length} came back from its thread`);
+  scan4.done(`${run4.name} scanned ${fmtInt(scan4.rows)} rows (first pass, as they left ${last.stage}) in ${run4.entry.seconds.toFixed(2)} s`);
+
+  run4.entry.source = 'memory';
+  run4.copyInput = false;
+  const progress4 = progressOf(run4.name);
+  await runSegment(store.source(), [run4], { progress: progress4, drain: c.drain, headScanned: true });
+  await run4.close();
+  c.open.splice(c.open.indexOf(run4), 1);
+  const line4 = accept(run4.entry);
+  const e5 = await t5.end();
+  progress4.done([line4, ...e5.map(accept)].join('\n'));
+  return { entries, inputs: m.inputs, bytesPerRow: m.bytesPerRow };
 }
 
 /** The run's last line: what went in, what came out, where it is. */

@@ -103,3 +103,32 @@ export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions): Pr
     }
   }
 }
+
+/** An error as a worker thread posts it (structured clone loses a TrafficError's class). */
+export interface ThreadErrorMessage {
+  type: 'error';
+  code?: ErrorCode;
+  message: string;
+  context?: ErrorContext;
+  stack?: string;
+}
+
+/** The message a worker thread posts for an error it cannot handle itself. */
+export function threadErrorMessage(err: unknown): ThreadErrorMessage {
+  if (err instanceof TrafficError) return { type: 'error', code: err.code, message: err.message, context: err.context };
+  const e = err as Error | undefined;
+  return { type: 'error', message: e?.message ?? String(err), ...(e?.stack ? { stack: e.stack } : {}) };
+}
+
+/** Rebuilds a worker's error on this side: a TrafficError keeps its code, message and context. */
+export function errorFromThread(m: ThreadErrorMessage): Error {
+  if (m.code) {
+    const e = new TrafficError(m.code, m.message);
+    // The message already carries the location; keep the structured context too.
+    Object.assign(e, { message: m.message, context: m.context ?? {} });
+    return e;
+  }
+  const e = new Error(m.message);
+  if (m.stack) e.stack = m.stack;
+  return e;
+}

@@ -1,0 +1,124 @@
+/**
+ * The thread side of etl/stage-thread.ts: builds the spec's stages, writes the feeding stage's
+ * file from the rows it is fed, runs the rows through the stages (chain.ts runSegment, as the
+ * main thread would), posts rejects and (when asked) the last stage's rows back, and at the end
+ * closes every file (renamed into place) and posts the stage entries.
+ */
+import { rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { threadErrorMessage, TrafficError } from '../pipeline/errors.ts';
+import { TextFileWriter } from '../pipeline/io.ts';
+import { Progress } from '../pipeline/progress.ts';
+import { batchCsv, runSegment, StageRun, type Batch } from './chain.ts';
+import { packFields, unpackFields, type PackedRows, type StageThreadCommand, type StageThreadReply, type StageThreadSpec } from './stage-thread.ts';
+import { stageDef } from './stages.ts';
+import { unpackRow } from './stages/01-merge.ts';
+import { BATCH_ROWS } from './chain.ts';
+
+const port = parentPort;
+if (!port) throw new Error('stage-thread-worker.ts must run in a worker thread');
+const spec = workerData as StageThreadSpec;
+const post = (m: StageThreadReply): void => port.postMessage(m);
+
+const queue: PackedRows[] = [];
+let ended = false;
+let abortAsked = false;
+let wake: (() => void) | undefined;
+
+port.on('message', (m: StageThreadCommand) => {
+  if (m.type === 'rows') queue.push(m.rows);
+  else if (m.type === 'end') ended = true;
+  else abortAsked = true;
+  wake?.();
+});
+
+class Aborted extends Error {}
+
+const runs: StageRun[] = [];
+let input: TextFileWriter | undefined;
+const outDir = spec.settings.outDir;
+const inputPartial = spec.inputFile ? path.join(outDir, spec.inputFile.name + '.partial') : undefined;
+
+async function* fed(): AsyncGenerator<Batch> {
+  const unpack = spec.packing === 'merge' ? (r: string | string[]): string[] => unpackRow(r as string) : unpackFields;
+  for (;;) {
+    while (queue.length === 0 && !ended && !abortAsked) await new Promise<void>((r) => (wake = r));
+    wake = undefined;
+    if (abortAsked) throw new Aborted();
+    const rows = queue.shift();
+    if (!rows) return;
+    const batch: Batch = new Array<string[]>(rows.length);
+    for (let i = 0; i < rows.length; i++) batch[i] = unpack(rows[i] as string | string[]);
+    if (input) {
+      input.lines += batch.length;
+      const p = input.write(batchCsv(batch));
+      if (p) await p;
+    }
+    yield batch;
+    post({ type: 'ack' });
+  }
+}
+
+/** The last stage's rows, posted back in batches. */
+class Forward {
+  private rows: PackedRows = [];
+
+  push(row: string[]): void {
+    this.rows.push(packFields(row));
+    if (this.rows.length >= BATCH_ROWS) this.flush();
+  }
+
+  flush(): void {
+    if (this.rows.length === 0) return;
+    post({ type: 'rows', rows: this.rows });
+    this.rows = [];
+  }
+}
+
+async function main(): Promise<void> {
+  for (const n of spec.stages) {
+    const def = stageDef(n);
+    if (!def.load) throw new TrafficError('INTERNAL', `stage ${def.name} cannot run in a stage thread`);
+    const make = await def.load(spec.settings);
+    const run = StageRun.create(make, {
+      outDir,
+      inputName: def.input ?? '',
+      outputName: def.output,
+      source: 'memory',
+      sideHeaders: def.sides,
+      onReject: (reject) => post({ type: 'reject', reject }),
+    });
+    if (run.stage.scan) throw new TrafficError('INTERNAL', `stage ${def.name} scans its input: it cannot run in a stage thread`);
+    await run.openFiles();
+    run.copyInput = runs.length > 0; // the head's rows are fresh from the fed strings
+    runs.push(run);
+  }
+  if (spec.inputFile && inputPartial) {
+    input = await TextFileWriter.open(inputPartial);
+    input.writeCsv(spec.inputFile.columns);
+  }
+  const forward = spec.forward ? new Forward() : undefined;
+  const progress = new Progress({ label: spec.stages.join('+'), tty: false });
+  await runSegment(fed, runs, { progress, ...(forward ? { collect: forward } : {}), chargeSource: false });
+  forward?.flush();
+  if (input && spec.inputFile && inputPartial) {
+    await input.close();
+    await rename(inputPartial, path.join(outDir, spec.inputFile.name));
+  }
+  for (const run of runs) await run.close();
+  post({ type: 'done', entries: runs.map((r) => r.entry) });
+}
+
+async function cleanup(): Promise<void> {
+  for (const run of runs) await run.abort().catch(() => undefined);
+  await input?.close().catch(() => undefined);
+  if (inputPartial) await rm(inputPartial, { force: true }).catch(() => undefined);
+}
+
+try {
+  await main();
+} catch (err) {
+  await cleanup();
+  post(err instanceof Aborted ? { type: 'aborted' } : threadErrorMessage(err));
+}

@@ -1,0 +1,179 @@
+/**
+ * A fused segment of RowStages (stage-thread-worker.ts) run in a worker thread of its own.
+ *
+ * On a full run the main thread's work is a chain: 02 → 03 → 04 scan → 04 transform → 05, and the
+ * second core sat mostly idle after stage 01. Stages that neither scan nor feed a scan on this
+ * thread move to threads: 02 + 03 (fed stage 01's sorted rows; their rows come back for 04's scan,
+ * which runs while they go on) and 05 (fed 04's rows). Each thread also writes the file of the
+ * stage that feeds it (merged_data.csv, master_data_cleaned.csv), so the rows cross the thread
+ * boundary once, as the packed strings stage 01 and RowStore already hold.
+ *
+ * The stages run exactly as in this thread (StageRun, runSegment): same rows, same files, same
+ * counts; rejects come back as messages and go to the run's rejects.csv; the stage entries come
+ * back at the end. Fed rows wait in the thread's queue at most FEED_AHEAD batches deep.
+ */
+import { Worker } from 'node:worker_threads';
+import { errorFromThread, TrafficError, type ThreadErrorMessage } from '../pipeline/errors.ts';
+import type { Reject } from '../pipeline/schema.ts';
+import type { Batch } from './chain.ts';
+import type { StageEntry } from './manifest.ts';
+import type { StageNo, StageSettings } from './stages.ts';
+import { FS } from './stages/01-merge.ts';
+
+/** Rows as they cross threads: one string per row (fields joined by U+001F), or its fields. */
+export type PackedRows = (string | string[])[];
+
+export interface StageThreadSpec {
+  /** Consecutive stages, none with a scan. */
+  stages: StageNo[];
+  settings: StageSettings;
+  /**
+   * How fed rows are packed: `merge` = stage 01's packRow (GCSJ first), `fields` = the fields in
+   * column order (packFields).
+   */
+  packing: 'merge' | 'fields';
+  /** The file of the stage that feeds this thread, written here from the fed rows (name in outDir). */
+  inputFile?: { name: string; columns: readonly string[] };
+  /** Post the last stage's rows back (onRows), packed like packFields. */
+  forward: boolean;
+}
+
+export type StageThreadCommand = { type: 'rows'; rows: PackedRows } | { type: 'end' } | { type: 'abort' };
+
+export type StageThreadReply =
+  | { type: 'ack' }
+  | { type: 'rows'; rows: PackedRows }
+  | { type: 'reject'; reject: Reject }
+  | { type: 'done'; entries: StageEntry[] }
+  | { type: 'aborted' }
+  | ThreadErrorMessage;
+
+/** Batches the thread may hold before feed() asks the caller to wait. */
+const FEED_AHEAD = 8;
+
+/** A row as one string (fields joined by U+001F), or as its fields when one holds U+001F. */
+export function packFields(row: string[]): string | string[] {
+  for (let i = 0; i < row.length; i++) if ((row[i] as string).indexOf(FS) !== -1) return row;
+  return row.join(FS);
+}
+
+/** packFields undone. */
+export function unpackFields(r: string | string[]): string[] {
+  return typeof r === 'string' ? r.split(FS) : r;
+}
+
+export interface StageThreadHandlers {
+  onReject(r: Reject): void;
+  /** The last stage's rows, in order (spec.forward). An error thrown here fails the run. */
+  onRows?(rows: PackedRows): void;
+}
+
+export class StageThread {
+  private readonly worker: Worker;
+  private inFlight = 0;
+  /** Callers of feed() waiting for the thread to catch up. */
+  private readonly waiters: (() => void)[] = [];
+  private failure: Error | undefined;
+  private done: { resolve: (e: StageEntry[]) => void; reject: (e: Error) => void } | undefined;
+  private entries: StageEntry[] | undefined;
+  /** Resolves once the thread has stopped working: done, failed, aborted or exited. */
+  private readonly stopped: Promise<void>;
+  private stop!: () => void;
+
+  private constructor(
+    spec: StageThreadSpec,
+    private readonly handlers: StageThreadHandlers,
+  ) {
+    this.stopped = new Promise<void>((resolve) => (this.stop = resolve));
+    this.worker = new Worker(new URL('./stage-thread-worker.mjs', import.meta.url), { workerData: spec });
+    this.worker.on('message', (m: StageThreadReply) => this.onReply(m));
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', (code) => {
+      this.stop();
+      if (!this.entries) this.fail(new TrafficError('INTERNAL', `stage thread (${spec.stages.join(', ')}) exited (code ${code}) before it finished`));
+    });
+  }
+
+  static start(spec: StageThreadSpec, handlers: StageThreadHandlers): StageThread {
+    return new StageThread(spec, handlers);
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const w of this.waiters.splice(0)) w();
+    this.done?.reject(this.failure);
+    this.done = undefined;
+  }
+
+  private onReply(m: StageThreadReply): void {
+    switch (m.type) {
+      case 'ack':
+        this.inFlight--;
+        if (this.inFlight < FEED_AHEAD) for (const w of this.waiters.splice(0)) w();
+        return;
+      case 'rows':
+        if (this.failure) return;
+        try {
+          this.handlers.onRows?.(m.rows);
+        } catch (err) {
+          this.fail(err as Error);
+          this.worker.postMessage({ type: 'abort' } satisfies StageThreadCommand);
+        }
+        return;
+      case 'reject':
+        this.handlers.onReject(m.reject);
+        return;
+      case 'done':
+        this.stop();
+        this.entries = m.entries;
+        this.done?.resolve(m.entries);
+        this.done = undefined;
+        return;
+      case 'aborted':
+        this.stop();
+        return;
+      case 'error':
+        this.stop();
+        this.fail(errorFromThread(m));
+        return;
+    }
+  }
+
+  /** Sends a batch of rows; returns a promise when the thread is FEED_AHEAD batches behind. */
+  feed(rows: PackedRows): Promise<void> | undefined {
+    if (this.failure) return Promise.reject(this.failure);
+    this.inFlight++;
+    this.worker.postMessage({ type: 'rows', rows } satisfies StageThreadCommand);
+    if (this.inFlight < FEED_AHEAD) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push(() => (this.failure ? reject(this.failure) : resolve()));
+    });
+  }
+
+  /** A RowSink for a StageRun: its emitted rows become this thread's input. */
+  rowSink(): { writeRows(rows: Batch): Promise<void> | undefined } {
+    return {
+      writeRows: (rows) => {
+        if (rows.length === 0) return undefined;
+        const packed: PackedRows = new Array<string | string[]>(rows.length);
+        for (let i = 0; i < rows.length; i++) packed[i] = packFields(rows[i] as string[]);
+        return this.feed(packed);
+      },
+    };
+  }
+
+  /** End of input: resolves with the stages' entries once their files are in place. */
+  end(): Promise<StageEntry[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    const p = new Promise<StageEntry[]>((resolve, reject) => (this.done = { resolve, reject }));
+    this.worker.postMessage({ type: 'end' } satisfies StageThreadCommand);
+    return p.finally(() => this.worker.terminate());
+  }
+
+  /** After a failure elsewhere: the thread removes its partial files, then stops. */
+  async abort(): Promise<void> {
+    this.worker.postMessage({ type: 'abort' } satisfies StageThreadCommand);
+    await Promise.race([this.stopped, new Promise((r) => setTimeout(r, 5000).unref())]);
+    await this.worker.terminate();
+  }
+}
