@@ -171,7 +171,9 @@ export class IdVoteTable {
       if (old[r + 2] === EMPTY) continue;
       let i = hashPair(old[r]!, old[r + 1]!) & mask;
       while (t[i * REC + 2] !== EMPTY) i = (i + 1) & mask;
-      t.set(old.subarray(r, r + REC), i * REC);
+      // Field by field: a subarray per entry would allocate an object for each.
+      const d = i * REC;
+      for (let k = 0; k < REC; k++) t[d + k] = old[r + k]!;
     }
     this.t = t;
     this.mask = mask;

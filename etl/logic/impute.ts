@@ -32,6 +32,18 @@ export interface PassInfo {
   marker: string;
   hpzl: string;
   clppxh: string;
+  /**
+   * A memo kept with the caller's own per-plate facts (stage 04 caches them per distinct plate):
+   * Evidence keeps the plate's ids there, so a pass costs no lookup by plate text. Must belong to
+   * exactly this `plate`.
+   */
+  memo?: PlateMemo;
+}
+
+/** Where Evidence memoizes a plate's ids (owner: the Evidence's id space they belong to). */
+export interface PlateMemo {
+  owner?: object;
+  ids?: PlateIds;
 }
 
 export function knownClppxh(v: string): boolean {
@@ -133,7 +145,7 @@ export function targetOf(field: ImputeField, i: PassInfo): string {
  * integers (see idtable.ts) instead of a `${a}|${b}` string built and hashed per pass.
  */
 /** Ids of the parts of a plate's keys (-1: the part is missing). */
-interface PlateIds {
+export interface PlateIds {
   plate: number;
   stem: number;
   marker: number;
@@ -202,6 +214,8 @@ class Ids {
    * (a plate recurs on many passes): one map lookup per pass instead of six.
    */
   plateIds(i: PassInfo): PlateIds {
+    const memo = i.memo;
+    if (memo !== undefined && memo.owner === this) return memo.ids!;
     let p = this.byPlate.get(i.plate);
     if (p === undefined) {
       const letter = i.stem ? this.of(i.stem.charAt(0)) : -1;
@@ -215,6 +229,10 @@ class Ids {
         provLetter: i.marker ? this.pair(prov, this.of(i.stem.charAt(0))) : 0,
       };
       this.byPlate.set(i.plate, p);
+    }
+    if (memo !== undefined) {
+      memo.owner = this;
+      memo.ids = p;
     }
     return p;
   }

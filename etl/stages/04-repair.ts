@@ -16,7 +16,7 @@
 import { TrafficError } from '../../pipeline/errors.ts';
 import { F, MISSING, RAW_COLUMNS, REPAIR_LOG_COLUMNS } from '../../pipeline/schema.ts';
 import type { RowStage, StageIO } from '../../pipeline/stage.ts';
-import { toEpochSeconds } from '../../pipeline/time.ts';
+import { isCanonicalTime, toEpochSeconds } from '../../pipeline/time.ts';
 import { planFill, synId, type FillPlan } from '../logic/fill.ts';
 import { heldOutTest } from '../logic/holdout.ts';
 import { IntPairIndex } from '../logic/idtable.ts';
@@ -30,6 +30,7 @@ import {
   targetOf,
   type ImputeField,
   type PassInfo,
+  type PlateMemo,
   type Prediction,
 } from '../logic/impute.ts';
 import { NearDupIndex } from '../logic/neardup.ts';
@@ -66,7 +67,6 @@ export interface RepairOptions {
 
 export const DEFAULT_REPAIR_OPTIONS: RepairOptions = { fill: true, holdoutRate: 0.02, seed: 20240101 };
 
-const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
 export function validateRepairOptions(o: RepairOptions): RepairOptions {
   if (typeof o.fill !== 'boolean') throw new TrafficError('INVALID_OPTION', `fill must be true or false, got ${String(o.fill)}`, { option: 'fill' });
@@ -132,8 +132,8 @@ function fieldInfo(row: readonly string[], plate: string, hpzl: string): PassInf
   return info;
 }
 
-/** What passInfo derives from a normalized plate, plus a dense id of the plate. */
-interface NormFacts {
+/** What passInfo derives from a normalized plate, plus a dense id of the plate (and Evidence's memo). */
+interface NormFacts extends PlateMemo {
   id: number;
   cls: PlateClass;
   prov: string;
@@ -201,6 +201,7 @@ class PlateFactsCache {
       marker: f.marker,
       hpzl,
       clppxh: row[F.CLPPXH]!,
+      memo: f,
     };
   }
 }
@@ -403,7 +404,7 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
     scan(row) {
       scanned = true;
       const gcsj = row[F.GCSJ]!;
-      if (row.length !== RAW_COLUMNS.length || !CANONICAL_TIME.test(gcsj)) return;
+      if (row.length !== RAW_COLUMNS.length || !isCanonicalTime(gcsj)) return;
       const date = gcsj.slice(0, 10);
       passesByDay.set(date, (passesByDay.get(date) ?? 0) + 1);
       const facts = platesCache.rawFacts(row[F.HPHM]!);
@@ -472,7 +473,7 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
         return;
       }
       const gcsj = row[F.GCSJ]!;
-      if (!CANONICAL_TIME.test(gcsj)) {
+      if (!isCanonicalTime(gcsj)) {
         io.reject(row, `GCSJ not YYYY-MM-DD HH:mm:ss: ${gcsj}`, where);
         return;
       }
