@@ -10,6 +10,7 @@
  *   3. the real sample (../shared/realdata) when present,
  * printing rows, seconds, rows/s, the ETL/baseline ratio and the machine.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -122,6 +123,27 @@ async function twoMonths(seed: number): Promise<string> {
   return dir;
 }
 
+/**
+ * Wall time of the command as a user runs it (`npm run etl:all`'s node command, in a fresh
+ * process): process start, loading the code and starting the threads included.
+ */
+async function commandWall(rawDir: string): Promise<number> {
+  const out = path.join(ROOT, '.tmp', 'bench', `cmd-${process.pid}`);
+  await rm(out, { recursive: true, force: true });
+  try {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, ['--max-semi-space-size=64', path.join(ROOT, 'bin', 'traffic.mjs'), 'etl:all', '--raw', rawDir, '--out', out], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CI: 'true' },
+    });
+    const s = (performance.now() - t0) / 1000;
+    if (r.status !== 0) throw new Error(`etl:all failed (exit ${r.status}): ${r.stderr.toString().slice(-2000)}`);
+    return s;
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
 function machine(): string {
   const cpus = os.cpus();
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -171,8 +193,12 @@ export const command: Command = {
     // The stand-in goes first: measured in a fresh process (nothing compiled or warmed up yet),
     // as `npm run etl:all` runs it.
     let two: { base: Figures; run: Figures } | undefined;
+    let twoCommand = 0;
     if (!values['skip-two-months']) {
-      two = await benchOne('two-month stand-in (full December + January)', await twoMonths(seed), seed);
+      const dir = await twoMonths(seed);
+      two = await benchOne('two-month stand-in (full December + January)', dir, seed);
+      twoCommand = await commandWall(dir);
+      console.log(`the command (fresh \`node bin/traffic.mjs etl:all\` process, start to exit): ${twoCommand.toFixed(2)} s`);
     }
     let genRate = 0;
     if (!values['skip-generated']) {
@@ -194,9 +220,12 @@ export const command: Command = {
     console.log('');
     if (two) {
       const s = two.run.seconds;
+      // Judged on the slower of the run and the whole command, as a user would time it.
+      const worst = Math.max(s, twoCommand);
       console.log(
         `GOAL full two months < ${TWO_MONTHS_GOAL_S} s: the stand-in (${fmtInt(two.run.rows)} raw rows) took ${s.toFixed(2)} s ` +
-          `(${(s / two.base.seconds).toFixed(2)}× its read+write baseline) → ${s < TWO_MONTHS_GOAL_S ? 'met' : 'NOT met'}`,
+          `(${(s / two.base.seconds).toFixed(2)}× its read+write baseline), ${twoCommand.toFixed(2)} s as a command → ` +
+          `${worst < TWO_MONTHS_GOAL_S ? 'met' : 'NOT met'}`,
       );
     }
     if (genRate > 0) {

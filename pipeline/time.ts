@@ -156,26 +156,6 @@ function utcFieldsToText(d: Date): string {
 }
 
 /** Epoch seconds of a canonical China-time string. */
-/**
- * Whether `s` has the shape of a canonical GCSJ, `YYYY-MM-DD HH:mm:ss` (the test
- * /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/ makes, without the regex: the later stages check every
- * row's time, and this is several times faster). Shape only, like the regex: no range checks.
- */
-export function isCanonicalTime(s: string): boolean {
-  if (s.length !== 19) return false;
-  for (let i = 0; i < 19; i++) {
-    const c = s.charCodeAt(i);
-    if (i === 4 || i === 7) {
-      if (c !== 45 /* - */) return false;
-    } else if (i === 10) {
-      if (c !== 32 /* space */) return false;
-    } else if (i === 13 || i === 16) {
-      if (c !== 58 /* : */) return false;
-    } else if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
 export function toEpochSeconds(gcsj: string): number {
   const ms = Date.UTC(
     +gcsj.slice(0, 4),

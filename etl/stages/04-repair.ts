@@ -16,7 +16,7 @@
 import { TrafficError } from '../../pipeline/errors.ts';
 import { F, MISSING, RAW_COLUMNS, REPAIR_LOG_COLUMNS } from '../../pipeline/schema.ts';
 import type { RowStage, StageIO } from '../../pipeline/stage.ts';
-import { isCanonicalTime, toEpochSeconds } from '../../pipeline/time.ts';
+import { toEpochSeconds } from '../../pipeline/time.ts';
 import { planFill, synId, type FillPlan } from '../logic/fill.ts';
 import { heldOutTest } from '../logic/holdout.ts';
 import { IntPairIndex } from '../logic/idtable.ts';
@@ -67,6 +67,7 @@ export interface RepairOptions {
 
 export const DEFAULT_REPAIR_OPTIONS: RepairOptions = { fill: true, holdoutRate: 0.02, seed: 20240101 };
 
+const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
 export function validateRepairOptions(o: RepairOptions): RepairOptions {
   if (typeof o.fill !== 'boolean') throw new TrafficError('INVALID_OPTION', `fill must be true or false, got ${String(o.fill)}`, { option: 'fill' });
@@ -404,7 +405,7 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
     scan(row) {
       scanned = true;
       const gcsj = row[F.GCSJ]!;
-      if (row.length !== RAW_COLUMNS.length || !isCanonicalTime(gcsj)) return;
+      if (row.length !== RAW_COLUMNS.length || !CANONICAL_TIME.test(gcsj)) return;
       const date = gcsj.slice(0, 10);
       passesByDay.set(date, (passesByDay.get(date) ?? 0) + 1);
       const facts = platesCache.rawFacts(row[F.HPHM]!);
@@ -473,7 +474,7 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
         return;
       }
       const gcsj = row[F.GCSJ]!;
-      if (!isCanonicalTime(gcsj)) {
+      if (!CANONICAL_TIME.test(gcsj)) {
         io.reject(row, `GCSJ not YYYY-MM-DD HH:mm:ss: ${gcsj}`, where);
         return;
       }

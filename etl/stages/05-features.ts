@@ -5,7 +5,7 @@
 import { TrafficError } from '../../pipeline/errors.ts';
 import { F, MASTER_COLUMNS, RAW_COLUMNS } from '../../pipeline/schema.ts';
 import type { RowStage, StageIO } from '../../pipeline/stage.ts';
-import { isCanonicalTime, isWeekend } from '../../pipeline/time.ts';
+import { isWeekend } from '../../pipeline/time.ts';
 import { provinceOfPlate, vehicleTypeName } from '../logic/reference.ts';
 
 export const FEATURES_STAGE = '05-features';
@@ -23,6 +23,7 @@ export const DEFAULT_FEATURES_OPTIONS: FeaturesOptions = {
 };
 
 const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
+const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
 function minuteOf(hhmm: string, option: string): number {
   const m = HHMM.exec(hhmm);
@@ -85,7 +86,7 @@ export function createFeaturesStage(opts: FeaturesOptions, io: StageIO): RowStag
         return;
       }
       const gcsj = row[F.GCSJ]!;
-      if (!isCanonicalTime(gcsj)) {
+      if (!CANONICAL_TIME.test(gcsj)) {
         io.reject(row, `GCSJ not YYYY-MM-DD HH:mm:ss: ${gcsj}`, where);
         return;
       }
