@@ -13,6 +13,7 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { workerScript } from '../pipeline/worker-script.ts';
 import { errorFromThread, TrafficError, type ThreadErrorMessage } from '../pipeline/errors.ts';
 import { openRawFile, type RawFileInfo } from './read/raw.ts';
 import { normalizeRecord, packRow, separatorReason } from './stages/01-merge.ts';
@@ -97,6 +98,9 @@ export function unpackBatch(b: PackedBatch): Extract<MergeEvent, { type: 'batch'
 
 export type WorkerMessage = PackedBatch | Extract<MergeEvent, { type: 'end' }> | ThreadErrorMessage;
 
+/** The reader thread's code: its TypeScript source and its tsx entry (pipeline/worker-script.ts). */
+export const READER_WORKER = { source: new URL('./merge-worker.ts', import.meta.url), entry: new URL('./merge-worker.mjs', import.meta.url) };
+
 /** How many batches a reader may run ahead of the consumer (bounds the memory in flight). */
 export const WORKER_AHEAD = 16;
 
@@ -135,7 +139,7 @@ export async function* poolSource(files: readonly string[], n: number): AsyncGen
     r.worker.postMessage({ type: 'read', file: next++ } satisfies ReaderCommand);
   };
   for (let i = 0; i < count; i++) {
-    const worker = new Worker(new URL('./merge-worker.mjs', import.meta.url), {
+    const worker = new Worker(workerScript(READER_WORKER.entry), {
       workerData: { files: [...files] },
     });
     const r: Reader = { worker, queue: [], exited: false };

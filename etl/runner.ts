@@ -15,7 +15,8 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { WriterThread } from '../pipeline/writer-thread.ts';
+import { WRITER_WORKER, WriterThread } from '../pipeline/writer-thread.ts';
+import { prepareWorkerScripts } from '../pipeline/worker-script.ts';
 import { TrafficError } from '../pipeline/errors.ts';
 import { fmtInt, Progress } from '../pipeline/progress.ts';
 import { FILES, RAW_COLUMNS, type Reject } from '../pipeline/schema.ts';
@@ -25,7 +26,8 @@ import { checkBalance, MANIFEST_FORMAT, readManifest, totals, writeManifest, typ
 import { mergeRawFiles } from './merge-files.ts';
 import { listRawFiles } from './read/raw.ts';
 import { RejectSink } from './rejects.ts';
-import { StageThread, unpackFields } from './stage-thread.ts';
+import { STAGE_WORKER, StageThread, unpackFields } from './stage-thread.ts';
+import { READER_WORKER } from './merge-source.ts';
 import { STAGE_NAMES, stageDef, type StageNo, type StageSettings } from './stages.ts';
 import { toolVersion } from './version.ts';
 
@@ -127,6 +129,8 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
     ...(o.geo === undefined ? {} : { geo: o.geo }),
     ...(o.overrides === undefined ? {} : { overrides: o.overrides }),
   };
+  // Threads start from plain JS bundles (fast) when they can: see pipeline/worker-script.ts.
+  await prepareWorkerScripts([READER_WORKER, WRITER_WORKER, STAGE_WORKER]);
   const open: StageRun[] = [];
   const threads: StageThread[] = [];
   const writer = (o.writerThread ?? os.availableParallelism() >= 2) ? WriterThread.start() : undefined;

@@ -19,6 +19,13 @@ import type { Batch } from './chain.ts';
 import type { StageEntry } from './manifest.ts';
 import type { StageNo, StageSettings } from './stages.ts';
 import { FS } from './stages/01-merge.ts';
+import { workerScript } from '../pipeline/worker-script.ts';
+
+/** The stage thread's code: its TypeScript source and its tsx entry (pipeline/worker-script.ts). */
+export const STAGE_WORKER = {
+  source: new URL('./stage-thread-worker.ts', import.meta.url),
+  entry: new URL('./stage-thread-worker.mjs', import.meta.url),
+};
 
 /** Rows as they cross threads: one string per row (fields joined by U+001F), or its fields. */
 export type PackedRows = (string | string[])[];
@@ -85,7 +92,7 @@ export class StageThread {
     private readonly handlers: StageThreadHandlers,
   ) {
     this.stopped = new Promise<void>((resolve) => (this.stop = resolve));
-    this.worker = new Worker(new URL('./stage-thread-worker.mjs', import.meta.url), { workerData: spec });
+    this.worker = new Worker(workerScript(STAGE_WORKER.entry), { workerData: spec });
     this.worker.on('message', (m: StageThreadReply) => this.onReply(m));
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => {

@@ -12,6 +12,13 @@ import { Worker } from 'node:worker_threads';
 import { csvLine } from './csv.ts';
 import { TrafficError } from './errors.ts';
 import { TextFileWriter } from './io.ts';
+import { workerScript } from './worker-script.ts';
+
+/** The writer thread's code: its TypeScript source and its tsx entry (worker-script.ts). */
+export const WRITER_WORKER = {
+  source: new URL('./writer-thread-worker.ts', import.meta.url),
+  entry: new URL('./writer-thread-worker.mjs', import.meta.url),
+};
 
 /** What a stage writes its CSV through: TextFileWriter in this thread, or a ThreadFile. */
 export interface TextSink {
@@ -54,7 +61,7 @@ export class WriterThread {
   private dead: Error | undefined;
 
   private constructor() {
-    this.worker = new Worker(new URL('./writer-thread-worker.mjs', import.meta.url));
+    this.worker = new Worker(workerScript(WRITER_WORKER.entry));
     this.worker.on('message', (m: WriterReply) => this.onReply(m));
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => {
