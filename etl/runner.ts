@@ -371,6 +371,8 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
   });
   checkBalance(m.entry);
   entries[m.entry.stage] = m.entry;
+  // A thread that failed while 01 ran (options it could not load, a file it could not open).
+  for (const t of c.threads) t.throwIfFailed();
   for (let i = 0; i < m.rows.length; i += BATCH_ROWS) {
     const p = t23.feed(m.rows.slice(i, i + BATCH_ROWS));
     if (p) await p;

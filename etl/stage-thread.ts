@@ -146,6 +146,11 @@ export class StageThread {
     }
   }
 
+  /** Throws the thread's error, if it failed already (a check between phases of a run). */
+  throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+
   /** Sends a batch of rows; returns a promise when the thread is FEED_AHEAD batches behind. */
   feed(rows: PackedRows): Promise<void> | undefined {
     if (this.failure) return Promise.reject(this.failure);

@@ -31,6 +31,7 @@ interface Meta {
 
 /** The worker entry to start: the bundle of `source` when prepared, else the tsx `entry`. */
 export function workerScript(entry: URL): URL {
+  if (process.env.TRAFFIC_WORKER_BUNDLE === '0') return entry;
   return ready.get(entry.href) ?? entry;
 }
 
@@ -42,11 +43,13 @@ export async function prepareWorkerScripts(workers: { source: URL; entry: URL }[
   if (process.env.TRAFFIC_WORKER_BUNDLE === '0') return;
   await Promise.all(
     workers.map(async (w) => {
-      if (ready.has(w.entry.href)) return;
       try {
+        // Checked on every call (a stat per file): a long-lived process may see the code change.
         const url = await bundle(fileURLToPath(w.source));
         if (url) ready.set(w.entry.href, url);
+        else ready.delete(w.entry.href);
       } catch {
+        ready.delete(w.entry.href);
         // The tsx entry works everywhere; the bundle only makes threads start faster.
       }
     }),
