@@ -43,15 +43,10 @@ export interface StageRunOptions {
   /** Writes the output and side files off the main thread when given. */
   writer?: WriterThread;
   /**
-   * Where the emitted rows go instead of the output file, which the sink's owner then writes
+   * Where the output's text goes instead of a file this run opens: its owner writes the file
    * (a stage thread fed by this stage writes this stage's file: etl/stage-thread.ts).
    */
-  rowSink?: RowSink;
-}
-
-/** Takes a stage's emitted rows; returns a promise when the caller should wait. */
-export interface RowSink {
-  writeRows(rows: Batch): Promise<void> | undefined;
+  outputSink?: TextSink;
 }
 
 /** One stage in a chain: its RowStage, its output writers and its counts. */
@@ -134,8 +129,8 @@ export class StageRun {
   /** Opens the output and side files (as `.partial`, renamed into place by close()). */
   async openFiles(): Promise<void> {
     const opts = this.opts;
-    if (opts.outputName && !opts.rowSink) {
-      this.writer = await openTextSink(path.join(opts.outDir, opts.outputName + '.partial'), opts.writer);
+    if (opts.outputName) {
+      this.writer = opts.outputSink ?? (await openTextSink(path.join(opts.outDir, opts.outputName + '.partial'), opts.writer));
       this.writer.writeCsv(this.stage.outputColumns);
     }
     for (const [name, header] of Object.entries(opts.sideHeaders)) {
@@ -167,10 +162,21 @@ export class StageRun {
     this.entry.seconds += (performance.now() - t) / 1000;
   }
 
+  private prepared = false;
+
+  /** The stage's prepare(), once (the runner may call it before runSegment does). */
   prepare(): void {
+    if (this.prepared) return;
+    this.prepared = true;
     const t = performance.now();
     this.stage.prepare?.();
     this.entry.seconds += (performance.now() - t) / 1000;
+  }
+
+  /** Sends the output text to `sink` (whose owner writes the file) instead of a file: before openFiles(). */
+  setOutputSink(sink: TextSink): void {
+    if (this.writer) throw new TrafficError('INTERNAL', `stage ${this.stage.name}: output sink set after its files were opened`);
+    this.opts.outputSink = sink;
   }
 
   /** Transforms a batch; returns the rows emitted (and written to the stage's output file). */
@@ -215,12 +221,6 @@ export class StageRun {
   private write(rows: Batch): void {
     this.entry.out += rows.length;
     for (const r of rows) if (isSynthetic(r)) this.synOut++;
-    const sink = this.opts.rowSink;
-    if (sink) {
-      const p = sink.writeRows(rows);
-      if (p) this.pending.push(p);
-      return;
-    }
     const w = this.writer;
     if (!w) return;
     w.lines += rows.length;
@@ -242,14 +242,17 @@ export class StageRun {
   private held: string[] = [];
 
   async drain(): Promise<void> {
-    for (;;) {
-      if (this.pending.length) await Promise.all(this.pending.splice(0));
-      this.blocked = false;
-      if (this.held.length === 0 || !this.writer) return;
-      const text = this.held.join('');
+    if (this.pending.length) await Promise.all(this.pending.splice(0));
+    this.blocked = false;
+    // Held chunks go one by one, each waited for when the sink asks: joined into one text, a
+    // burst of filled days would reach a stage thread as one huge batch it works on alone.
+    while (this.held.length && this.writer) {
+      const held = this.held;
       this.held = [];
-      const p = this.writer.write(text);
-      if (p) this.pending.push(p);
+      for (const text of held) {
+        const p = this.writer.write(text);
+        if (p) await p;
+      }
     }
   }
 
@@ -260,7 +263,8 @@ export class StageRun {
     const finals: [string, string][] = [];
     if (this.writer && this.opts.outputName) {
       await this.writer.close();
-      finals.push([this.opts.outputName + '.partial', this.opts.outputName]);
+      // A sink's owner puts the file in place itself.
+      if (!this.opts.outputSink) finals.push([this.opts.outputName + '.partial', this.opts.outputName]);
     }
     for (const [name, w] of this.sides) {
       await w.close();

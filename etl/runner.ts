@@ -308,8 +308,9 @@ interface ThreadedRun {
 /**
  * A full run with stage threads (etl/stage-thread.ts): 01 here (with its reader threads); its
  * sorted rows go to a thread that writes merged_data.csv and runs 02 → 03, whose rows come back
- * and are scanned by 04 as they arrive; then 04 here, its rows going to a thread that writes
- * master_data_cleaned.csv and runs 05. The same stages, rows and files as the in-thread chain.
+ * and are scanned by 04 as they arrive; then 04 here, its output text going to a thread that
+ * writes master_data_cleaned.csv and runs 05 (or 05 here too, when 04 fills many days). The same
+ * stages, rows and files as the in-thread chain.
  */
 async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<string, StageEntry>; inputs: Manifest['inputs']; bytesPerRow: number }> {
   const { o, outDir, settings, stream } = c;
@@ -317,7 +318,7 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
   const progressOf = (label: string): Progress => new Progress({ label, stream, ...(tty === undefined ? {} : { tty }) });
   const entries: Record<string, StageEntry> = {};
   const t5 = StageThread.start(
-    { stages: [5], settings, packing: 'fields', inputFile: { name: FILES.cleaned, columns: RAW_COLUMNS }, forward: false },
+    { stages: [5], settings, input: 'csv', inputFile: { name: FILES.cleaned, columns: RAW_COLUMNS }, forward: false },
     { onReject: c.onReject },
   );
   c.threads.push(t5);
@@ -330,14 +331,13 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
     sideHeaders: def4.sides,
     onReject: c.onReject,
     writer: c.writer,
-    rowSink: t5.rowSink(),
   });
   // 03's rows as they come back: kept for 04's transform and scanned by 04 now.
   const store = new RowStore();
   const progress23 = progressOf(`${stageDef(2).name} + ${stageDef(3).name}`);
   const scan4 = progressOf(`${run4.name} scan`);
   const t23 = StageThread.start(
-    { stages: [2, 3], settings, packing: 'merge', inputFile: { name: FILES.merged, columns: RAW_COLUMNS }, forward: true },
+    { stages: [2, 3], settings, input: 'merge', inputFile: { name: FILES.merged, columns: RAW_COLUMNS }, forward: true },
     {
       onReject: c.onReject,
       onRows: (rows) => {
@@ -354,8 +354,6 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
     },
   );
   c.threads.push(t23);
-  await run4.openFiles();
-  c.open.push(run4);
 
   const m = await mergeRawFiles({
     rawDir: c.rawDir,
@@ -390,15 +388,43 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
   if (store.length !== last.out) throw new TrafficError('INTERNAL', `${last.stage} emitted ${last.out} rows but ${store.length} came back from its thread`);
   scan4.done(`${run4.name} scanned ${fmtInt(scan4.rows)} rows (first pass, as they left ${last.stage}) in ${run4.entry.seconds.toFixed(2)} s`);
 
-  run4.entry.source = 'memory';
-  run4.copyInput = false;
-  const progress4 = progressOf(run4.name);
-  await runSegment(store.source(), [run4], { progress: progress4, drain: c.drain, headScanned: true });
-  await run4.close();
-  c.open.splice(c.open.indexOf(run4), 1);
-  const line4 = accept(run4.entry);
-  const e5 = await t5.end();
-  progress4.done([line4, ...e5.map(accept)].join('\n'));
+  // 05 runs in its thread unless 04 adds more than half its input in filled days: a filled row
+  // costs 04 a copy and 05 as much as any row, so the thread would become the slow end of the run.
+  run4.prepare();
+  const segment = [run4];
+  if ((run4.stage.plannedAdded?.() ?? 0) <= store.length / 2) {
+    run4.setOutputSink(t5.textSink());
+  } else {
+    await t5.abort();
+    c.threads.splice(c.threads.indexOf(t5), 1);
+    const def5 = stageDef(5);
+    const run5 = StageRun.create(await def5.load!(settings), {
+      outDir,
+      inputName: def5.input ?? '',
+      outputName: def5.output,
+      source: 'memory',
+      sideHeaders: def5.sides,
+      onReject: c.onReject,
+      writer: c.writer,
+    });
+    segment.push(run5);
+  }
+  for (const run of segment) {
+    await run.openFiles();
+    c.open.push(run);
+    run.entry.source = 'memory';
+    run.copyInput = run !== run4;
+  }
+  const progress4 = progressOf(segment.map((r) => r.name).join(' + '));
+  await runSegment(store.source(), segment, { progress: progress4, drain: c.drain, headScanned: true });
+  const lines: string[] = [];
+  for (const run of segment) {
+    await run.close();
+    c.open.splice(c.open.indexOf(run), 1);
+    lines.push(accept(run.entry));
+  }
+  if (segment.length === 1) lines.push(...(await t5.end()).map(accept));
+  progress4.done(lines.join('\n'));
   return { entries, inputs: m.inputs, bytesPerRow: m.bytesPerRow };
 }
 

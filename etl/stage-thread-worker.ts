@@ -7,11 +7,12 @@
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
+import { CsvParser } from '../pipeline/csv.ts';
 import { threadErrorMessage, TrafficError } from '../pipeline/errors.ts';
 import { TextFileWriter } from '../pipeline/io.ts';
 import { Progress } from '../pipeline/progress.ts';
 import { batchCsv, runSegment, StageRun, type Batch } from './chain.ts';
-import { packFields, unpackFields, type PackedRows, type StageThreadCommand, type StageThreadReply, type StageThreadSpec } from './stage-thread.ts';
+import { packFields, type PackedRows, type StageThreadCommand, type StageThreadReply, type StageThreadSpec } from './stage-thread.ts';
 import { stageDef } from './stages.ts';
 import { unpackRow } from './stages/01-merge.ts';
 import { BATCH_ROWS } from './chain.ts';
@@ -21,13 +22,14 @@ if (!port) throw new Error('stage-thread-worker.ts must run in a worker thread')
 const spec = workerData as StageThreadSpec;
 const post = (m: StageThreadReply): void => port.postMessage(m);
 
-const queue: PackedRows[] = [];
+const queue: (PackedRows | string)[] = [];
 let ended = false;
 let abortAsked = false;
 let wake: (() => void) | undefined;
 
 port.on('message', (m: StageThreadCommand) => {
   if (m.type === 'rows') queue.push(m.rows);
+  else if (m.type === 'text') queue.push(m.text);
   else if (m.type === 'end') ended = true;
   else abortAsked = true;
   wake?.();
@@ -36,26 +38,61 @@ port.on('message', (m: StageThreadCommand) => {
 class Aborted extends Error {}
 
 const runs: StageRun[] = [];
+/** The feeding stage's file. This thread's files are written from here (a writer thread of its own measured no faster). */
 let input: TextFileWriter | undefined;
 const outDir = spec.settings.outDir;
 const inputPartial = spec.inputFile ? path.join(outDir, spec.inputFile.name + '.partial') : undefined;
 
+/** Rows of the fed CSV text (input `csv`): the text is whole lines, the header first. */
+class TextRows {
+  private rows: string[][] = [];
+  private header = true;
+  private readonly parser = new CsvParser((rec) => {
+    if (this.header) {
+      this.header = false;
+      const want = spec.inputFile?.columns.join(',');
+      if (want !== undefined && rec.raw !== want) throw new TrafficError('INTERNAL', `stage thread fed a header "${rec.raw}", expected "${want}"`);
+      return;
+    }
+    this.rows.push(rec.fields);
+  });
+
+  of(text: string): Batch {
+    this.parser.push(text);
+    const rows = this.rows;
+    this.rows = [];
+    return rows;
+  }
+}
+
 async function* fed(): AsyncGenerator<Batch> {
-  const unpack = spec.packing === 'merge' ? (r: string | string[]): string[] => unpackRow(r as string) : unpackFields;
+  const text = spec.input === 'csv' ? new TextRows() : undefined;
   for (;;) {
     while (queue.length === 0 && !ended && !abortAsked) await new Promise<void>((r) => (wake = r));
     wake = undefined;
     if (abortAsked) throw new Aborted();
-    const rows = queue.shift();
-    if (!rows) return;
-    const batch: Batch = new Array<string[]>(rows.length);
-    for (let i = 0; i < rows.length; i++) batch[i] = unpack(rows[i] as string | string[]);
-    if (input) {
-      input.lines += batch.length;
-      const p = input.write(batchCsv(batch));
-      if (p) await p;
+    const m = queue.shift();
+    if (m === undefined) return;
+    let batch: Batch;
+    if (typeof m === 'string') {
+      if (!text) throw new TrafficError('INTERNAL', 'stage thread fed text, expected packed rows');
+      batch = text.of(m);
+      // The text is the feeding stage's file, header included, exactly as it would have written it.
+      if (input) {
+        input.lines += batch.length;
+        const p = input.write(m);
+        if (p) await p;
+      }
+    } else {
+      batch = new Array<string[]>(m.length);
+      for (let i = 0; i < m.length; i++) batch[i] = unpackRow(m[i] as string);
+      if (input) {
+        input.lines += batch.length;
+        const p = input.write(batchCsv(batch));
+        if (p) await p;
+      }
     }
-    yield batch;
+    if (batch.length) yield batch;
     post({ type: 'ack' });
   }
 }
@@ -96,7 +133,8 @@ async function main(): Promise<void> {
   }
   if (spec.inputFile && inputPartial) {
     input = await TextFileWriter.open(inputPartial);
-    input.writeCsv(spec.inputFile.columns);
+    // Fed text carries its own header.
+    if (spec.input !== 'csv') input.writeCsv(spec.inputFile.columns);
   }
   const forward = spec.forward ? new Forward() : undefined;
   const progress = new Progress({ label: spec.stages.join('+'), tty: false });

@@ -4,18 +4,20 @@
  * On a full run the main thread's work is a chain: 02 → 03 → 04 scan → 04 transform → 05, and the
  * second core sat mostly idle after stage 01. Stages that neither scan nor feed a scan on this
  * thread move to threads: 02 + 03 (fed stage 01's sorted rows; their rows come back for 04's scan,
- * which runs while they go on) and 05 (fed 04's rows). Each thread also writes the file of the
- * stage that feeds it (merged_data.csv, master_data_cleaned.csv), so the rows cross the thread
- * boundary once, as the packed strings stage 01 and RowStore already hold.
+ * which runs while they go on) and 05 (fed 04's output text). Each thread also writes the file of
+ * the stage that feeds it (merged_data.csv, master_data_cleaned.csv), so the rows cross the thread
+ * boundary once, in a form the main thread holds or builds anyway: stage 01's packed strings,
+ * 04's CSV text.
  *
  * The stages run exactly as in this thread (StageRun, runSegment): same rows, same files, same
  * counts; rejects come back as messages and go to the run's rejects.csv; the stage entries come
  * back at the end. Fed rows wait in the thread's queue at most FEED_AHEAD batches deep.
  */
 import { Worker } from 'node:worker_threads';
+import { csvLine } from '../pipeline/csv.ts';
 import { errorFromThread, TrafficError, type ThreadErrorMessage } from '../pipeline/errors.ts';
+import type { TextSink } from '../pipeline/writer-thread.ts';
 import type { Reject } from '../pipeline/schema.ts';
-import type { Batch } from './chain.ts';
 import type { StageEntry } from './manifest.ts';
 import type { StageNo, StageSettings } from './stages.ts';
 import { FS } from './stages/01-merge.ts';
@@ -35,17 +37,18 @@ export interface StageThreadSpec {
   stages: StageNo[];
   settings: StageSettings;
   /**
-   * How fed rows are packed: `merge` = stage 01's packRow (GCSJ first), `fields` = the fields in
-   * column order (packFields).
+   * What the thread is fed: `merge` = rows packed by stage 01's packRow (GCSJ first); `csv` = the
+   * CSV text the feeding stage writes for its file (textSink), header first.
    */
-  packing: 'merge' | 'fields';
+  input: 'merge' | 'csv';
   /** The file of the stage that feeds this thread, written here from the fed rows (name in outDir). */
   inputFile?: { name: string; columns: readonly string[] };
   /** Post the last stage's rows back (onRows), packed like packFields. */
   forward: boolean;
 }
 
-export type StageThreadCommand = { type: 'rows'; rows: PackedRows } | { type: 'end' } | { type: 'abort' };
+/** Fed rows: packed, or the CSV text the feeding stage writes (its header first). */
+export type StageThreadCommand = { type: 'rows'; rows: PackedRows } | { type: 'text'; text: string } | { type: 'end' } | { type: 'abort' };
 
 export type StageThreadReply =
   | { type: 'ack' }
@@ -55,8 +58,14 @@ export type StageThreadReply =
   | { type: 'aborted' }
   | ThreadErrorMessage;
 
-/** Batches the thread may hold before feed() asks the caller to wait. */
+/** Packed batches the thread may hold before feed() asks the caller to wait. */
 const FEED_AHEAD = 8;
+/**
+ * Text the thread may hold before feed() asks the caller to wait. Deep on purpose: stage 04
+ * emits a filled day's rows in a burst (cheap for it, a day of work for 05) and must not wait for
+ * them; the thread catches up while 04 works on the rows after.
+ */
+const FEED_AHEAD_CHARS = 64 << 20;
 
 /** A row as one string (fields joined by U+001F), or as its fields when one holds U+001F. */
 export function packFields(row: string[]): string | string[] {
@@ -78,6 +87,9 @@ export interface StageThreadHandlers {
 export class StageThread {
   private readonly worker: Worker;
   private inFlight = 0;
+  private inFlightChars = 0;
+  /** Text length of each message in flight, in order (acks come in order). */
+  private readonly sizes: number[] = [];
   /** Callers of feed() waiting for the thread to catch up. */
   private readonly waiters: (() => void)[] = [];
   private failure: Error | undefined;
@@ -115,8 +127,12 @@ export class StageThread {
   private onReply(m: StageThreadReply): void {
     switch (m.type) {
       case 'ack':
-        this.inFlight--;
-        if (this.inFlight < FEED_AHEAD) for (const w of this.waiters.splice(0)) w();
+        {
+          const size = this.sizes.shift() ?? 0;
+          if (size > 0) this.inFlightChars -= size;
+          else this.inFlight--;
+        }
+        if (!this.behind()) for (const w of this.waiters.splice(0)) w();
         return;
       case 'rows':
         if (this.failure) return;
@@ -146,31 +162,43 @@ export class StageThread {
     }
   }
 
+  private behind(): boolean {
+    return this.inFlight >= FEED_AHEAD || this.inFlightChars >= FEED_AHEAD_CHARS;
+  }
+
   /** Throws the thread's error, if it failed already (a check between phases of a run). */
   throwIfFailed(): void {
     if (this.failure) throw this.failure;
   }
 
-  /** Sends a batch of rows; returns a promise when the thread is FEED_AHEAD batches behind. */
-  feed(rows: PackedRows): Promise<void> | undefined {
+  /** Sends a batch of rows (or CSV text); returns a promise when the thread is FEED_AHEAD batches behind. */
+  feed(rows: PackedRows | string): Promise<void> | undefined {
     if (this.failure) return Promise.reject(this.failure);
-    this.inFlight++;
-    this.worker.postMessage({ type: 'rows', rows } satisfies StageThreadCommand);
-    if (this.inFlight < FEED_AHEAD) return undefined;
+    const text = typeof rows === 'string';
+    if (text) this.inFlightChars += rows.length;
+    else this.inFlight++;
+    this.sizes.push(text ? rows.length : 0);
+    this.worker.postMessage((text ? { type: 'text', text: rows } : { type: 'rows', rows }) satisfies StageThreadCommand);
+    if (!this.behind()) return undefined;
     return new Promise<void>((resolve, reject) => {
       this.waiters.push(() => (this.failure ? reject(this.failure) : resolve()));
     });
   }
 
-  /** A RowSink for a StageRun: its emitted rows become this thread's input. */
-  rowSink(): { writeRows(rows: Batch): Promise<void> | undefined } {
+  /**
+   * The output sink of the stage feeding this thread (spec.input `csv`): the text it would write
+   * to its file comes here, and the thread writes the file and reads the rows back from the text
+   * (the feeding stage builds that text anyway; handing it over costs the main thread nothing more).
+   */
+  textSink(): TextSink {
     return {
-      writeRows: (rows) => {
-        if (rows.length === 0) return undefined;
-        const packed: PackedRows = new Array<string | string[]>(rows.length);
-        for (let i = 0; i < rows.length; i++) packed[i] = packFields(rows[i] as string[]);
-        return this.feed(packed);
+      lines: 0,
+      write: (text) => (text.length ? this.feed(text) : undefined),
+      writeCsv(fields) {
+        return this.write(csvLine(fields));
       },
+      // The end of input is end(): the thread closes and renames the file.
+      close: async () => undefined,
     };
   }
 

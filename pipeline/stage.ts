@@ -31,6 +31,11 @@ export interface RowStage {
   readonly outputColumns: readonly string[];
   scan?(row: readonly string[]): void;
   prepare?(): void;
+  /**
+   * After prepare(): about how many rows the stage will add beyond its input (stage 04's filled
+   * days). A hint for the runner (where to run the next stage), never a count it relies on.
+   */
+  plannedAdded?(): number;
   transform(row: string[], emit: (row: string[]) => void, where: RowContext): void;
   flush?(emit: (row: string[]) => void): void;
   /** Extra files the stage writes at the end (e.g. kkmc_dimension.csv), name → content. */

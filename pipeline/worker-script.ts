@@ -83,9 +83,10 @@ async function bundle(source: string): Promise<URL | undefined> {
   const name = `${path.basename(source, '.ts')}-${cacheKey(source)}`;
   const out = path.join(CACHE, `${name}.mjs`);
   const metaFile = path.join(CACHE, `${name}.json`);
-  const esbuild = await import('esbuild');
-  const key = `v1 esbuild ${esbuild.version}`;
+  const key = 'v1';
+  // Checked before loading esbuild: a thread that starts threads of its own pays only the stats.
   if (fresh(metaFile, key)) return pathToFileURL(out);
+  const esbuild = await import('esbuild');
   const result = await esbuild.build({
     entryPoints: [source],
     bundle: true,
@@ -95,6 +96,8 @@ async function bundle(source: string): Promise<URL | undefined> {
     write: false,
     metafile: true,
     logLevel: 'silent',
+    // Loaded only to build bundles, never inside one.
+    external: ['esbuild'],
     // Bundled CommonJS dependencies may call require(): give the ES module one.
     // (The text is split so that this file, bundled into the readers itself, keeps its meaning.)
     banner: { js: "import { createRequire as __trafficRequire } from 'node:module'; const require = __trafficRequire(import.meta" + '.url);' },
@@ -117,8 +120,9 @@ async function bundle(source: string): Promise<URL | undefined> {
   });
   const code = result.outputFiles[0]?.text;
   if (!code) return undefined;
-  const inputs: Meta['inputs'] = Object.keys(result.metafile.inputs).map((rel) => {
-    const file = path.resolve(rel);
+  // The bundler itself is an input too: another esbuild version may bundle differently.
+  const files = [...Object.keys(result.metafile.inputs).map((rel) => path.resolve(rel)), path.join(ROOT, 'node_modules', 'esbuild', 'package.json')];
+  const inputs: Meta['inputs'] = files.map((file) => {
     const s = statSync(file);
     return [file, s.mtimeMs, s.size];
   });

@@ -468,6 +468,13 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
       io.count('days.unfillable', plan.unfilled.length);
     },
 
+    plannedAdded() {
+      if (!plan || !opts.fill) return 0;
+      let n = 0;
+      for (const f of plan.filled) n += passesByDay.get(f.source) ?? 0;
+      return n;
+    },
+
     transform(row, emit, where) {
       if (row.length !== RAW_COLUMNS.length) {
         io.reject(row, `expected ${RAW_COLUMNS.length} fields, got ${row.length}`, where);

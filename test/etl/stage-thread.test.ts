@@ -72,6 +72,29 @@ describe('stage threads', () => {
     expect(await leftovers(threaded)).toEqual([]);
   }, 120_000);
 
+  it('write the same files when 04 fills more days than it reads (05 then stays on the main thread)', async () => {
+    // 22 days (2023-12-21 … 2024-01-11); all but the first week and the last day removed: the 14
+    // days between are filled from the first week.
+    const fillRaw = path.join(dir, 'fill-raw');
+    const first = path.join(dir, 'fill-first');
+    await runEtl({ ...opts(first, false), raw: fillRaw, sample: { days: 22, passesPerDay: 400 } });
+    for (const f of ['to_yqy_12028.csv', 'to_yqy_12029.csv', 'to_yqy_12030.csv']) await rm(path.join(fillRaw, '202312', f));
+    for (const f of ['01.xlsx', '02-06.xlsx', '07.xlsx', '08.xlsx', '09.xlsx', '10.xlsx']) await rm(path.join(fillRaw, '202401', f));
+    const outs: string[] = [];
+    for (const threads of [false, true]) {
+      const out = path.join(dir, `fill-${threads}`);
+      await runEtl({ ...opts(out, threads), raw: fillRaw, rawExplicit: true });
+      outs.push(out);
+    }
+    const m = await manifestOf(outs[1]!);
+    expect(m.stages['04-repair']!.added).toBeGreaterThan(m.stages['04-repair']!.in / 2);
+    const names = (await readdir(outs[0]!)).filter((n) => n !== FILES.manifest).sort();
+    expect((await readdir(outs[1]!)).filter((n) => n !== FILES.manifest).sort()).toEqual(names);
+    for (const n of names) expect((await readFile(path.join(outs[1]!, n))).equals(await readFile(path.join(outs[0]!, n))), n).toBe(true);
+    expect(counts(m)).toEqual(counts(await manifestOf(outs[0]!)));
+    expect(await leftovers(outs[1]!)).toEqual([]);
+  }, 120_000);
+
   it('stop the run with the same error as the main thread when a stage cannot load its options', async () => {
     const bad = path.join(dir, 'bad-overrides.csv');
     await writeFile(bad, 'KKMC_NAME,KKMC\n某卡口,not a code!\n');
