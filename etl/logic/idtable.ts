@@ -65,7 +65,7 @@ export class IntPairIndex {
     t[r] = a;
     t[r + 1] = b;
     t[r + 2] = e;
-    if (this.size * 2 > mask) this.grow();
+    if (this.size * 4 > mask * 3) this.grow();
     return e;
   }
 
@@ -133,7 +133,7 @@ export class IdVoteTable {
       t[r + 2] = this.entries++;
       t[r + 3] = value;
       t[r + 4] = 1;
-      if (this.entries * 2 > this.mask) this.grow();
+      if (this.entries * 4 > this.mask * 3) this.grow();
       return;
     }
     const t = this.t;
@@ -142,7 +142,14 @@ export class IdVoteTable {
       return;
     }
     if (t[r + 5] === value) {
-      t[r + 6]!++;
+      const c = ++t[r + 6]!;
+      // The more frequent of the two goes first: most votes then stop at the first compare.
+      if (c > t[r + 4]!) {
+        t[r + 5] = t[r + 3]!;
+        t[r + 6] = t[r + 4]!;
+        t[r + 3] = value;
+        t[r + 4] = c;
+      }
       return;
     }
     if (t[r + 6] === EMPTY) {
@@ -155,7 +162,16 @@ export class IdVoteTable {
     if (!flat) this.more.set(e, (flat = []));
     for (let i = 0; i < flat.length; i += 2) {
       if (flat[i] === value) {
-        flat[i + 1]!++;
+        const c = ++flat[i + 1]!;
+        // A value outvoting the slot's second moves into the slot (and the second out to the
+        // list): a key's common values are then found without the list. Tallies add every
+        // value whatever its place, so the answers do not change.
+        if (c > t[r + 6]!) {
+          flat[i] = t[r + 5]!;
+          flat[i + 1] = t[r + 6]!;
+          t[r + 5] = value;
+          t[r + 6] = c;
+        }
         return;
       }
     }

@@ -55,6 +55,25 @@ describe('IdVoteTable', () => {
     expect(ids.size).toBe(2);
   });
 
+  it('tallies like VoteTable on many keys whose common values arrive late (values move into the slot)', () => {
+    const names = ['02', '01', '52', '51', '13', '22', '23', '-'];
+    const ids = new IdVoteTable(names);
+    const strings = new VoteTable();
+    // Deterministic LCG: keys 0..299, each with its own skew; the first votes of a key are rare
+    // values, the common ones come later and must outvote them wherever they are kept.
+    let x = 12345;
+    const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let i = 0; i < 30_000; i++) {
+      const key = Math.floor(next() * 300);
+      const late = i > 3000;
+      const v = late && next() < 0.7 ? key % 3 : Math.floor(next() * names.length);
+      ids.add(key, 7, v);
+      strings.add(`${key}|7`, names[v]!);
+    }
+    for (let key = 0; key < 300; key++) expect(ids.tally(key, 7), `key ${key}`).toEqual(strings.tally(`${key}|7`));
+    expect(ids.size).toBe(300);
+  });
+
   it('keeps counts of many keys when its arrays grow', () => {
     const t = new IdVoteTable(['x', 'y']);
     for (let k = 0; k < 5000; k++) for (let j = 0; j <= k % 3; j++) t.add(k, 0, j % 2);
