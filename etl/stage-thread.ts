@@ -11,7 +11,8 @@
  *
  * The stages run exactly as in this thread (StageRun, runSegment): same rows, same files, same
  * counts; rejects come back as messages and go to the run's rejects.csv; the stage entries come
- * back at the end. Fed rows wait in the thread's queue at most FEED_AHEAD batches deep.
+ * back at the end. Fed rows wait in the thread's queue at most FEED_AHEAD batches (or
+ * FEED_AHEAD_CHARS of text) deep.
  */
 import { Worker } from 'node:worker_threads';
 import { csvLine } from '../pipeline/csv.ts';
