@@ -375,6 +375,9 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
     const p = t23.feed(m.rows.slice(i, i + BATCH_ROWS));
     if (p) await p;
   }
+  // Stage 01's rows now live in thread A: dropped here, the collector no longer marks them while
+  // 04 keeps 03's rows.
+  m.rows.length = 0;
   let last = m.entry;
   const accept = (e: StageEntry): string => {
     checkBalance(e);
