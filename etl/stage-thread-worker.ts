@@ -11,11 +11,10 @@ import { CsvParser } from '../pipeline/csv.ts';
 import { threadErrorMessage, TrafficError } from '../pipeline/errors.ts';
 import { TextFileWriter } from '../pipeline/io.ts';
 import { Progress } from '../pipeline/progress.ts';
-import { batchCsv, runSegment, StageRun, type Batch } from './chain.ts';
+import { BATCH_ROWS, batchCsv, runSegment, StageRun, type Batch } from './chain.ts';
 import { packFields, type PackedRows, type StageThreadCommand, type StageThreadReply, type StageThreadSpec } from './stage-thread.ts';
 import { stageDef } from './stages.ts';
 import { unpackRow } from './stages/01-merge.ts';
-import { BATCH_ROWS } from './chain.ts';
 
 const port = parentPort;
 if (!port) throw new Error('stage-thread-worker.ts must run in a worker thread');
@@ -38,7 +37,10 @@ port.on('message', (m: StageThreadCommand) => {
 class Aborted extends Error {}
 
 const runs: StageRun[] = [];
-/** The feeding stage's file. This thread's files are written from here (a writer thread of its own measured no faster). */
+/**
+ * The feeding stage's file. This thread writes its files itself: a writer thread of its own was
+ * measured no faster.
+ */
 let input: TextFileWriter | undefined;
 const outDir = spec.settings.outDir;
 const inputPartial = spec.inputFile ? path.join(outDir, spec.inputFile.name + '.partial') : undefined;
