@@ -315,7 +315,7 @@ interface ThreadedRun {
 async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<string, StageEntry>; inputs: Manifest['inputs']; bytesPerRow: number }> {
   const { o, outDir, settings, stream } = c;
   const tty = o.tty;
-  const progressOf = (label: string): Progress => new Progress({ label, stream, ...(tty === undefined ? {} : { tty }) });
+  const progressOf = (label: string, total: number): Progress => new Progress({ label, total, stream, ...(tty === undefined ? {} : { tty }) });
   const entries: Record<string, StageEntry> = {};
   const t5 = StageThread.start(
     { stages: [5], settings, input: 'csv', inputFile: { name: FILES.cleaned, columns: RAW_COLUMNS }, forward: false },
@@ -334,8 +334,10 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
   });
   // 03's rows as they come back: kept for 04's transform and scanned by 04 now.
   const store = new RowStore();
-  const progress23 = progressOf(`${stageDef(2).name} + ${stageDef(3).name}`);
-  const scan4 = progressOf(`${run4.name} scan`);
+  // One progress line for the rows coming back from 02 + 03 and scanned by 04 (made when the
+  // feeding starts, so that its rate does not count stage 01's time).
+  let progress23: Progress | undefined;
+  let scanned = 0;
   const t23 = StageThread.start(
     { stages: [2, 3], settings, input: 'merge', inputFile: { name: FILES.merged, columns: RAW_COLUMNS }, forward: true },
     {
@@ -348,8 +350,8 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
           batch[i] = unpackFields(r);
         }
         run4.scanBatch(batch);
-        progress23.add(rows.length);
-        scan4.add(rows.length);
+        progress23?.add(rows.length);
+        scanned += rows.length;
       },
     },
   );
@@ -371,6 +373,7 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
   entries[m.entry.stage] = m.entry;
   // A thread that failed while 01 ran (options it could not load, a file it could not open).
   for (const t of c.threads) t.throwIfFailed();
+  progress23 = progressOf(`${stageDef(2).name} + ${stageDef(3).name} → ${run4.name} scan`, m.rows.length);
   for (let i = 0; i < m.rows.length; i += BATCH_ROWS) {
     const p = t23.feed(m.rows.slice(i, i + BATCH_ROWS));
     if (p) await p;
@@ -387,9 +390,10 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
     return summaryLine(e);
   };
   const e23 = await t23.end();
-  progress23.done(e23.map(accept).join('\n'));
+  const lines23 = e23.map(accept);
   if (store.length !== last.out) throw new TrafficError('INTERNAL', `${last.stage} emitted ${last.out} rows but ${store.length} came back from its thread`);
-  scan4.done(`${run4.name} scanned ${fmtInt(scan4.rows)} rows (first pass, as they left ${last.stage}) in ${run4.entry.seconds.toFixed(2)} s`);
+  lines23.push(`${run4.name} scanned ${fmtInt(scanned)} rows (first pass, as they left ${last.stage}) in ${run4.entry.seconds.toFixed(2)} s`);
+  progress23.done(lines23.join('\n'));
 
   // 05 runs in its thread unless 04 adds more than half its input in filled days: a filled row
   // costs 04 a copy and 05 as much as any row, so the thread would become the slow end of the run.
@@ -418,7 +422,7 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
     run.entry.source = 'memory';
     run.copyInput = run !== run4;
   }
-  const progress4 = progressOf(segment.map((r) => r.name).join(' + '));
+  const progress4 = progressOf(segment.map((r) => r.name).join(' + '), store.length);
   await runSegment(store.source(), segment, { progress: progress4, drain: c.drain, headScanned: true });
   const lines: string[] = [];
   for (const run of segment) {
