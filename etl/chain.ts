@@ -20,7 +20,7 @@ import type { RowContext, RowStage, StageIO } from '../pipeline/stage.ts';
 import { emptyStageEntry, reasonKey, type StageEntry } from './manifest.ts';
 import { FS, unpackRow } from './stages/01-merge.ts';
 
-export const BATCH_ROWS = 4096;
+export const BATCH_ROWS = 512;
 
 export type Batch = string[][];
 /** A source that can be read more than once (a scan stage reads its input twice). */

@@ -10,7 +10,7 @@ import { TrafficError } from '../pipeline/errors.ts';
 import { openTextSink, type WriterThread } from '../pipeline/writer-thread.ts';
 import { Progress } from '../pipeline/progress.ts';
 import { FILES, RAW_COLUMNS, type Reject } from '../pipeline/schema.ts';
-import { batchCsv } from './chain.ts';
+import { BATCH_ROWS, batchCsv } from './chain.ts';
 import { listRawFiles } from './read/raw.ts';
 import { admitPacked, Deduper, MERGE_STAGE, sortPacked, unpackRow } from './stages/01-merge.ts';
 import { mergeSource, readerCount } from './merge-source.ts';
@@ -52,7 +52,7 @@ async function writeMerged(opts: MergeFilesOptions, rows: readonly string[]): Pr
   const target = path.join(opts.outDir, FILES.merged);
   const w = await openTextSink(target + '.partial', opts.writer);
   w.writeCsv(RAW_COLUMNS);
-  const CHUNK = 4096;
+  const CHUNK = BATCH_ROWS;
   for (let i = 0; i < rows.length; i += CHUNK) {
     const end = Math.min(rows.length, i + CHUNK);
     const batch = new Array<string[]>(end - i);

@@ -24,7 +24,7 @@ export type MergeEvent =
   | { type: 'batch'; file: number; items: MergeItem[] }
   | { type: 'end'; file: number; info: RawFileInfo; rows: number };
 
-export const MERGE_BATCH = 4096;
+export const MERGE_BATCH = 512;
 
 /** One file → batches of normalized rows / rejects, then its info. */
 export async function* readNormalized(file: string, index: number): AsyncGenerator<MergeEvent> {

@@ -75,7 +75,7 @@ export class TextFileWriter {
       out.once('open', () => resolve());
       out.once('error', reject);
     });
-    return new TextFileWriter(out, opts.bufferBytes ?? 1 << 16);
+    return new TextFileWriter(out, opts.bufferBytes ?? 1 << 14);
   }
 
   /** Write text; returns a promise only when the caller should wait (backpressure). */

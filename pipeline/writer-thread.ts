@@ -42,7 +42,7 @@ export type WriterReply =
 /** Text posted to the thread but not yet written, across all files: above it, writers wait. */
 const MAX_IN_FLIGHT_CHARS = 32 << 20;
 /** A file's text is gathered up to this size before it is posted (fewer, larger messages). */
-const POST_CHARS = 1 << 20;
+const POST_CHARS = 1 << 15;
 
 interface Pending {
   resolve: () => void;
