@@ -150,6 +150,41 @@ function machine(): string {
   return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, load average ${load}`;
 }
 
+/** Where integerLoopMs leaves its result, so that the loop cannot be optimised away. */
+let loopSink = 0;
+
+function integerLoopMs(): number {
+  const t = performance.now();
+  let x = 0;
+  for (let i = 0; i < 200_000_000; i++) x = (x + i) % 1_000_003;
+  loopSink = x;
+  return performance.now() - t;
+}
+
+/**
+ * What this machine charges right now for the two things the ETL does most besides computing:
+ * touching newly mapped memory (every fresh 4 KiB page is a page fault; the run touches a few
+ * hundred thousand) and a fixed integer loop. On this shared VM both vary from day to day, the
+ * first by an order of magnitude, and the ETL's wall time with them: print them beside the figures
+ * so that runs on different days can be compared.
+ */
+function machineCheck(): string {
+  const bytes = 256 << 20;
+  const t0 = performance.now();
+  const b = Buffer.alloc(bytes); // calloc: fresh pages, mapped on first touch
+  b.fill(1);
+  const fresh = performance.now() - t0;
+  const t1 = performance.now();
+  b.fill(2);
+  const reused = performance.now() - t1;
+  const loop = integerLoopMs();
+  const perPage = (fresh * 1000) / (bytes / 4096);
+  return (
+    `machine check: touching 256 MiB of fresh memory ${fresh.toFixed(0)} ms (${perPage.toFixed(1)} µs per 4 KiB page fault), ` +
+    `the same memory again ${reused.toFixed(0)} ms; a fixed integer loop ${loop.toFixed(0)} ms`
+  );
+}
+
 async function benchOne(label: string, rawDir: string, seed: number): Promise<{ base: Figures; run: Figures }> {
   const work = path.join(ROOT, '.tmp', 'bench', `run-${process.pid}`);
   await rm(work, { recursive: true, force: true });
@@ -189,6 +224,7 @@ export const command: Command = {
     const seed = int(values.seed, 'seed', 7, { min: 0 });
     const real = path.resolve(optStr(values.real, 'real') ?? path.join(ROOT, '..', 'shared', 'realdata'));
     console.log(`bench:etl on ${machine()}`);
+    console.log(machineCheck());
     console.log('baseline = openRawFile → csvLine → write for every record (decode → parse → stringify), no ETL logic');
     // The stand-in goes first: measured in a fresh process (nothing compiled or warmed up yet),
     // as `npm run etl:all` runs it.

@@ -322,16 +322,20 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
     { onReject: c.onReject },
   );
   c.threads.push(t5);
-  const def4 = stageDef(4);
-  const run4 = StageRun.create(await def4.load!(settings), {
-    outDir,
-    inputName: def4.input ?? '',
-    outputName: def4.output,
-    source: 'memory',
-    sideHeaders: def4.sides,
-    onReject: c.onReject,
-    writer: c.writer,
-  });
+  // A stage of this thread fed in memory, writing through the writer thread.
+  const memoryRun = async (n: StageNo): Promise<StageRun> => {
+    const def = stageDef(n);
+    return StageRun.create(await def.load!(settings), {
+      outDir,
+      inputName: def.input ?? '',
+      outputName: def.output,
+      source: 'memory',
+      sideHeaders: def.sides,
+      onReject: c.onReject,
+      writer: c.writer,
+    });
+  };
+  const run4 = await memoryRun(4);
   // 03's rows as they come back: kept for 04's transform and scanned by 04 now.
   const store = new RowStore();
   // One progress line for the rows coming back from 02 + 03 and scanned by 04 (made when the
@@ -404,16 +408,7 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
   } else {
     await t5.abort();
     c.threads.splice(c.threads.indexOf(t5), 1);
-    const def5 = stageDef(5);
-    const run5 = StageRun.create(await def5.load!(settings), {
-      outDir,
-      inputName: def5.input ?? '',
-      outputName: def5.output,
-      source: 'memory',
-      sideHeaders: def5.sides,
-      onReject: c.onReject,
-      writer: c.writer,
-    });
+    const run5 = await memoryRun(5);
     segment.push(run5);
   }
   for (const run of segment) {
