@@ -20,6 +20,7 @@ import type { RowContext, RowStage, StageIO } from '../pipeline/stage.ts';
 import { emptyStageEntry, reasonKey, type StageEntry } from './manifest.ts';
 import { FS, unpackRow } from './stages/01-merge.ts';
 
+/** Rows per batch between stages and threads: a batch as CSV stays near CHUNK_CHARS (pipeline/io.ts). */
 export const BATCH_ROWS = 512;
 
 export type Batch = string[][];

@@ -24,6 +24,7 @@ export type MergeEvent =
   | { type: 'batch'; file: number; items: MergeItem[] }
   | { type: 'end'; file: number; info: RawFileInfo; rows: number };
 
+/** Kept rows per reader message, packed into one string: small, like chain.ts BATCH_ROWS. */
 export const MERGE_BATCH = 512;
 
 /** One file → batches of normalized rows / rejects, then its info. */

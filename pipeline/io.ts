@@ -56,6 +56,14 @@ export async function openCsvTable(file: string, expected?: readonly string[]): 
   return { header, rows };
 }
 
+/**
+ * Text is gathered into chunks of at most this many characters before it is written or posted to
+ * a thread. Two bytes a character once a Chinese name is in it, so a chunk stays below V8's
+ * 128 KiB large-object size: it lives and dies in the young generation, whose pages are reused,
+ * instead of on freshly mapped pages (a page fault each 4 KiB; docs/etl.md "Batch and chunk sizes").
+ */
+export const CHUNK_CHARS = 1 << 15;
+
 /** Buffered CSV/text writer: batches small writes, awaits drain when the OS buffer is full. */
 export class TextFileWriter {
   private buf = '';
@@ -75,7 +83,7 @@ export class TextFileWriter {
       out.once('open', () => resolve());
       out.once('error', reject);
     });
-    return new TextFileWriter(out, opts.bufferBytes ?? 1 << 14);
+    return new TextFileWriter(out, opts.bufferBytes ?? CHUNK_CHARS >> 1); // half: the last write may overshoot the buffer
   }
 
   /** Write text; returns a promise only when the caller should wait (backpressure). */

@@ -11,7 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import { csvLine } from './csv.ts';
 import { TrafficError } from './errors.ts';
-import { TextFileWriter } from './io.ts';
+import { CHUNK_CHARS, TextFileWriter } from './io.ts';
 import { workerScript } from './worker-script.ts';
 
 /** The writer thread's code: its TypeScript source and its tsx entry (worker-script.ts). */
@@ -41,8 +41,8 @@ export type WriterReply =
 
 /** Text posted to the thread but not yet written, across all files: above it, writers wait. */
 const MAX_IN_FLIGHT_CHARS = 32 << 20;
-/** A file's text is gathered up to this size before it is posted (fewer, larger messages). */
-const POST_CHARS = 1 << 15;
+/** A file's text is gathered up to this size before it is posted (fewer messages, none large). */
+const POST_CHARS = CHUNK_CHARS;
 
 interface Pending {
   resolve: () => void;
