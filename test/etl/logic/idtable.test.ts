@@ -74,6 +74,26 @@ describe('IdVoteTable', () => {
     expect(ids.size).toBe(300);
   });
 
+  it('tallies like VoteTable when votes outnumber its log (put in hash order, several flushes, big growth)', () => {
+    const names = ['02', '01', '52', '-'];
+    const ids = new IdVoteTable(names);
+    const strings = new VoteTable();
+    let x = 99;
+    const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    // 600k votes on 150k keys: more than one log's worth, and a table that grows from 1k slots
+    // to 256k during the first flush (keys in hash order must not pile up on a few home slots).
+    for (let i = 0; i < 600_000; i++) {
+      const key = Math.floor(next() * 150_000);
+      const v = next() < 0.8 ? key % 2 : Math.floor(next() * names.length);
+      ids.add(key, key % 5, v);
+      if (key % 97 === 0) strings.add(`${key}|${key % 5}`, names[v]!);
+    }
+    for (let key = 0; key < 150_000; key += 97) expect(ids.tally(key, key % 5), `key ${key}`).toEqual(strings.tally(`${key}|${key % 5}`));
+    expect(ids.size).toBeGreaterThan(145_000);
+    expect(ids.size).toBeLessThanOrEqual(150_000);
+    expect(ids.tally(150_001, 0)).toBeUndefined();
+  });
+
   it('keeps counts of many keys when its arrays grow', () => {
     const t = new IdVoteTable(['x', 'y']);
     for (let k = 0; k < 5000; k++) for (let j = 0; j <= k % 3; j++) t.add(k, 0, j % 2);
