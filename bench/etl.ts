@@ -123,6 +123,9 @@ async function twoMonths(seed: number): Promise<string> {
   return dir;
 }
 
+/** Runs of the command on the stand-in: the machine's noise is ±15 % from one run to the next. */
+const COMMAND_RUNS = 3;
+
 /**
  * Wall time of the command as a user runs it (`npm run etl:all`'s node command, in a fresh
  * process): process start, loading the code and starting the threads included.
@@ -233,9 +236,17 @@ export const command: Command = {
     let twoCommand = 0;
     if (!values['skip-two-months']) {
       const dir = await twoMonths(seed);
+      // The command first, while this process is still small: after the in-process run its
+      // collector works through a 1 GB heap in the background, on the cores the command needs.
+      const walls: number[] = [];
+      for (let i = 0; i < COMMAND_RUNS; i++) walls.push(await commandWall(dir));
+      walls.sort((x, y) => x - y);
+      twoCommand = walls[Math.floor(walls.length / 2)]!;
+      console.log(
+        `the command (fresh \`node bin/traffic.mjs etl:all\` process, start to exit): ${twoCommand.toFixed(2)} s, ` +
+          `the median of ${walls.length} runs (${walls.map((w) => w.toFixed(2)).join(', ')})`,
+      );
       two = await benchOne('two-month stand-in (full December + January)', dir, seed);
-      twoCommand = await commandWall(dir);
-      console.log(`the command (fresh \`node bin/traffic.mjs etl:all\` process, start to exit): ${twoCommand.toFixed(2)} s`);
     }
     let genRate = 0;
     if (!values['skip-generated']) {
@@ -257,11 +268,11 @@ export const command: Command = {
     console.log('');
     if (two) {
       const s = two.run.seconds;
-      // Judged on the slower of the run and the whole command, as a user would time it.
+      // Judged on the slower of the in-process run and the command (its median), as a user would time it.
       const worst = Math.max(s, twoCommand);
       console.log(
         `GOAL full two months < ${TWO_MONTHS_GOAL_S} s: the stand-in (${fmtInt(two.run.rows)} raw rows) took ${s.toFixed(2)} s ` +
-          `(${(s / two.base.seconds).toFixed(2)}× its read+write baseline), ${twoCommand.toFixed(2)} s as a command → ` +
+          `(${(s / two.base.seconds).toFixed(2)}× its read+write baseline), ${twoCommand.toFixed(2)} s as a command (median) → ` +
           `${worst < TWO_MONTHS_GOAL_S ? 'met' : 'NOT met'}`,
       );
     }
