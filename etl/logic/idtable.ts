@@ -102,6 +102,8 @@ const LOG_BITS = 8;
 
 /** Sort space shared by every table (a flush is synchronous): [hash, a, b, value] per vote. */
 let sorted = new Int32Array(0);
+/** Each logged vote's hash, computed once per flush for both the count and the scatter. */
+let hashes = new Int32Array(0);
 const runStarts = new Int32Array((1 << LOG_BITS) + 1);
 
 /**
@@ -128,6 +130,9 @@ export class IdVoteTable {
   /** Votes not yet in the slots: [a, b, value] each, in arrival order. */
   private log = new Int32Array(3 * 1024);
   private logged = 0;
+  /** Entries before the flush under way, and the votes it puts (grow() sizes from them). */
+  private before = 0;
+  private votes = 0;
 
   constructor(private readonly names: readonly string[]) {
     const cap = 1024;
@@ -150,14 +155,10 @@ export class IdVoteTable {
 
   /** One vote for `value` under (a, b). */
   add(a: number, b: number, value: number): void {
+    if (this.logged === LOG_VOTES) this.flush();
     let log = this.log;
     const at = this.logged * 3;
     if (at === log.length) {
-      if (this.logged >= LOG_VOTES) {
-        this.flush();
-        this.add(a, b, value);
-        return;
-      }
       const grown = new Int32Array(Math.min(LOG_VOTES * 3, log.length * 2));
       grown.set(log);
       this.log = log = grown;
@@ -175,20 +176,26 @@ export class IdVoteTable {
     this.logged = 0;
     const log = this.log;
     const top = 32 - LOG_BITS;
-    if (sorted.length < n * 4) sorted = new Int32Array(Math.max(n, 1024) * 4);
+    if (sorted.length < n * 4) {
+      sorted = new Int32Array(Math.max(n, 1024) * 4);
+      hashes = new Int32Array(Math.max(n, 1024));
+    }
     const s = sorted;
+    const hs = hashes;
     const starts = runStarts;
     starts.fill(0);
-    for (let k = 0; k < n; k++) starts[(hashPair(log[k * 3]!, log[k * 3 + 1]!) >>> top) + 1]!++;
+    for (let k = 0; k < n; k++) {
+      const h = hashPair(log[k * 3]!, log[k * 3 + 1]!);
+      hs[k] = h | 0;
+      starts[(h >>> top) + 1]!++;
+    }
     for (let r = 1; r < starts.length; r++) starts[r]! += starts[r - 1]!;
     for (let k = 0; k < n; k++) {
-      const a = log[k * 3]!;
-      const b = log[k * 3 + 1]!;
-      const h = hashPair(a, b);
+      const h = hs[k]!;
       const d = starts[h >>> top]!++ * 4;
-      s[d] = h | 0;
-      s[d + 1] = a;
-      s[d + 2] = b;
+      s[d] = h;
+      s[d + 1] = log[k * 3]!;
+      s[d + 2] = log[k * 3 + 1]!;
       s[d + 3] = log[k * 3 + 2]!;
     }
     this.before = this.entries;
@@ -252,10 +259,6 @@ export class IdVoteTable {
     }
     flat.push(value, 1);
   }
-
-  /** Entries before the flush under way, and the votes it puts. */
-  private before = 0;
-  private votes = 0;
 
   /**
    * Room for the keys still to come in this flush, `h` being the hash just put. Doubling is not

@@ -27,6 +27,12 @@ describe('IntPairIndex', () => {
   });
 });
 
+/** Deterministic pseudo-random numbers in [0, 1) (an LCG), so the vote streams are repeatable. */
+function lcg(seed: number): () => number {
+  let x = seed;
+  return () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+}
+
 describe('IdVoteTable', () => {
   it('tallies like VoteTable: total, leading value, ties to the smaller text', () => {
     const names = ['02', '52', '01', '苏', '皖'];
@@ -59,10 +65,9 @@ describe('IdVoteTable', () => {
     const names = ['02', '01', '52', '51', '13', '22', '23', '-'];
     const ids = new IdVoteTable(names);
     const strings = new VoteTable();
-    // Deterministic LCG: keys 0..299, each with its own skew; the first votes of a key are rare
+    // Keys 0..299, each with its own skew; the first votes of a key are rare
     // values, the common ones come later and must outvote them wherever they are kept.
-    let x = 12345;
-    const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const next = lcg(12345);
     for (let i = 0; i < 30_000; i++) {
       const key = Math.floor(next() * 300);
       const late = i > 3000;
@@ -78,8 +83,7 @@ describe('IdVoteTable', () => {
     const names = ['02', '01', '52', '-'];
     const ids = new IdVoteTable(names);
     const strings = new VoteTable();
-    let x = 99;
-    const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const next = lcg(99);
     // 600k votes on 150k keys: more than one log's worth, and a table that grows from 1k slots
     // to 256k during the first flush (keys in hash order must not pile up on a few home slots).
     for (let i = 0; i < 600_000; i++) {
