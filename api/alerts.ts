@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
-import { STREAM } from '../pipeline/schema.ts';
+import { STREAM } from '../core/schema.ts';
 
 export interface AlertFeed {
   readonly kind: 'memory' | 'redis';

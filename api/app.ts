@@ -7,9 +7,9 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { csvLine } from '../pipeline/csv.ts';
-import { PASS_COLUMNS, type PassRecord, type TrafficStore } from '../pipeline/store-api.ts';
-import { chinaIso, formatChinaTime, isWeekend, toEpochSeconds } from '../pipeline/time.ts';
+import { csvLine } from '../core/csv.ts';
+import { PASS_COLUMNS, type PassRecord, type TrafficStore } from '../store/store-api.ts';
+import { chinaIso, formatChinaTime, isWeekend, toEpochSeconds } from '../core/time.ts';
 import type { AlertFeed } from './alerts.ts';
 import type { CongestionFeed } from './congestion.ts';
 import {

@@ -5,9 +5,9 @@
  * else in-process), congestion levels (Redis traffic:congestion when set) and the flow model (when
  * its JSON exists).
  */
-import { readEnv } from '../pipeline/config.ts';
-import { int, optStr, parseFlags } from '../pipeline/cli/args.ts';
-import type { Command } from '../pipeline/cli/command.ts';
+import { readEnv } from '../core/config.ts';
+import { int, optStr, parseFlags } from '../core/args.ts';
+import type { Command } from '../core/command.ts';
 import { openApiDeps, type ApiDepsOptions } from './compose.ts';
 import { createApiApp } from './app.ts';
 import { parseCorsOrigins } from './http.ts';

@@ -5,10 +5,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EmbeddedStore, EMBEDDED_DB_FILE } from '../pipeline/embedded/duckdb-store.ts';
-import { TrafficError } from '../pipeline/errors.ts';
-import { FILES } from '../pipeline/schema.ts';
-import type { TrafficStore } from '../pipeline/store-api.ts';
+import { EmbeddedStore, EMBEDDED_DB_FILE } from '../store/duckdb-store.ts';
+import { TrafficError } from '../core/errors.ts';
+import { FILES } from '../core/schema.ts';
+import type { TrafficStore } from '../store/store-api.ts';
 import { THRESHOLDS_FILE } from '../streaming/congestion/thresholds.ts';
 import { MemoryAlertFeed, RedisAlertFeed, type AlertFeed } from './alerts.ts';
 import type { FlowPredictor, ThresholdSource } from './app.ts';
@@ -37,14 +37,9 @@ export interface ApiDeps {
 
 export async function openStore(opts: { dataDir: string; mysql?: string[] | undefined }): Promise<TrafficStore> {
   if (opts.mysql && opts.mysql.length) {
-    const spec = '../pipeline/store/api-store.ts';
-    const mod = (await import(spec).catch(() => null)) as
-      | { openMysqlApiStore?: (urls: string[]) => Promise<TrafficStore> }
-      | null;
-    if (!mod?.openMysqlApiStore) {
-      throw new TrafficError('INVALID_OPTION', 'the MySQL store is not available in this build', { option: '--mysql' });
-    }
-    return mod.openMysqlApiStore(opts.mysql);
+    // Loaded only when asked for: the embedded platform never pays for mysql2.
+    const { openMysqlApiStore } = await import('../store/api-store.ts');
+    return openMysqlApiStore(opts.mysql);
   }
   return EmbeddedStore.open(path.join(opts.dataDir, EMBEDDED_DB_FILE));
 }

@@ -7,7 +7,7 @@
  * Also the thresholds behind the query page's series: kkmc_thresholds.csv, re-read when edited.
  */
 import { existsSync, statSync } from 'node:fs';
-import { isWeekend } from '../pipeline/time.ts';
+import { isWeekend } from '../core/time.ts';
 import { readThresholds, type ThresholdTable } from '../streaming/congestion/thresholds.ts';
 import { RedisAlertFeed } from './alerts.ts';
 

@@ -3,8 +3,8 @@
  * JSON body and returns typed, trusted values or throws a 400 saying what is wrong.
  */
 import { badRequest } from './http.ts';
-import { parseGcsjText } from '../pipeline/time.ts';
-import type { QueryFilter } from '../pipeline/store-api.ts';
+import { parseGcsjText } from '../core/time.ts';
+import type { QueryFilter } from '../store/store-api.ts';
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 

@@ -9,9 +9,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { optStr, parseFlags } from '../pipeline/cli/args.ts';
-import type { Command } from '../pipeline/cli/command.ts';
-import { chinaIso } from '../pipeline/time.ts';
+import { optStr, parseFlags } from '../core/args.ts';
+import type { Command } from '../core/command.ts';
+import { chinaIso } from '../core/time.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 

@@ -12,14 +12,14 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import { readEnv } from '../pipeline/config.ts';
-import { int, optStr, parseFlags } from '../pipeline/cli/args.ts';
-import type { Command } from '../pipeline/cli/command.ts';
-import { EmbeddedStore, EMBEDDED_DB_FILE } from '../pipeline/embedded/duckdb-store.ts';
-import { TrafficError } from '../pipeline/errors.ts';
-import { FILES } from '../pipeline/schema.ts';
-import { loadMaster, readDimension } from '../pipeline/store/load.ts';
-import { ShardedStore } from '../pipeline/store/mysql.ts';
+import { readEnv } from '../core/config.ts';
+import { int, optStr, parseFlags } from '../core/args.ts';
+import type { Command } from '../core/command.ts';
+import { EmbeddedStore, EMBEDDED_DB_FILE } from '../store/duckdb-store.ts';
+import { TrafficError } from '../core/errors.ts';
+import { FILES } from '../core/schema.ts';
+import { loadMaster, readDimension } from '../store/load.ts';
+import { ShardedStore } from '../store/mysql.ts';
 
 const usage = `usage: traffic bench:api [--in master.csv] [--model FILE] [--seconds N] [--mysql URL,URL | --no-mysql]
 

@@ -16,11 +16,11 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseFlags, int, optStr } from '../pipeline/cli/args.ts';
-import type { Command } from '../pipeline/cli/command.ts';
-import { csvLine } from '../pipeline/csv.ts';
-import { TextFileWriter } from '../pipeline/io.ts';
-import { fmtInt } from '../pipeline/progress.ts';
+import { parseFlags, int, optStr } from '../core/args.ts';
+import type { Command } from '../core/command.ts';
+import { csvLine } from '../core/csv.ts';
+import { TextFileWriter } from '../core/io.ts';
+import { fmtInt } from '../core/progress.ts';
 import { listRawFiles, openRawFile } from '../etl/read/raw.ts';
 import { runEtl } from '../etl/runner.ts';
 

@@ -13,16 +13,16 @@ import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Command } from '../pipeline/cli/command.ts';
-import { int, parseFlags } from '../pipeline/cli/args.ts';
-import { readEnv } from '../pipeline/config.ts';
-import { openCsvTable } from '../pipeline/io.ts';
-import { FILES, MASTER_COLUMNS } from '../pipeline/schema.ts';
+import type { Command } from '../core/command.ts';
+import { int, parseFlags } from '../core/args.ts';
+import { readEnv } from '../core/config.ts';
+import { openCsvTable } from '../core/io.ts';
+import { FILES, MASTER_COLUMNS } from '../core/schema.ts';
 import { loadPredictor } from '../models/predictor.ts';
 import { readMasterGrid } from '../models/read-master.ts';
 import { writeSyntheticMaster, mulberry32, type SyntheticOptions } from '../models/synthetic-master.ts';
 import { trainFlowModel, type FlowModelJson } from '../models/train.ts';
-import { TrafficError } from '../pipeline/errors.ts';
+import { TrafficError } from '../core/errors.ts';
 
 const usage = `usage: traffic bench:model [--rows N] [--predictions N]
 

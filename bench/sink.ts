@@ -11,18 +11,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { int, optStr, parseFlags } from '../pipeline/cli/args.ts';
-import type { Command } from '../pipeline/cli/command.ts';
-import { DEFAULTS, readEnv } from '../pipeline/config.ts';
-import { readCsvRecords } from '../pipeline/io.ts';
-import { fmtInt } from '../pipeline/progress.ts';
-import { FILES, type MasterRow } from '../pipeline/schema.ts';
-import { loadMaster } from '../pipeline/store/load.ts';
-import { ShardedStore, tsvLine } from '../pipeline/store/mysql.ts';
+import { int, optStr, parseFlags } from '../core/args.ts';
+import type { Command } from '../core/command.ts';
+import { DEFAULTS, readEnv } from '../core/config.ts';
+import { readCsvRecords } from '../core/io.ts';
+import { fmtInt } from '../core/progress.ts';
+import { FILES, type MasterRow } from '../core/schema.ts';
+import { loadMaster } from '../store/load.ts';
+import { ShardedStore, tsvLine } from '../store/mysql.ts';
 import { openSink, ensureTopic } from '../streaming/bus/index.ts';
 import { runSink } from '../streaming/sink.ts';
 import { makeRows, writeMasterCsv } from '../test/store/fixture.ts';
-import { TRAFFIC_COLUMNS, TRAFFIC_TABLE } from '../pipeline/store/ddl.ts';
+import { TRAFFIC_COLUMNS, TRAFFIC_TABLE } from '../store/ddl.ts';
 import { Kafka, logLevel } from 'kafkajs';
 
 const usage = `usage: traffic bench:sink [--rows 200000] [--in master.csv] [--mysql URL,URL] [--kafka host:port]

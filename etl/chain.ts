@@ -10,17 +10,17 @@
  */
 import { rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { csvLine } from '../pipeline/csv.ts';
-import { TrafficError } from '../pipeline/errors.ts';
-import { openCsvTable } from '../pipeline/io.ts';
-import { openTextSink, type TextSink, type WriterThread } from '../pipeline/writer-thread.ts';
-import { Progress } from '../pipeline/progress.ts';
-import { F, SYN_PREFIX, type Reject } from '../pipeline/schema.ts';
-import type { RowContext, RowStage, StageIO } from '../pipeline/stage.ts';
+import { csvLine } from '../core/csv.ts';
+import { TrafficError } from '../core/errors.ts';
+import { openCsvTable } from '../core/io.ts';
+import { openTextSink, type TextSink, type WriterThread } from '../core/writer-thread.ts';
+import { Progress } from '../core/progress.ts';
+import { F, SYN_PREFIX, type Reject } from '../core/schema.ts';
+import type { RowContext, RowStage, StageIO } from '../core/stage.ts';
 import { emptyStageEntry, reasonKey, type StageEntry } from './manifest.ts';
 import { FS, unpackRow } from './stages/01-merge.ts';
 
-/** Rows per batch between stages and threads: a batch as CSV stays near CHUNK_CHARS (pipeline/io.ts). */
+/** Rows per batch between stages and threads: a batch as CSV stays near CHUNK_CHARS (core/io.ts). */
 export const BATCH_ROWS = 512;
 
 export type Batch = string[][];

@@ -5,10 +5,10 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { int, optStr, parseFlags, str } from '../pipeline/cli/args.ts';
-import type { Command } from '../pipeline/cli/command.ts';
-import { readEnv } from '../pipeline/config.ts';
-import { TrafficError } from '../pipeline/errors.ts';
+import { int, optStr, parseFlags, str } from '../core/args.ts';
+import type { Command } from '../core/command.ts';
+import { readEnv } from '../core/config.ts';
+import { TrafficError } from '../core/errors.ts';
 import { finalLine, runEtl, type EtlOptions } from './runner.ts';
 import type { StageNo } from './stages.ts';
 

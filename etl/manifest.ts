@@ -6,8 +6,8 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { TrafficError } from '../pipeline/errors.ts';
-import { FILES } from '../pipeline/schema.ts';
+import { TrafficError } from '../core/errors.ts';
+import { FILES } from '../core/schema.ts';
 import type { ToolVersion } from './version.ts';
 
 export const MANIFEST_FORMAT = 'etl-manifest/1';

@@ -6,10 +6,10 @@
  */
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
-import { TrafficError } from '../pipeline/errors.ts';
-import { openTextSink, type WriterThread } from '../pipeline/writer-thread.ts';
-import { Progress } from '../pipeline/progress.ts';
-import { FILES, RAW_COLUMNS, type Reject } from '../pipeline/schema.ts';
+import { TrafficError } from '../core/errors.ts';
+import { openTextSink, type WriterThread } from '../core/writer-thread.ts';
+import { Progress } from '../core/progress.ts';
+import { FILES, RAW_COLUMNS, type Reject } from '../core/schema.ts';
 import { BATCH_ROWS, batchCsv } from './chain.ts';
 import { listRawFiles } from './read/raw.ts';
 import { admitPacked, Deduper, MERGE_STAGE, sortPacked, unpackRow } from './stages/01-merge.ts';

@@ -13,8 +13,8 @@
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { workerScript } from '../pipeline/worker-script.ts';
-import { errorFromThread, TrafficError, type ThreadErrorMessage } from '../pipeline/errors.ts';
+import { workerScript } from '../core/worker-script.ts';
+import { errorFromThread, TrafficError, type ThreadErrorMessage } from '../core/errors.ts';
 import { openRawFile, type RawFileInfo } from './read/raw.ts';
 import { normalizeRecord, packRow, separatorReason } from './stages/01-merge.ts';
 
@@ -99,7 +99,7 @@ export function unpackBatch(b: PackedBatch): Extract<MergeEvent, { type: 'batch'
 
 export type WorkerMessage = PackedBatch | Extract<MergeEvent, { type: 'end' }> | ThreadErrorMessage;
 
-/** The reader thread's code: its TypeScript source and its tsx entry (pipeline/worker-script.ts). */
+/** The reader thread's code: its TypeScript source and its tsx entry (core/worker-script.ts). */
 export const READER_WORKER = { source: new URL('./merge-worker.ts', import.meta.url), entry: new URL('./merge-worker.mjs', import.meta.url) };
 
 /** How many batches a reader may run ahead of the consumer (bounds the memory in flight). */

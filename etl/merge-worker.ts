@@ -5,7 +5,7 @@
  * when this one posts a file's end.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { threadErrorMessage } from '../pipeline/errors.ts';
+import { threadErrorMessage } from '../core/errors.ts';
 import { packBatch, readNormalized, WORKER_AHEAD, type ReaderCommand, type WorkerMessage } from './merge-source.ts';
 
 const port = parentPort;

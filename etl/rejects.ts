@@ -7,9 +7,9 @@
 import { existsSync } from 'node:fs';
 import { appendFile, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { csvLine } from '../pipeline/csv.ts';
-import { readCsvRecords, TextFileWriter } from '../pipeline/io.ts';
-import { FILES, REJECT_COLUMNS, type Reject } from '../pipeline/schema.ts';
+import { csvLine } from '../core/csv.ts';
+import { readCsvRecords, TextFileWriter } from '../core/io.ts';
+import { FILES, REJECT_COLUMNS, type Reject } from '../core/schema.ts';
 
 export class RejectSink {
   private readonly writers = new Map<string, TextFileWriter>();

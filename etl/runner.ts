@@ -15,12 +15,12 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { WRITER_WORKER, WriterThread } from '../pipeline/writer-thread.ts';
-import { prepareWorkerScripts } from '../pipeline/worker-script.ts';
-import { TrafficError } from '../pipeline/errors.ts';
-import { fmtInt, Progress } from '../pipeline/progress.ts';
-import { FILES, RAW_COLUMNS, type Reject } from '../pipeline/schema.ts';
-import { chinaIso } from '../pipeline/time.ts';
+import { WRITER_WORKER, WriterThread } from '../core/writer-thread.ts';
+import { prepareWorkerScripts } from '../core/worker-script.ts';
+import { TrafficError } from '../core/errors.ts';
+import { fmtInt, Progress } from '../core/progress.ts';
+import { FILES, RAW_COLUMNS, type Reject } from '../core/schema.ts';
+import { chinaIso } from '../core/time.ts';
 import { BATCH_ROWS, fileSource, packedSource, RowStore, runSegment, StageRun, type BatchSource } from './chain.ts';
 import { checkBalance, MANIFEST_FORMAT, readManifest, totals, writeManifest, type Manifest, type StageEntry } from './manifest.ts';
 import { mergeRawFiles } from './merge-files.ts';
@@ -129,7 +129,7 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
     ...(o.geo === undefined ? {} : { geo: o.geo }),
     ...(o.overrides === undefined ? {} : { overrides: o.overrides }),
   };
-  // Threads start from plain JS bundles (fast) when they can: see pipeline/worker-script.ts.
+  // Threads start from plain JS bundles (fast) when they can: see core/worker-script.ts.
   await prepareWorkerScripts([READER_WORKER, WRITER_WORKER, STAGE_WORKER]);
   const open: StageRun[] = [];
   const threads: StageThread[] = [];

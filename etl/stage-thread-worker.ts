@@ -7,10 +7,10 @@
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { CsvParser } from '../pipeline/csv.ts';
-import { threadErrorMessage, TrafficError } from '../pipeline/errors.ts';
-import { TextFileWriter } from '../pipeline/io.ts';
-import { Progress } from '../pipeline/progress.ts';
+import { CsvParser } from '../core/csv.ts';
+import { threadErrorMessage, TrafficError } from '../core/errors.ts';
+import { TextFileWriter } from '../core/io.ts';
+import { Progress } from '../core/progress.ts';
 import { BATCH_ROWS, batchCsv, runSegment, StageRun, type Batch } from './chain.ts';
 import { packFields, type PackedRows, type StageThreadCommand, type StageThreadReply, type StageThreadSpec } from './stage-thread.ts';
 import { stageDef } from './stages.ts';

@@ -15,16 +15,16 @@
  * FEED_AHEAD_CHARS of text) deep.
  */
 import { Worker } from 'node:worker_threads';
-import { csvLine } from '../pipeline/csv.ts';
-import { errorFromThread, TrafficError, type ThreadErrorMessage } from '../pipeline/errors.ts';
-import type { TextSink } from '../pipeline/writer-thread.ts';
-import type { Reject } from '../pipeline/schema.ts';
+import { csvLine } from '../core/csv.ts';
+import { errorFromThread, TrafficError, type ThreadErrorMessage } from '../core/errors.ts';
+import type { TextSink } from '../core/writer-thread.ts';
+import type { Reject } from '../core/schema.ts';
 import type { StageEntry } from './manifest.ts';
 import type { StageNo, StageSettings } from './stages.ts';
 import { FS } from './stages/01-merge.ts';
-import { workerScript } from '../pipeline/worker-script.ts';
+import { workerScript } from '../core/worker-script.ts';
 
-/** The stage thread's code: its TypeScript source and its tsx entry (pipeline/worker-script.ts). */
+/** The stage thread's code: its TypeScript source and its tsx entry (core/worker-script.ts). */
 export const STAGE_WORKER = {
   source: new URL('./stage-thread-worker.ts', import.meta.url),
   entry: new URL('./stage-thread-worker.mjs', import.meta.url),

@@ -4,8 +4,8 @@
  * through etl/merge-files.ts; 02–05 are RowStages the chain runner fuses. Stage modules load
  * when a run needs them (`--only 1` does not pay for the codename or repair tables).
  */
-import { FILES, REPAIR_LOG_COLUMNS } from '../pipeline/schema.ts';
-import type { RowStage, StageIO } from '../pipeline/stage.ts';
+import { FILES, REPAIR_LOG_COLUMNS } from '../core/schema.ts';
+import type { RowStage, StageIO } from '../core/stage.ts';
 import { MERGE_STAGE } from './stages/01-merge.ts';
 import { createProfileStage, DEFAULT_PROFILE_OPTIONS, PROFILE_STAGE } from './stages/02-profile.ts';
 

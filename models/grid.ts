@@ -12,8 +12,8 @@
  * Only complete days are used for fitting and hold-out; SYN rows are counted (the report shows
  * them) but never enter a fit or an evaluation.
  */
-import { F, MASTER_COLUMNS, SYN_PREFIX } from '../pipeline/schema.ts';
-import { addDays, isWeekend } from '../pipeline/time.ts';
+import { F, MASTER_COLUMNS, SYN_PREFIX } from '../core/schema.ts';
+import { addDays, isWeekend } from '../core/time.ts';
 import { HOURS } from './features.ts';
 
 export type DayStatus = 'complete' | 'filled' | 'empty' | 'partial';

@@ -1,11 +1,11 @@
 /** `traffic predict --model F --kkmc CODE --hour H --weekend 0|1` prints the expected passes. */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from '../pipeline/cli/command.ts';
-import { int, optStr, parseFlags, str } from '../pipeline/cli/args.ts';
-import { readEnv } from '../pipeline/config.ts';
-import { TrafficError } from '../pipeline/errors.ts';
-import { FILES } from '../pipeline/schema.ts';
+import type { Command } from '../core/command.ts';
+import { int, optStr, parseFlags, str } from '../core/args.ts';
+import { readEnv } from '../core/config.ts';
+import { TrafficError } from '../core/errors.ts';
+import { FILES } from '../core/schema.ts';
 import { loadPredictor } from './predictor.ts';
 
 const usage = `usage: traffic predict [--model MODEL.json] --kkmc CODE (--hour H | --day) --weekend 0|1 [--json]

@@ -4,7 +4,7 @@
  * field); then the linear form is evaluated for every cell (checkpoint, hour, weekend) and kept
  * as a table, so a prediction is one array read.
  */
-import { TrafficError } from '../pipeline/errors.ts';
+import { TrafficError } from '../core/errors.ts';
 import { cellIndex, HOURS, termValue, type FeatureTerm } from './features.ts';
 
 export const SUPPORTED_FORMAT = 'traffic-flow-linear/1';

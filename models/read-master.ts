@@ -7,10 +7,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { TrafficError } from '../pipeline/errors.ts';
-import { openCsvTable } from '../pipeline/io.ts';
-import { Progress } from '../pipeline/progress.ts';
-import { FILES, MASTER_COLUMNS } from '../pipeline/schema.ts';
+import { TrafficError } from '../core/errors.ts';
+import { openCsvTable } from '../core/io.ts';
+import { Progress } from '../core/progress.ts';
+import { FILES, MASTER_COLUMNS } from '../core/schema.ts';
 import { flaggedDaysFromStats, HourlyGridBuilder, type HourlyGrid } from './grid.ts';
 
 export interface ReadMasterOptions {

@@ -9,7 +9,7 @@
  * collinearity of one-hot blocks (each block sums to the intercept column) is what λ > 0 resolves.
  */
 import { CholeskyDecomposition, Matrix, SingularValueDecomposition } from 'ml-matrix';
-import { TrafficError } from '../pipeline/errors.ts';
+import { TrafficError } from '../core/errors.ts';
 
 export interface LinearFit {
   intercept: number;

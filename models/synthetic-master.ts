@@ -9,11 +9,11 @@
  * left empty, cut short (partial) or filled with SYN copies of the same weekday a week earlier, as
  * stage 04 does.
  */
-import { MASTER_COLUMNS, SYN_PREFIX } from '../pipeline/schema.ts';
-import { TextFileWriter } from '../pipeline/io.ts';
-import { addDays, isWeekend } from '../pipeline/time.ts';
+import { MASTER_COLUMNS, SYN_PREFIX } from '../core/schema.ts';
+import { TextFileWriter } from '../core/io.ts';
+import { addDays, isWeekend } from '../core/time.ts';
 import { HOURS } from './features.ts';
-import { mulberry32 } from '../pipeline/random.ts';
+import { mulberry32 } from '../core/random.ts';
 
 export interface SyntheticOptions {
   checkpoints?: number;

@@ -4,11 +4,11 @@
  */
 import { writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from '../pipeline/cli/command.ts';
-import { int, num, optStr, parseFlags } from '../pipeline/cli/args.ts';
-import { readEnv } from '../pipeline/config.ts';
-import { TrafficError } from '../pipeline/errors.ts';
-import { FILES } from '../pipeline/schema.ts';
+import type { Command } from '../core/command.ts';
+import { int, num, optStr, parseFlags } from '../core/args.ts';
+import { readEnv } from '../core/config.ts';
+import { TrafficError } from '../core/errors.ts';
+import { FILES } from '../core/schema.ts';
 import { readMasterGrid, type MasterScan } from './read-master.ts';
 import { metricsTable, trainFlowModel, type TrainOptions, type TrainResult } from './train.ts';
 

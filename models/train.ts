@@ -14,8 +14,8 @@
  * a table of K × 24 × 2 values before evaluation; predictions are clipped at 0 (the predictor's
  * contract) for the model and both baselines alike.
  */
-import { TrafficError } from '../pipeline/errors.ts';
-import { chinaIso } from '../pipeline/time.ts';
+import { TrafficError } from '../core/errors.ts';
+import { chinaIso } from '../core/time.ts';
 import {
   activeByCell,
   buildTerms,

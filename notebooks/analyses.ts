@@ -5,7 +5,7 @@
  */
 import { cellIndex, HOURS } from '../models/features.ts';
 import type { HourlyGrid } from '../models/grid.ts';
-import { F, SYN_PREFIX } from '../pipeline/schema.ts';
+import { F, SYN_PREFIX } from '../core/schema.ts';
 
 /** Counts of real (non-SYN) rows by origin province and vehicle type. */
 export class RowCounters {

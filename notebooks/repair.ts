@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { openCsvTable } from '../pipeline/io.ts';
-import { FILES, REPAIR_LOG_COLUMNS } from '../pipeline/schema.ts';
+import { openCsvTable } from '../core/io.ts';
+import { FILES, REPAIR_LOG_COLUMNS } from '../core/schema.ts';
 
 export interface RepairSummary {
   log: { file: string; rows: number; byFieldMethod: { field: string; method: string; count: number; meanConfidence: number | null }[] } | { file: string; error: string } | null;

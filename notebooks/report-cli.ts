@@ -6,12 +6,12 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from '../pipeline/cli/command.ts';
-import { optStr, parseFlags } from '../pipeline/cli/args.ts';
-import { readEnv } from '../pipeline/config.ts';
-import { TrafficError } from '../pipeline/errors.ts';
-import { FILES } from '../pipeline/schema.ts';
-import { chinaIso } from '../pipeline/time.ts';
+import type { Command } from '../core/command.ts';
+import { optStr, parseFlags } from '../core/args.ts';
+import { readEnv } from '../core/config.ts';
+import { TrafficError } from '../core/errors.ts';
+import { FILES } from '../core/schema.ts';
+import { chinaIso } from '../core/time.ts';
 import { loadPredictor, type Predictor } from '../models/predictor.ts';
 import type { HourlyGrid } from '../models/grid.ts';
 import { readMasterGrid } from '../models/read-master.ts';

@@ -3,8 +3,8 @@
  * their pid files under .state/ and checked to be ours). The machine's MariaDB 3306 and Redis are
  * shared and left running. State (topics, databases) stays in .state/ for the next start.
  */
-import type { Command } from '../pipeline/cli/command.ts';
-import { parseFlags } from '../pipeline/cli/args.ts';
+import type { Command } from '../core/command.ts';
+import { parseFlags } from '../core/args.ts';
 import { kafkaDown } from './services/kafka.ts';
 import { withServicesLock } from './services/lock.ts';
 import { shard2Down } from './services/mariadb.ts';

@@ -4,8 +4,8 @@
  * second MariaDB on 127.0.0.1:3307; checks the machine's MariaDB 3306 and Redis 6379 and starts
  * them if they are installed but down. Exit 0 only when every service answers.
  */
-import type { Command } from '../pipeline/cli/command.ts';
-import { parseFlags } from '../pipeline/cli/args.ts';
+import type { Command } from '../core/command.ts';
+import { parseFlags } from '../core/args.ts';
 import { kafkaAnswers, kafkaUp } from './services/kafka.ts';
 import { mariadbAnswers, mariadbMainUp, shard2Up } from './services/mariadb.ts';
 import { redisAnswers, redisUp } from './services/redis.ts';

@@ -4,12 +4,12 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { int, num, optStr, parseFlags, str } from '../pipeline/cli/args.ts';
-import type { Command } from '../pipeline/cli/command.ts';
-import { readEnv } from '../pipeline/config.ts';
-import { TrafficError } from '../pipeline/errors.ts';
-import { STORE_FLAGS, STORE_USAGE, normalizeStoreOptions } from '../pipeline/store/options.ts';
-import type { StoreOptions } from '../pipeline/store/mysql.ts';
+import { int, num, optStr, parseFlags, str } from '../core/args.ts';
+import type { Command } from '../core/command.ts';
+import { readEnv } from '../core/config.ts';
+import { TrafficError } from '../core/errors.ts';
+import { STORE_FLAGS, STORE_USAGE, normalizeStoreOptions } from '../store/options.ts';
+import type { StoreOptions } from '../store/mysql.ts';
 import { DEFAULT_LEVEL_OPTIONS } from './congestion/levels.ts';
 import { changesTable, runCongestion } from './congestion/run.ts';
 import { CONGESTION_KEY, CONGESTION_MAX } from './congestion/sinks.ts';

@@ -3,11 +3,11 @@
  * loop lives in streaming/detect/run.ts.
  */
 import path from 'node:path';
-import { int, num, optStr, parseFlags, str } from '../pipeline/cli/args.ts';
-import type { Command } from '../pipeline/cli/command.ts';
-import { readEnv } from '../pipeline/config.ts';
-import { TrafficError } from '../pipeline/errors.ts';
-import { FILES, STREAM } from '../pipeline/schema.ts';
+import { int, num, optStr, parseFlags, str } from '../core/args.ts';
+import type { Command } from '../core/command.ts';
+import { readEnv } from '../core/config.ts';
+import { TrafficError } from '../core/errors.ts';
+import { FILES, STREAM } from '../core/schema.ts';
 import type { RuleName } from './detect/alert.ts';
 import { DEFAULT_PARAMS } from './detect/core.ts';
 import { resolveDimensionFile } from './detect/geo.ts';

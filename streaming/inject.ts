@@ -11,10 +11,10 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { openCsvTable } from '../pipeline/io.ts';
-import { F, FILES, INJ_PREFIX, MISSING } from '../pipeline/schema.ts';
-import { formatChinaTime, isWeekend, toEpochSeconds, hourOf } from '../pipeline/time.ts';
-import { mulberry32 } from '../pipeline/random.ts';
+import { openCsvTable } from '../core/io.ts';
+import { F, FILES, INJ_PREFIX, MISSING } from '../core/schema.ts';
+import { formatChinaTime, isWeekend, toEpochSeconds, hourOf } from '../core/time.ts';
+import { mulberry32 } from '../core/random.ts';
 
 export interface Checkpoint {
   kkmc: string;

@@ -4,7 +4,7 @@
  * Decoding validates what every consumer relies on; a bad record is returned with the reason
  * so the caller can dead-letter it and go on.
  */
-import { F, MASTER_COLUMNS, type MasterRow } from '../pipeline/schema.ts';
+import { F, MASTER_COLUMNS, type MasterRow } from '../core/schema.ts';
 
 export const FIELD_COUNT = MASTER_COLUMNS.length;
 const GCSJ_RE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;

@@ -2,12 +2,12 @@
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import type { Command } from '../pipeline/cli/command.ts';
-import { int, num, optStr, parseFlags, str } from '../pipeline/cli/args.ts';
-import { readEnv } from '../pipeline/config.ts';
-import { TrafficError } from '../pipeline/errors.ts';
-import { fmtInt } from '../pipeline/progress.ts';
-import { FILES } from '../pipeline/schema.ts';
+import type { Command } from '../core/command.ts';
+import { int, num, optStr, parseFlags, str } from '../core/args.ts';
+import { readEnv } from '../core/config.ts';
+import { TrafficError } from '../core/errors.ts';
+import { fmtInt } from '../core/progress.ts';
+import { FILES } from '../core/schema.ts';
 import { ensureTopic, openSink, parseBusUri } from './bus/index.ts';
 import { findDimension, loadDimension } from './inject.ts';
 import { simulate, type SimMode } from './simulate.ts';

@@ -6,9 +6,9 @@
  * never sent before it is due. When behind (a slow sink), all overdue records go out in one batch.
  * rate = Infinity sends as fast as the sink accepts.
  */
-import { openCsvTable, TextFileWriter } from '../pipeline/io.ts';
-import { F, MASTER_COLUMNS } from '../pipeline/schema.ts';
-import { formatChinaTime, toEpochSeconds } from '../pipeline/time.ts';
+import { openCsvTable, TextFileWriter } from '../core/io.ts';
+import { F, MASTER_COLUMNS } from '../core/schema.ts';
+import { formatChinaTime, toEpochSeconds } from '../core/time.ts';
 import type { Sink } from './bus/types.ts';
 import { CloneInjector, TRUTH_COLUMNS, truthRow, withTime, type DimensionIndex } from './inject.ts';
 

@@ -4,16 +4,16 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { int, optStr, parseFlags, str } from '../pipeline/cli/args.ts';
-import type { Command } from '../pipeline/cli/command.ts';
-import { DEFAULTS, readEnv } from '../pipeline/config.ts';
-import { TrafficError } from '../pipeline/errors.ts';
-import { TextFileWriter } from '../pipeline/io.ts';
-import { Progress, fmtInt, fmtRate } from '../pipeline/progress.ts';
-import { REJECT_COLUMNS } from '../pipeline/schema.ts';
-import { readDimension } from '../pipeline/store/load.ts';
-import { ShardedStore } from '../pipeline/store/mysql.ts';
-import { STORE_FLAGS, STORE_USAGE, normalizeStoreOptions, normalizeTtlDays } from '../pipeline/store/options.ts';
+import { int, optStr, parseFlags, str } from '../core/args.ts';
+import type { Command } from '../core/command.ts';
+import { DEFAULTS, readEnv } from '../core/config.ts';
+import { TrafficError } from '../core/errors.ts';
+import { TextFileWriter } from '../core/io.ts';
+import { Progress, fmtInt, fmtRate } from '../core/progress.ts';
+import { REJECT_COLUMNS } from '../core/schema.ts';
+import { readDimension } from '../store/load.ts';
+import { ShardedStore } from '../store/mysql.ts';
+import { STORE_FLAGS, STORE_USAGE, normalizeStoreOptions, normalizeTtlDays } from '../store/options.ts';
 import { parseBusUri } from './bus/index.ts';
 import { runSink, type SinkRunOptions } from './sink.ts';
 

@@ -12,10 +12,10 @@
  *   rejected (with the server's message) instead of blocking the stream.
  * - Retention (TRAFFIC_TTL_DAYS) runs on a timer beside the writes.
  */
-import { isDataError, type ShardedStore, type Shard } from '../pipeline/store/mysql.ts';
-import { storeRowProblem } from '../pipeline/store/ddl.ts';
-import { isRetriable, withRetry } from '../pipeline/errors.ts';
-import type { MasterRow, Reject } from '../pipeline/schema.ts';
+import { isDataError, type ShardedStore, type Shard } from '../store/mysql.ts';
+import { storeRowProblem } from '../store/ddl.ts';
+import { isRetriable, withRetry } from '../core/errors.ts';
+import type { MasterRow, Reject } from '../core/schema.ts';
 import { openSource, kafkaBrokers, ensureTopic, type Source, type StreamItem } from './bus/index.ts';
 
 export interface SinkRunOptions {

@@ -3,12 +3,12 @@
  * congestion levels from a master CSV. See docs/congestion.md.
  */
 import path from 'node:path';
-import { int, num, parseFlags, str } from '../pipeline/cli/args.ts';
-import type { Command } from '../pipeline/cli/command.ts';
-import { readEnv } from '../pipeline/config.ts';
-import { TrafficError } from '../pipeline/errors.ts';
-import { Progress, fmtInt } from '../pipeline/progress.ts';
-import { FILES } from '../pipeline/schema.ts';
+import { int, num, parseFlags, str } from '../core/args.ts';
+import type { Command } from '../core/command.ts';
+import { readEnv } from '../core/config.ts';
+import { TrafficError } from '../core/errors.ts';
+import { Progress, fmtInt } from '../core/progress.ts';
+import { FILES } from '../core/schema.ts';
 import { DEFAULT_DERIVE, deriveThresholdsFile, THRESHOLDS_FILE, type DeriveOptions } from './congestion/thresholds.ts';
 
 const usage = `usage: traffic thresholds [--in master.csv] [--out kkmc_thresholds.csv] [options]

@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { TrafficError } from '../../pipeline/errors.ts';
-import { FILES } from '../../pipeline/schema.ts';
+import { TrafficError } from '../../core/errors.ts';
+import { FILES } from '../../core/schema.ts';
 import { runEtl } from '../../etl/runner.ts';
 import { findDimension } from '../../streaming/inject.ts';
 

@@ -4,7 +4,7 @@
  * set of stored gcxh to compare with what the topic carried.
  */
 import mysql, { type RowDataPacket } from 'mysql2/promise';
-import { MurmurShardRouter } from '../../pipeline/shard/router.ts';
+import { MurmurShardRouter } from '../../store/shard/router.ts';
 
 export interface ShardReport {
   url: string;

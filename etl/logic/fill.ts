@@ -4,7 +4,7 @@
  * day of the same weekday (whole weeks back); complete = at least half the median daily passes of
  * the days that have passes. Filled days are never sources. Partial days are reported, not filled.
  */
-import { addDays, daysBetween } from '../../pipeline/time.ts';
+import { addDays, daysBetween } from '../../core/time.ts';
 
 export interface FilledDay {
   date: string;

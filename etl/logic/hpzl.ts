@@ -2,7 +2,7 @@
  * Plate type (HPZL) to the two-digit GA 24.7 code: `2` → `02`, `2.0` (a spreadsheet number) → `02`,
  * `小型汽车` → `02`; `-`/empty stay `-`; a code outside GA 24.7 becomes `-` and is reported as unknown.
  */
-import { MISSING } from '../../pipeline/schema.ts';
+import { MISSING } from '../../core/schema.ts';
 import { HPZL_BY_NAME, HPZL_CODES } from './reference.ts';
 
 export type HpzlResult =

@@ -7,7 +7,7 @@
  * data (docs/etl-logic.md); masked plates are shared by many vehicles, so plate evidence on them
  * needs more support than on full plates.
  */
-import { F, MISSING } from '../../pipeline/schema.ts';
+import { F, MISSING } from '../../core/schema.ts';
 import { isKnownHpzl } from './hpzl.ts';
 import { classifyNormalized, newEnergyMarker, provinceChar, provinceFreeStem, type PlateClass } from './plate.ts';
 import { IdVoteTable, IntPairIndex } from './idtable.ts';

@@ -1,12 +1,12 @@
 /**
  * Raw CSV files: streamed in 1 MiB chunks (bounded memory), hashed as they stream, decoded per
- * file (decode.ts), parsed by pipeline/csv.ts. Blank lines before the header are skipped; the
+ * file (decode.ts), parsed by core/csv.ts. Blank lines before the header are skipped; the
  * first non-blank record must be the header.
  */
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { CsvParser, type CsvRecord } from '../../pipeline/csv.ts';
-import { TrafficError } from '../../pipeline/errors.ts';
+import { CsvParser, type CsvRecord } from '../../core/csv.ts';
+import { TrafficError } from '../../core/errors.ts';
 import { StreamDecoder, Utf16Error } from './decode.ts';
 import { describeHeaderMismatch, recognizeHeader } from './header.ts';
 import { fieldMap, joinErrors, shapeFields, type FieldMap } from './shape.ts';

@@ -5,7 +5,7 @@
  * matched to a column when exactly one column is named in it; a header is accepted only when all
  * 8 columns are found, each once. Extra, unmatched cells are allowed (their data is not read).
  */
-import { RAW_COLUMNS } from '../../pipeline/schema.ts';
+import { RAW_COLUMNS } from '../../core/schema.ts';
 
 /** Identifier tokens that name a contract column (upper case). */
 const TOKEN_NAMES: ReadonlyMap<string, number> = new Map<string, number>([

@@ -7,7 +7,7 @@
 import type { Stats } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { TrafficError } from '../../pipeline/errors.ts';
+import { TrafficError } from '../../core/errors.ts';
 import { openCsvFile } from './csv-raw.ts';
 import { openXlsxFile } from './xlsx.ts';
 import { looksLikeZip } from './zip.ts';

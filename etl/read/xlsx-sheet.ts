@@ -3,7 +3,7 @@
  * and character-code scanning over the XML text (no DOM, no per-attribute allocation), which is
  * what makes ~10⁵–10⁶ rows/s possible where a generic XML parser manages ~2·10⁴.
  */
-import { addDays, parseExcelSerial } from '../../pipeline/time.ts';
+import { addDays, parseExcelSerial } from '../../core/time.ts';
 import { decodeCellText, rootPrefix } from './xml.ts';
 import { DATE_TIME, NOT_DATE, type DateKind } from './xlsx-styles.ts';
 

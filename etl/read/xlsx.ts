@@ -7,8 +7,8 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { csvField } from '../../pipeline/csv.ts';
-import { TrafficError } from '../../pipeline/errors.ts';
+import { csvField } from '../../core/csv.ts';
+import { TrafficError } from '../../core/errors.ts';
 import { describeHeaderMismatch, recognizeHeader } from './header.ts';
 import { fieldMap, joinErrors, shapeFields, type FieldMap } from './shape.ts';
 import { SheetScanner, readSharedStrings, type SheetContext, type SheetRow } from './xlsx-sheet.ts';

@@ -1,8 +1,8 @@
 /** `traffic data:sample --out DIR [--seed S] [--days N] [--start YYYY-MM-DD] [--passes-per-day N] [--force]` */
 import path from 'node:path';
-import { int, parseFlags, str, optStr } from '../../pipeline/cli/args.ts';
-import type { Command } from '../../pipeline/cli/command.ts';
-import { Progress, fmtInt, fmtRate } from '../../pipeline/progress.ts';
+import { int, parseFlags, str, optStr } from '../../core/args.ts';
+import type { Command } from '../../core/command.ts';
+import { Progress, fmtInt, fmtRate } from '../../core/progress.ts';
 import { DEFAULT_SAMPLE_DAYS, MAX_SAMPLE_DAYS, generateSample } from './generate.ts';
 import { WEEKDAY_PASSES } from './profile.ts';
 

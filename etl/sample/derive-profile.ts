@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseGcsjText } from '../../pipeline/time.ts';
+import { parseGcsjText } from '../../core/time.ts';
 import { listRawFiles, openRawFile } from '../read/raw.ts';
 
 const GOOD_PLATE = /^[京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川贵云藏陕甘青宁新][A-Z][A-Z0-9]{2}\*\*\*$/;

@@ -10,9 +10,9 @@
  */
 import { copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { csvText } from '../../pipeline/io.ts';
-import { TrafficError } from '../../pipeline/errors.ts';
-import { daysBetween } from '../../pipeline/time.ts';
+import { csvText } from '../../core/io.ts';
+import { TrafficError } from '../../core/errors.ts';
+import { daysBetween } from '../../core/time.ts';
 import { defaultStart, isXlsxMonth, planSample, type FileFormat, type PlannedFile } from './layout.ts';
 import { CHECKPOINTS, buildRegularPool, dayVolume, generateDay, type CheckpointGap, type Pass } from './passes.ts';
 import { CSV_REGIME, PROFILE, WEEKDAY_PASSES, XLSX_REGIME, brandRank } from './profile.ts';

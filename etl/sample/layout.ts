@@ -5,7 +5,7 @@
  * days like `16-20.xlsx`, right after the first). In the last CSV month the last day has no file at all and the day
  * before it is a byte copy of the day before that (like `to_yqy_12018.csv` = `to_yqy_12017.csv`).
  */
-import { addDays } from '../../pipeline/time.ts';
+import { addDays } from '../../core/time.ts';
 
 export type FileFormat = 'csv-minutes' | 'csv-quoted' | 'xlsx';
 

@@ -3,7 +3,7 @@
  * (recurring or one-off), what the export wrote (blanks and misread plates, each with its truth)
  * and the pass id (GCXH). Pure and seeded by (seed, day): no file IO here.
  */
-import { daysBetween, weekday } from '../../pipeline/time.ts';
+import { daysBetween, weekday } from '../../core/time.ts';
 import {
   CHECKPOINT_DAY_SIGMA,
   CHECKPOINT_OUTAGE_P,

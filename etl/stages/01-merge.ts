@@ -9,8 +9,8 @@
  * real sample ≈ 0.5–0.6 kB a row (see docs/etl.md), i.e. ~350 MB for the full two months; this is
  * the one stage whose memory grows with the data set.
  */
-import { F, RAW_COLUMNS, type PassRow } from '../../pipeline/schema.ts';
-import { parseGcsjText } from '../../pipeline/time.ts';
+import { F, RAW_COLUMNS, type PassRow } from '../../core/schema.ts';
+import { parseGcsjText } from '../../core/time.ts';
 import { IntPairIndex } from '../logic/idtable.ts';
 
 export const MERGE_STAGE = '01-merge';

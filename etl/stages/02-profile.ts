@@ -12,9 +12,9 @@
  *                ≥ `minHourly` (default 10) passes an hour, so that quiet nights are not a gap.
  * The median uses non-empty days only, so empty days do not drag the bar down.
  */
-import { F, FILES, RAW_COLUMNS } from '../../pipeline/schema.ts';
-import type { RowStage, StageIO } from '../../pipeline/stage.ts';
-import { addDays, daysBetween, weekday } from '../../pipeline/time.ts';
+import { F, FILES, RAW_COLUMNS } from '../../core/schema.ts';
+import type { RowStage, StageIO } from '../../core/stage.ts';
+import { addDays, daysBetween, weekday } from '../../core/time.ts';
 
 export const PROFILE_STAGE = '02-profile';
 

@@ -7,11 +7,11 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCsv } from '../../pipeline/csv.ts';
-import { TrafficError } from '../../pipeline/errors.ts';
-import { csvText } from '../../pipeline/io.ts';
-import { DIMENSION_COLUMNS, F, FILES, RAW_COLUMNS } from '../../pipeline/schema.ts';
-import type { RowStage, StageIO } from '../../pipeline/stage.ts';
+import { parseCsv } from '../../core/csv.ts';
+import { TrafficError } from '../../core/errors.ts';
+import { csvText } from '../../core/io.ts';
+import { DIMENSION_COLUMNS, F, FILES, RAW_COLUMNS } from '../../core/schema.ts';
+import type { RowStage, StageIO } from '../../core/stage.ts';
 import { cleanName, CodenameRegistry, isValidCode, physicalKey, parseCheckpointName, type CheckpointParts } from '../logic/codename.ts';
 import { normalizeHpzl } from '../logic/hpzl.ts';
 

@@ -13,10 +13,10 @@
  * passes), the held-out rows (holdoutRate × rows), and the rows of the days that are fill sources
  * until their last target day is emitted (at most ~a week of rows when a long gap is filled).
  */
-import { TrafficError } from '../../pipeline/errors.ts';
-import { F, MISSING, RAW_COLUMNS, REPAIR_LOG_COLUMNS } from '../../pipeline/schema.ts';
-import type { RowStage, StageIO } from '../../pipeline/stage.ts';
-import { toEpochSeconds } from '../../pipeline/time.ts';
+import { TrafficError } from '../../core/errors.ts';
+import { F, MISSING, RAW_COLUMNS, REPAIR_LOG_COLUMNS } from '../../core/schema.ts';
+import type { RowStage, StageIO } from '../../core/stage.ts';
+import { toEpochSeconds } from '../../core/time.ts';
 import { planFill, synId, type FillPlan } from '../logic/fill.ts';
 import { heldOutTest } from '../logic/holdout.ts';
 import { IntPairIndex } from '../logic/idtable.ts';

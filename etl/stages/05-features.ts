@@ -2,10 +2,10 @@
  * Stage 05 features: the 8 cleaned columns + PROVINCE, IS_WEEKEND, IS_PEAK_HOUR, VEHICLE_TYPE_NAME
  * (the 12-column master). Pure per-row derivation; times are China local, read from the GCSJ text.
  */
-import { TrafficError } from '../../pipeline/errors.ts';
-import { F, MASTER_COLUMNS, RAW_COLUMNS } from '../../pipeline/schema.ts';
-import type { RowStage, StageIO } from '../../pipeline/stage.ts';
-import { isWeekend } from '../../pipeline/time.ts';
+import { TrafficError } from '../../core/errors.ts';
+import { F, MASTER_COLUMNS, RAW_COLUMNS } from '../../core/schema.ts';
+import type { RowStage, StageIO } from '../../core/stage.ts';
+import { isWeekend } from '../../core/time.ts';
 import { provinceOfPlate, vehicleTypeName } from '../logic/reference.ts';
 
 export const FEATURES_STAGE = '05-features';

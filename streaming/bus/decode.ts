@@ -1,5 +1,5 @@
 /** Turning carried records into StreamItems or dead-letter reasons, shared by every source. */
-import { isRetriable, TrafficError } from '../../pipeline/errors.ts';
+import { isRetriable, TrafficError } from '../../core/errors.ts';
 import { decodeRecord } from '../record.ts';
 import type { SourceOptions, SourceStats } from './types.ts';
 

@@ -7,9 +7,9 @@
  * how master CSVs are replayed offline.
  */
 import { appendFile, open, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
-import { CsvParser, parseCsv, type CsvRecord } from '../../pipeline/csv.ts';
-import { TrafficError } from '../../pipeline/errors.ts';
-import { F, MASTER_COLUMNS } from '../../pipeline/schema.ts';
+import { CsvParser, parseCsv, type CsvRecord } from '../../core/csv.ts';
+import { TrafficError } from '../../core/errors.ts';
+import { F, MASTER_COLUMNS } from '../../core/schema.ts';
 import { encodeRecord, FIELD_COUNT } from '../record.ts';
 import { checkSourceOptions, countReject, decodeRecord, deliverWithRetry, newStats, sleep, stopSignal } from './decode.ts';
 import type { Source, SourceOptions, SourceStats, StreamItem } from './types.ts';

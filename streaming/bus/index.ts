@@ -4,7 +4,7 @@
  * Records are the stream record of streaming/record.ts (12 master fields, tab-separated).
  * See docs/streaming.md.
  */
-import { TrafficError } from '../../pipeline/errors.ts';
+import { TrafficError } from '../../core/errors.ts';
 import { FileSink, StdoutSink } from './file-sink.ts';
 import { FileSource } from './file-source.ts';
 import { ensureTopic, KafkaSink, KafkaSource } from './kafka.ts';

@@ -5,8 +5,8 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Kafka, Partitioners, logLevel, type Consumer, type KafkaMessage, type PartitionMetadata, type Producer, type LogEntry } from 'kafkajs';
-import { F } from '../../pipeline/schema.ts';
-import { TrafficError } from '../../pipeline/errors.ts';
+import { F } from '../../core/schema.ts';
+import { TrafficError } from '../../core/errors.ts';
 import { encodeRecord } from '../record.ts';
 import { checkSourceOptions, countReject, decodeRecord, deliverWithRetry, newStats, stopSignal } from './decode.ts';
 import type { Sink, SinkOptions, Source, SourceOptions, SourceStats, StreamItem } from './types.ts';

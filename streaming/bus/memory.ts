@@ -4,7 +4,7 @@
  * records all known groups have committed are dropped, and at most MEMORY_CAP are kept (the oldest
  * go first, counted in `dropped`) so a long run cannot exhaust memory.
  */
-import { F } from '../../pipeline/schema.ts';
+import { F } from '../../core/schema.ts';
 import { encodeRecord } from '../record.ts';
 import { checkSourceOptions, countReject, decodeRecord, deliverWithRetry, newStats, stopSignal } from './decode.ts';
 import type { Sink, Source, SourceOptions, SourceStats, StreamItem } from './types.ts';

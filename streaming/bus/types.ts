@@ -30,7 +30,7 @@ export interface Source {
    * `<log>.rejects` line `reason<TAB>original`; memory: bus `<name>-dlq`) BEFORE the commit and
    * counted; they never stop the source. Resolves when stop() is called (or, for finite sources
    * like a file opened with follow:false, at end of input). A handler error: the batch is retried
-   * (with backoff) if the error is retriable (pipeline/errors.ts isRetriable), else run() rejects
+   * (with backoff) if the error is retriable (core/errors.ts isRetriable), else run() rejects
    * without committing.
    */
   run(handler: (batch: StreamItem[]) => Promise<void>): Promise<void>;

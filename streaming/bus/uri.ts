@@ -1,6 +1,6 @@
 /** Bus addresses: `kafka://host:port[,host:port]/topic`, `file:PATH`, `stdout`, `memory:NAME`. */
 import path from 'node:path';
-import { TrafficError } from '../../pipeline/errors.ts';
+import { TrafficError } from '../../core/errors.ts';
 import type { BusUri } from './types.ts';
 
 const HOST_PORT = /^[A-Za-z0-9.\-_]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$/;

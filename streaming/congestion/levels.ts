@@ -13,7 +13,7 @@
  * every 5-minute window from the checkpoint's first pass up to the watermark is evaluated.
  */
 import { createHash } from 'node:crypto';
-import { formatChinaTime, hourOf, isWeekend, toEpochSeconds } from '../../pipeline/time.ts';
+import { formatChinaTime, hourOf, isWeekend, toEpochSeconds } from '../../core/time.ts';
 import type { FlowWindow } from '../windows/core.ts';
 import type { ThresholdTable } from './thresholds.ts';
 

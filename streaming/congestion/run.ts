@@ -9,7 +9,7 @@
  */
 import { ensureTopic, kafkaBrokers, openSource, type Source, type StreamItem } from '../bus/index.ts';
 import { kafkaClient } from '../bus/kafka.ts';
-import { Progress, fmtInt } from '../../pipeline/progress.ts';
+import { Progress, fmtInt } from '../../core/progress.ts';
 import { FlowWindows, type FlowWindow, type FlowWindowOptions } from '../windows/core.ts';
 import { CongestionLevels, type CongestionAlert, type LevelOptions } from './levels.ts';
 import { openCongestionSink, type CongestionSink, type CongestionSinkOptions } from './sinks.ts';

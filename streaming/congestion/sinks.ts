@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { TrafficError } from '../../pipeline/errors.ts';
+import { TrafficError } from '../../core/errors.ts';
 import type { Alert } from '../detect/alert.ts';
 import { RedisAlertSink } from '../detect/sinks.ts';
 import type { CongestionAlert } from './levels.ts';

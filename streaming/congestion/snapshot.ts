@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { TrafficError, withRetry } from '../../pipeline/errors.ts';
+import { TrafficError, withRetry } from '../../core/errors.ts';
 import type { WindowsSnapshot } from '../windows/core.ts';
 import type { LevelsSnapshot } from './levels.ts';
 

@@ -11,11 +11,11 @@
  * evidence, partial days would read as quiet traffic.
  */
 import { writeFile } from 'node:fs/promises';
-import { csvText, openCsvTable, readCsvRecords } from '../../pipeline/io.ts';
-import { TrafficError } from '../../pipeline/errors.ts';
-import { F, MASTER_COLUMNS, SYN_PREFIX } from '../../pipeline/schema.ts';
-import { isStoreTime } from '../../pipeline/store/ddl.ts';
-import { isWeekend, toEpochSeconds } from '../../pipeline/time.ts';
+import { csvText, openCsvTable, readCsvRecords } from '../../core/io.ts';
+import { TrafficError } from '../../core/errors.ts';
+import { F, MASTER_COLUMNS, SYN_PREFIX } from '../../core/schema.ts';
+import { isStoreTime } from '../../store/ddl.ts';
+import { isWeekend, toEpochSeconds } from '../../core/time.ts';
 
 export type DayType = 'weekday' | 'weekend';
 export const DAY_TYPES: readonly DayType[] = ['weekday', 'weekend'];

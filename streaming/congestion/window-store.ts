@@ -3,15 +3,15 @@
  * file, or nowhere (a replay that only measures levels). Both stores upsert idempotently.
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { TrafficError } from '../../pipeline/errors.ts';
+import { TrafficError } from '../../core/errors.ts';
 import {
   ensureFlowWindowTable,
   ensureFlowWindowTableDuckDB,
   upsertFlowWindows,
   upsertFlowWindowsDuckDB,
   type FlowWindowRow,
-} from '../../pipeline/store/flow-window.ts';
-import { ShardedStore, type StoreOptions } from '../../pipeline/store/mysql.ts';
+} from '../../store/flow-window.ts';
+import { ShardedStore, type StoreOptions } from '../../store/mysql.ts';
 
 export interface WindowStore {
   readonly where: string;

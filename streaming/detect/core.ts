@@ -14,8 +14,8 @@
  * a partition (key = HPHM): alerts then depend only on each partition's own order, so any split of
  * partitions over instances raises the same alerts.
  */
-import { F } from '../../pipeline/schema.ts';
-import { CHINA_OFFSET_S, chinaIso } from '../../pipeline/time.ts';
+import { F } from '../../core/schema.ts';
+import { CHINA_OFFSET_S, chinaIso } from '../../core/time.ts';
 import { alertId, type Alert, type RuleName } from './alert.ts';
 import type { DistanceFn } from './geo.ts';
 import { evaluatePair, type RuleParams, type Sighting } from './rules.ts';

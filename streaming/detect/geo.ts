@@ -5,10 +5,10 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { readEnv } from '../../pipeline/config.ts';
-import { TrafficError } from '../../pipeline/errors.ts';
-import { openCsvTable } from '../../pipeline/io.ts';
-import { FILES } from '../../pipeline/schema.ts';
+import { readEnv } from '../../core/config.ts';
+import { TrafficError } from '../../core/errors.ts';
+import { openCsvTable } from '../../core/io.ts';
+import { FILES } from '../../core/schema.ts';
 
 export interface LonLat {
   lon: number;

@@ -3,9 +3,9 @@
  * (`--inject-clones P --truth FILE`) and alerts per day on the background (pairs with no injected
  * record), for each rule run over the same records.
  */
-import { TrafficError } from '../../pipeline/errors.ts';
-import { openCsvTable } from '../../pipeline/io.ts';
-import { INJ_PREFIX } from '../../pipeline/schema.ts';
+import { TrafficError } from '../../core/errors.ts';
+import { openCsvTable } from '../../core/io.ts';
+import { INJ_PREFIX } from '../../core/schema.ts';
 import { pairKey, type Alert, type RuleName } from './alert.ts';
 
 /**

@@ -8,7 +8,7 @@
  * - `window`: the plain seed rule, different checkpoints within the window.
  * INVALID plates never reach the rules (the detector skips them).
  */
-import { MISSING } from '../../pipeline/schema.ts';
+import { MISSING } from '../../core/schema.ts';
 import type { RuleName } from './alert.ts';
 import type { DistanceFn } from './geo.ts';
 

@@ -4,7 +4,7 @@
  * `detect` command, the tests and the one-process platform.
  */
 import { kafkaBrokers, openSource, type Source, type StreamItem } from '../bus/index.ts';
-import { Progress, fmtInt } from '../../pipeline/progress.ts';
+import { Progress, fmtInt } from '../../core/progress.ts';
 import type { Alert, RuleName } from './alert.ts';
 import { CloneDetector, type PlateFns } from './core.ts';
 import { distanceLookup, emptyDimension, loadDimension, type Dimension } from './geo.ts';

@@ -14,8 +14,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { TrafficError, withRetry, isRetriable } from '../../pipeline/errors.ts';
-import { STREAM } from '../../pipeline/schema.ts';
+import { TrafficError, withRetry, isRetriable } from '../../core/errors.ts';
+import { STREAM } from '../../core/schema.ts';
 import { parseAlert, type Alert } from './alert.ts';
 
 export interface AlertSink {

@@ -4,10 +4,10 @@
  * time advancing at a given rate with bounded out-of-order jitter, and optional injected clones
  * (same plate, HPZL and CLPPXH at a distant checkpoint within minutes; GCXH prefix INJ).
  */
-import { INJ_PREFIX } from '../../pipeline/schema.ts';
-import { formatChinaTime } from '../../pipeline/time.ts';
+import { INJ_PREFIX } from '../../core/schema.ts';
+import { formatChinaTime } from '../../core/time.ts';
 import type { LonLat } from './geo.ts';
-import { mulberry32 } from '../../pipeline/random.ts';
+import { mulberry32 } from '../../core/random.ts';
 
 /** The 19 checkpoints of data/ref/kkmc_geo.csv under short synthetic codes. */
 export const SYNTHETIC_CHECKPOINTS: ReadonlyArray<readonly [string, number, number]> = [

@@ -12,7 +12,7 @@ import { kafkaClient } from '../bus/kafka.ts';
 import { decodeRecord } from '../record.ts';
 import type { Alert } from './alert.ts';
 import type { CloneDetector } from './core.ts';
-import { toEpochSeconds } from '../../pipeline/time.ts';
+import { toEpochSeconds } from '../../core/time.ts';
 
 export interface WarmUpResult {
   partitions: number;

@@ -20,9 +20,9 @@
  * Closed windows are remembered for `retainS` seconds of event time so late records can still be
  *   attached to them; a record later than that is counted as `lateExpired` (per checkpoint) only.
  */
-import { F } from '../../pipeline/schema.ts';
-import { isStoreTime } from '../../pipeline/store/ddl.ts';
-import { formatChinaTime, toEpochSeconds } from '../../pipeline/time.ts';
+import { F } from '../../core/schema.ts';
+import { isStoreTime } from '../../store/ddl.ts';
+import { formatChinaTime, toEpochSeconds } from '../../core/time.ts';
 
 export const DEFAULT_WINDOW_LENGTHS_S: readonly number[] = [60, 300];
 export const DEFAULT_LATENESS_S = 60;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryAlertFeed } from '../../api/alerts.ts';
 import { createApiApp, type ApiApp } from '../../api/app.ts';
 import { InProcessCongestionFeed, RedisCongestionFeed, ThresholdsFile } from '../../api/congestion.ts';
-import { EmbeddedStore } from '../../pipeline/embedded/duckdb-store.ts';
+import { EmbeddedStore } from '../../store/duckdb-store.ts';
 import { congestionId, type CongestionAlert } from '../../streaming/congestion/levels.ts';
 import { CongestionState } from '../../streaming/congestion/state.ts';
 import { makeApiFixture } from './fixture.ts';

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryAlertFeed } from '../../api/alerts.ts';
 import { createApiApp, type ApiApp, type FlowPredictor } from '../../api/app.ts';
-import { EmbeddedStore } from '../../pipeline/embedded/duckdb-store.ts';
+import { EmbeddedStore } from '../../store/duckdb-store.ts';
 import { makeApiFixture } from './fixture.ts';
 
 // A linear stand-in for the model JSON: flow = hour + 10*weekend per checkpoint (pure logic).

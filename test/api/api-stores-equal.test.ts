@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryAlertFeed } from '../../api/alerts.ts';
 import { createApiApp, type ApiApp } from '../../api/app.ts';
-import { EmbeddedStore } from '../../pipeline/embedded/duckdb-store.ts';
-import { MysqlApiStore } from '../../pipeline/store/api-store.ts';
-import { loadMaster, readDimension } from '../../pipeline/store/load.ts';
-import { ShardedStore } from '../../pipeline/store/mysql.ts';
+import { EmbeddedStore } from '../../store/duckdb-store.ts';
+import { MysqlApiStore } from '../../store/api-store.ts';
+import { loadMaster, readDimension } from '../../store/load.ts';
+import { ShardedStore } from '../../store/mysql.ts';
 import { makeApiFixture } from './fixture.ts';
 
 // The same master behind the embedded store and behind two real MariaDB shards (3306 + 3307):

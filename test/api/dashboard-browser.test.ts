@@ -9,7 +9,7 @@ import { createApiApp, type ApiApp } from '../../api/app.ts';
 import { InProcessCongestionFeed, ThresholdsFile } from '../../api/congestion.ts';
 import { congestionId } from '../../streaming/congestion/levels.ts';
 import { CongestionState } from '../../streaming/congestion/state.ts';
-import { EmbeddedStore } from '../../pipeline/embedded/duckdb-store.ts';
+import { EmbeddedStore } from '../../store/duckdb-store.ts';
 import { ARTIFACTS, hasChromium, launchBrowser } from '../helpers/browser.ts';
 import { makeApiFixture } from './fixture.ts';
 

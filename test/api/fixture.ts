@@ -5,8 +5,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { csvText } from '../../pipeline/io.ts';
-import { DIMENSION_COLUMNS, MASTER_COLUMNS } from '../../pipeline/schema.ts';
+import { csvText } from '../../core/io.ts';
+import { DIMENSION_COLUMNS, MASTER_COLUMNS } from '../../core/schema.ts';
 
 export interface Fixture {
   dir: string;

@@ -1,6 +1,6 @@
 /** Literal pass records and thresholds for the congestion tests. */
 import { ThresholdTable, type ThresholdRow } from '../../streaming/congestion/thresholds.ts';
-import { isWeekend } from '../../pipeline/time.ts';
+import { isWeekend } from '../../core/time.ts';
 
 let seq = 0;
 

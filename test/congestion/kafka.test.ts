@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TrafficError } from '../../pipeline/errors.ts';
-import { formatChinaTime, toEpochSeconds } from '../../pipeline/time.ts';
+import { TrafficError } from '../../core/errors.ts';
+import { formatChinaTime, toEpochSeconds } from '../../core/time.ts';
 import { openSink, type Source } from '../../streaming/bus/index.ts';
 import { CongestionLevels } from '../../streaming/congestion/levels.ts';
 import { runCongestion, type CongestionSummary } from '../../streaming/congestion/run.ts';

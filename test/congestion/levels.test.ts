@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CongestionLevels, congestionId, type CongestionAlert } from '../../streaming/congestion/levels.ts';
 import { FlowWindows, type FlowWindow } from '../../streaming/windows/core.ts';
-import { formatChinaTime, toEpochSeconds } from '../../pipeline/time.ts';
+import { formatChinaTime, toEpochSeconds } from '../../core/time.ts';
 import { burst, flatThresholds } from './fixtures.ts';
 
 const T = flatThresholds({ A: [10, 20], B: [10, 20] });

@@ -1,9 +1,9 @@
 /** traffic_flow_window on the real MariaDB shards (3306 + 3307, a database of this test's own) and in DuckDB. */
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MurmurShardRouter } from '../../pipeline/shard/router.ts';
-import { ensureFlowWindowTable, ensureFlowWindowTableDuckDB, upsertFlowWindows, upsertFlowWindowsDuckDB, type FlowWindowRow } from '../../pipeline/store/flow-window.ts';
-import { ShardedStore } from '../../pipeline/store/mysql.ts';
+import { MurmurShardRouter } from '../../store/shard/router.ts';
+import { ensureFlowWindowTable, ensureFlowWindowTableDuckDB, upsertFlowWindows, upsertFlowWindowsDuckDB, type FlowWindowRow } from '../../store/flow-window.ts';
+import { ShardedStore } from '../../store/mysql.ts';
 import { dropDb, PORTS, q, shardUrls, testDbName } from '../store/db.ts';
 
 const db = testDbName('traffic_flow_test');

@@ -2,11 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TrafficError } from '../../pipeline/errors.ts';
+import { TrafficError } from '../../core/errors.ts';
 import { percentileOf, readThresholds, ThresholdBuilder, thresholdsCsv } from '../../streaming/congestion/thresholds.ts';
 import { normalizeCongestionOptions } from '../../streaming/congestion-cli.ts';
 import { normalizeThresholdsOptions } from '../../streaming/thresholds-cli.ts';
-import { readEnv } from '../../pipeline/config.ts';
+import { readEnv } from '../../core/config.ts';
 import { burst, pass } from './fixtures.ts';
 
 const dir = await mkdtemp(path.join(tmpdir(), 'congestion-th-'));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FlowWindows, type FlowWindow } from '../../streaming/windows/core.ts';
-import { toEpochSeconds } from '../../pipeline/time.ts';
+import { toEpochSeconds } from '../../core/time.ts';
 import { pass } from './fixtures.ts';
 
 const brief = (w: FlowWindow): string => `${w.kkmc}/${w.fxlx} ${w.window_start.slice(11, 16)} ${w.window_len_s}s ${w.passes}+${w.late}`;

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TrafficError } from '../../pipeline/errors.ts';
+import { TrafficError } from '../../core/errors.ts';
 import { openSink, type Source } from '../../streaming/bus/index.ts';
 import type { Alert } from '../../streaming/detect/alert.ts';
 import { CloneDetector, DEFAULT_PARAMS } from '../../streaming/detect/core.ts';

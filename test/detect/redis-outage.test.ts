@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isRetriable } from '../../pipeline/errors.ts';
+import { isRetriable } from '../../core/errors.ts';
 import { alertId, type Alert } from '../../streaming/detect/alert.ts';
 import { openAlertSinkWaiting, RedisAlertSink } from '../../streaming/detect/sinks.ts';
 

@@ -10,8 +10,8 @@ import { promisify } from 'node:util';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseCsv } from '../../pipeline/csv.ts';
-import { FILES } from '../../pipeline/schema.ts';
+import { parseCsv } from '../../core/csv.ts';
+import { FILES } from '../../core/schema.ts';
 import type { Manifest } from '../../etl/manifest.ts';
 import { runEtl, type EtlOptions } from '../../etl/runner.ts';
 

@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Progress } from '../../pipeline/progress.ts';
-import { RAW_COLUMNS, type Reject } from '../../pipeline/schema.ts';
-import type { RowStage, StageIO } from '../../pipeline/stage.ts';
+import { Progress } from '../../core/progress.ts';
+import { RAW_COLUMNS, type Reject } from '../../core/schema.ts';
+import type { RowStage, StageIO } from '../../core/stage.ts';
 import { arraySource, fileSource, runSegment, StageRun } from '../../etl/chain.ts';
 import { checkBalance } from '../../etl/manifest.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runStageInMemory } from '../../pipeline/stage.ts';
+import { runStageInMemory } from '../../core/stage.ts';
 import { createProfileStage, DEFAULT_PROFILE_OPTIONS, formatProfileText, Profiler } from '../../etl/stages/02-profile.ts';
 
 const row = (kkmc: string, t: string, id = '1') => [id, '丰县', kkmc, '1', t, '02', '苏C12***', '-'];

@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCsvRecords } from '../../pipeline/io.ts';
-import { F, FILES } from '../../pipeline/schema.ts';
-import { daysBetween } from '../../pipeline/time.ts';
+import { readCsvRecords } from '../../core/io.ts';
+import { F, FILES } from '../../core/schema.ts';
+import { daysBetween } from '../../core/time.ts';
 import type { Manifest } from '../../etl/manifest.ts';
 
 const REAL = path.resolve(import.meta.dirname, '../../../shared/realdata');

@@ -7,7 +7,7 @@ import { appendFile, cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FILES } from '../../pipeline/schema.ts';
+import { FILES } from '../../core/schema.ts';
 import type { Manifest } from '../../etl/manifest.ts';
 import { runEtl, type EtlOptions } from '../../etl/runner.ts';
 import type { StageNo } from '../../etl/stages.ts';

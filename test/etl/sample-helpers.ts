@@ -3,7 +3,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import ExcelJS from 'exceljs';
 import iconv from 'iconv-lite';
-import { parseCsv } from '../../pipeline/csv.ts';
+import { parseCsv } from '../../core/csv.ts';
 
 export interface FileRows {
   rel: string;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../etl/manifest.ts';
 import { runEtl, type EtlOptions } from '../../etl/runner.ts';
-import { FILES } from '../../pipeline/schema.ts';
+import { FILES } from '../../core/schema.ts';
 
 const quiet = { write: () => true, isTTY: false } as unknown as NodeJS.WriteStream;
 let dir: string;

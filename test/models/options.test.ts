@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { command as predict } from '../../models/predict-cli.ts';
 import { command as train } from '../../models/train-cli.ts';
 import { command as report } from '../../notebooks/report-cli.ts';
-import { TrafficError } from '../../pipeline/errors.ts';
+import { TrafficError } from '../../core/errors.ts';
 
 async function optionError(run: Promise<number>): Promise<string> {
   try {

@@ -8,7 +8,7 @@ import { HOURS } from '../../models/features.ts';
 import { loadPredictor } from '../../models/predictor.ts';
 import { writeSyntheticMaster } from '../../models/synthetic-master.ts';
 import { trainFlowModel, type FlowModelJson } from '../../models/train.ts';
-import { TrafficError } from '../../pipeline/errors.ts';
+import { TrafficError } from '../../core/errors.ts';
 import { syntheticGrid } from './helpers.ts';
 
 const run = promisify(execFile);

@@ -10,7 +10,7 @@ import {
   splitDays,
   trainFlowModel,
 } from '../../models/train.ts';
-import { addDays } from '../../pipeline/time.ts';
+import { addDays } from '../../core/time.ts';
 import { row, syntheticGrid } from './helpers.ts';
 
 const META = { file: 'master.csv', sha256: 'f'.repeat(64) };

@@ -3,9 +3,9 @@
  * pseudo-random sequence (seeded), times spread from a start time at a fixed step.
  */
 import { writeFile } from 'node:fs/promises';
-import { csvLine } from '../../pipeline/csv.ts';
-import { MASTER_COLUMNS, type MasterRow } from '../../pipeline/schema.ts';
-import { formatChinaTime, isWeekend, toEpochSeconds } from '../../pipeline/time.ts';
+import { csvLine } from '../../core/csv.ts';
+import { MASTER_COLUMNS, type MasterRow } from '../../core/schema.ts';
+import { formatChinaTime, isWeekend, toEpochSeconds } from '../../core/time.ts';
 
 export const KKMCS = [
   'S325_Suining_K63',

@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { SaxesParser } from 'saxes';
 import { describe, expect, it } from 'vitest';
-import { command } from '../../pipeline/shard/mycat-config-cli.ts';
-import { mycatFiles } from '../../pipeline/shard/mycat-config.ts';
+import { command } from '../../store/shard/mycat-config-cli.ts';
+import { mycatFiles } from '../../store/shard/mycat-config.ts';
 
 interface El {
   name: string;

@@ -1,11 +1,11 @@
 /** Pure parts of the store: option normalization, row checks, TSV escaping, error classes, batching. */
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { readEnv } from '../../pipeline/config.ts';
-import { isRetriable } from '../../pipeline/errors.ts';
-import { isStoreTime, storeRowProblem } from '../../pipeline/store/ddl.ts';
-import { ShardedStore, isConnectionError, isDataError, parseMysqlUrl, storeError, tsvLine } from '../../pipeline/store/mysql.ts';
-import { normalizeStoreOptions, normalizeTtlDays } from '../../pipeline/store/options.ts';
+import { readEnv } from '../../core/config.ts';
+import { isRetriable } from '../../core/errors.ts';
+import { isStoreTime, storeRowProblem } from '../../store/ddl.ts';
+import { ShardedStore, isConnectionError, isDataError, parseMysqlUrl, storeError, tsvLine } from '../../store/mysql.ts';
+import { normalizeStoreOptions, normalizeTtlDays } from '../../store/options.ts';
 import { normalizeSinkOptions } from '../../streaming/sink-cli.ts';
 import { Coalescer } from '../../streaming/sink.ts';
 import { makeRows } from './fixture.ts';

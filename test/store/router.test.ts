@@ -6,8 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MurmurShardRouter, murmur3HashUnencodedChars } from '../../pipeline/shard/router.ts';
-import { normalizeShardOptions } from '../../pipeline/shard/cli.ts';
+import { MurmurShardRouter, murmur3HashUnencodedChars } from '../../store/shard/router.ts';
+import { normalizeShardOptions } from '../../store/shard/cli.ts';
 
 interface Vector {
   key: string;

@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { F } from '../../pipeline/schema.ts';
+import { F } from '../../core/schema.ts';
 import { openSink, openSource, type StreamItem } from '../../streaming/bus/index.ts';
 import { encodeRecord } from '../../streaming/record.ts';
 import { simulate } from '../../streaming/simulate.ts';

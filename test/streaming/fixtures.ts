@@ -2,9 +2,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { csvLine } from '../../pipeline/csv.ts';
-import { DIMENSION_COLUMNS, MASTER_COLUMNS } from '../../pipeline/schema.ts';
-import { formatChinaTime, toEpochSeconds } from '../../pipeline/time.ts';
+import { csvLine } from '../../core/csv.ts';
+import { DIMENSION_COLUMNS, MASTER_COLUMNS } from '../../core/schema.ts';
+import { formatChinaTime, toEpochSeconds } from '../../core/time.ts';
 
 /** Four checkpoints with real approximate coordinates (Xuzhou border checkpoints). */
 export const CHECKPOINTS = [

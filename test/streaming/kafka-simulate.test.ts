@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { F } from '../../pipeline/schema.ts';
+import { F } from '../../core/schema.ts';
 import { openSink, openSource } from '../../streaming/bus/index.ts';
 import { encodeRecord } from '../../streaming/record.ts';
 import { simulate } from '../../streaming/simulate.ts';

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { F } from '../../pipeline/schema.ts';
-import { TrafficError } from '../../pipeline/errors.ts';
+import { F } from '../../core/schema.ts';
+import { TrafficError } from '../../core/errors.ts';
 import { openSink, openSource, type StreamItem } from '../../streaming/bus/index.ts';
 import { encodeRecord } from '../../streaming/record.ts';
 import { createTopic, deleteTopics, kafkaUri, produceRaw, readMessages, testKafka, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { F } from '../../pipeline/schema.ts';
+import { F } from '../../core/schema.ts';
 import { memoryDelete, memoryPublish, memoryRecords, openSink, openSource, type StreamItem } from '../../streaming/bus/index.ts';
 import { simulate } from '../../streaming/simulate.ts';
 import { masterRows, tmpDir, writeMaster } from './fixtures.ts';

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseCsv } from '../../pipeline/csv.ts';
-import { F } from '../../pipeline/schema.ts';
-import { toEpochSeconds, chinaNow } from '../../pipeline/time.ts';
+import { parseCsv } from '../../core/csv.ts';
+import { F } from '../../core/schema.ts';
+import { toEpochSeconds, chinaNow } from '../../core/time.ts';
 import { memoryDelete, memoryRecords, openSink } from '../../streaming/bus/index.ts';
 import { haversineKm, loadDimension } from '../../streaming/inject.ts';
 import { decodeRecord } from '../../streaming/record.ts';

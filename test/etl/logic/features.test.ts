@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MASTER_COLUMNS } from '../../../pipeline/schema.ts';
-import { runStageInMemory } from '../../../pipeline/stage.ts';
+import { MASTER_COLUMNS } from '../../../core/schema.ts';
+import { runStageInMemory } from '../../../core/stage.ts';
 import {
   createFeaturesStage,
   DEFAULT_FEATURES_OPTIONS,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { runStageInMemory } from '../../../pipeline/stage.ts';
-import { addDays } from '../../../pipeline/time.ts';
+import { runStageInMemory } from '../../../core/stage.ts';
+import { addDays } from '../../../core/time.ts';
 import { planFill } from '../../../etl/logic/fill.ts';
 import { createRepairStage, DEFAULT_REPAIR_OPTIONS } from '../../../etl/stages/04-repair.ts';
 

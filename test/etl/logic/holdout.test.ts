@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runStageInMemory } from '../../../pipeline/stage.ts';
+import { runStageInMemory } from '../../../core/stage.ts';
 import { isHeldOut } from '../../../etl/logic/holdout.ts';
 import { createRepairStage, type FieldQuality } from '../../../etl/stages/04-repair.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csvLine } from '../../../pipeline/csv.ts';
+import { csvLine } from '../../../core/csv.ts';
 import { batchCsv } from '../../../etl/chain.ts';
 import { heldOutTest, isHeldOut } from '../../../etl/logic/holdout.ts';
 import { IdVoteTable, IntPairIndex } from '../../../etl/logic/idtable.ts';

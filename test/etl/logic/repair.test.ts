@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runStageInMemory } from '../../../pipeline/stage.ts';
+import { runStageInMemory } from '../../../core/stage.ts';
 import { createRepairStage, DEFAULT_REPAIR_OPTIONS, remask, type RepairOptions } from '../../../etl/stages/04-repair.ts';
 
 const NO_HOLDOUT: RepairOptions = { ...DEFAULT_REPAIR_OPTIONS, holdoutRate: 0 };

@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCsv } from '../../../pipeline/csv.ts';
-import { DIMENSION_COLUMNS } from '../../../pipeline/schema.ts';
-import { runStageInMemory } from '../../../pipeline/stage.ts';
+import { parseCsv } from '../../../core/csv.ts';
+import { DIMENSION_COLUMNS } from '../../../core/schema.ts';
+import { runStageInMemory } from '../../../core/stage.ts';
 import {
   createStandardizeStage,
   loadStandardizeOptions,

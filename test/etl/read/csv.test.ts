@@ -6,7 +6,7 @@ import path from 'node:path';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRawFile, type RawRecord } from '../../../etl/read/raw.ts';
-import { TrafficError } from '../../../pipeline/errors.ts';
+import { TrafficError } from '../../../core/errors.ts';
 
 const FIX = path.join(import.meta.dirname, '../../fixtures/raw');
 const GBK_BARE = path.join(FIX, '202312/12-01.head30.csv');

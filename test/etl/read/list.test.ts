@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listRawFiles } from '../../../etl/read/raw.ts';
-import { TrafficError } from '../../../pipeline/errors.ts';
+import { TrafficError } from '../../../core/errors.ts';
 
 let tmp: string;
 beforeAll(async () => {

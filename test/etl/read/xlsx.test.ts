@@ -7,7 +7,7 @@ import ExcelJS from 'exceljs';
 import { strToU8, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRawFile, type RawRecord } from '../../../etl/read/raw.ts';
-import { TrafficError } from '../../../pipeline/errors.ts';
+import { TrafficError } from '../../../core/errors.ts';
 
 const FIX = path.join(import.meta.dirname, '../../fixtures/raw');
 const REAL_01 = '/work/shared/realdata/202401/01.xlsx';

@@ -2,10 +2,10 @@
  * Store options shared by `load`, `ttl` and `sink`: which shards (flag > TRAFFIC_MYSQL > the two
  * loopback shards), MyCat mode, ring weights, retention days. Normalized once at the edge.
  */
-import { optStr, type ParsedFlags, type FlagSpec } from '../cli/args.ts';
-import { DEFAULTS, readEnv } from '../config.ts';
-import { TrafficError } from '../errors.ts';
-import { parseWeights } from '../shard/options.ts';
+import { optStr, type ParsedFlags, type FlagSpec } from '../core/args.ts';
+import { DEFAULTS, readEnv } from '../core/config.ts';
+import { TrafficError } from '../core/errors.ts';
+import { parseWeights } from './shard/options.ts';
 import { parseMysqlUrl } from './mysql.ts';
 import type { StoreOptions } from './mysql.ts';
 

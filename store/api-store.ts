@@ -5,7 +5,7 @@
  * ascending in binary order (the embedded store sorts the same way, so both give identical pages).
  */
 import type { Pool, RowDataPacket } from 'mysql2/promise';
-import type { MasterRow } from '../schema.ts';
+import type { MasterRow } from '../core/schema.ts';
 import {
   FIVE_MINUTE_WINDOWS,
   filterWhere,
@@ -15,7 +15,7 @@ import {
   type PassRecord,
   type QueryFilter,
   type TrafficStore,
-} from '../store-api.ts';
+} from './store-api.ts';
 import { ShardedStore, type Shard } from './mysql.ts';
 
 const SELECT_PASS = `gcxh, xzqhmc, kkmc, fxlx, DATE_FORMAT(gcsj, '%Y-%m-%d %H:%i:%s') AS gcsj, hpzl, hphm, clppxh,

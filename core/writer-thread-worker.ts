@@ -1,5 +1,5 @@
 /**
- * The writer thread of pipeline/writer-thread.ts: opens, writes and closes files as told, in the
+ * The writer thread of core/writer-thread.ts: opens, writes and closes files as told, in the
  * order told. Synchronous file calls are right here: this thread has nothing else to do, and they
  * keep the order of one file's writes without a queue.
  */

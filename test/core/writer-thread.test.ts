@@ -3,7 +3,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WriterThread } from '../pipeline/writer-thread.ts';
+import { WriterThread } from '../../core/writer-thread.ts';
 
 describe('writer thread', () => {
   let dir: string;

@@ -1,5 +1,5 @@
 /**
- * Worker threads start from esbuild bundles of their TypeScript (pipeline/worker-script.ts). A
+ * Worker threads start from esbuild bundles of their TypeScript (core/worker-script.ts). A
  * bundle must behave as the source does (a module's import.meta.url is still its own file), be
  * rebuilt when a file it includes changes, and give way to the tsx entry when switched off.
  */
@@ -8,9 +8,9 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareWorkerScripts, workerScript } from '../pipeline/worker-script.ts';
+import { prepareWorkerScripts, workerScript } from '../../core/worker-script.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
 let w: { source: URL; entry: URL };
 

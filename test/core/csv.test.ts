@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CsvParser, csvLine, parseCsv } from '../pipeline/csv.ts';
+import { CsvParser, csvLine, parseCsv } from '../../core/csv.ts';
 
 describe('CSV parsing', () => {
   it('reads bare cells and counts physical lines', () => {

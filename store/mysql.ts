@@ -11,10 +11,10 @@
 import type { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import type { Pool, PoolOptions, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
-import { TrafficError } from '../errors.ts';
-import { F, type MasterRow } from '../schema.ts';
-import { formatChinaTime, toEpochSeconds } from '../time.ts';
-import { MurmurShardRouter } from '../shard/router.ts';
+import { TrafficError } from '../core/errors.ts';
+import { F, type MasterRow } from '../core/schema.ts';
+import { formatChinaTime, toEpochSeconds } from '../core/time.ts';
+import { MurmurShardRouter } from './shard/router.ts';
 import {
   CREATE_KKMC_INFO,
   CREATE_TRAFFIC_DATA,

@@ -5,11 +5,11 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { int, optStr, parseFlags, str } from '../cli/args.ts';
-import type { Command } from '../cli/command.ts';
-import { DEFAULTS, readEnv } from '../config.ts';
-import { TrafficError } from '../errors.ts';
-import { parseMysqlUrl } from '../store/mysql.ts';
+import { int, optStr, parseFlags, str } from '../../core/args.ts';
+import type { Command } from '../../core/command.ts';
+import { DEFAULTS, readEnv } from '../../core/config.ts';
+import { TrafficError } from '../../core/errors.ts';
+import { parseMysqlUrl } from '../mysql.ts';
 import { mycatFiles, type MycatConfigOptions } from './mycat-config.ts';
 import { parseWeights } from './options.ts';
 

@@ -1,5 +1,5 @@
 /** Option parsing shared by the commands that route by shard (shard, mycat-config, load, sink, ttl). */
-import { TrafficError } from '../errors.ts';
+import { TrafficError } from '../../core/errors.ts';
 
 /**
  * `--weights 0:1,1:2` → Map(shard → weight). Every index must be a shard (< count) and every

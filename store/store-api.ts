@@ -1,9 +1,9 @@
 /**
  * What the API asks of a store. Two implementations answer the same requests with the same
- * results: the embedded DuckDB file (pipeline/embedded/duckdb-store.ts) and the MySQL shards
+ * results: the embedded DuckDB file (store/duckdb-store.ts) and the MySQL shards
  * (fan-out and merge). Filters arrive already validated (api/validate.ts).
  */
-import type { MasterRow } from './schema.ts';
+import type { MasterRow } from '../core/schema.ts';
 
 export interface QueryFilter {
   kkmc?: string;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRecord, encodeRecord } from '../streaming/record.ts';
+import { decodeRecord, encodeRecord } from '../../streaming/record.ts';
 
 const row = ['320300108805919450', '邳州市', 'S250_Pizhou_K1', '1', '2023-12-01 00:02:00', '01', '鲁Q02***', '-', '山东', '0', '0', '大型汽车'];
 

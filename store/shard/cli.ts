@@ -4,9 +4,9 @@
  * with `-` (e.g. `-- -1`). `--stdin` reads one key per line instead.
  */
 import { createInterface } from 'node:readline';
-import { int, optStr, parseFlags } from '../cli/args.ts';
-import type { Command } from '../cli/command.ts';
-import { TrafficError } from '../errors.ts';
+import { int, optStr, parseFlags } from '../../core/args.ts';
+import type { Command } from '../../core/command.ts';
+import { TrafficError } from '../../core/errors.ts';
 import { parseWeights } from './options.ts';
 import { MurmurShardRouter } from './router.ts';
 

@@ -34,23 +34,23 @@ import { getMemoryAlertSink, openAlertSink, type AlertSink } from '../streaming/
 import { loadDimension as loadInjectDimension } from '../streaming/inject.ts';
 import { simulate } from '../streaming/simulate.ts';
 import { runSink } from '../streaming/sink.ts';
-import { int, num, optStr, parseFlags } from './cli/args.ts';
-import type { Command } from './cli/command.ts';
-import { readEnv } from './config.ts';
-import { EmbeddedStore, EMBEDDED_DB_FILE } from './embedded/duckdb-store.ts';
-import { TrafficError } from './errors.ts';
-import { fmtInt } from './progress.ts';
-import { FILES } from './schema.ts';
-import { MysqlApiStore } from './store/api-store.ts';
+import { int, num, optStr, parseFlags } from '../core/args.ts';
+import type { Command } from '../core/command.ts';
+import { readEnv } from '../core/config.ts';
+import { EmbeddedStore, EMBEDDED_DB_FILE } from '../store/duckdb-store.ts';
+import { TrafficError } from '../core/errors.ts';
+import { fmtInt } from '../core/progress.ts';
+import { FILES } from '../core/schema.ts';
+import { MysqlApiStore } from '../store/api-store.ts';
 import {
   ensureFlowWindowTable,
   ensureFlowWindowTableDuckDB,
   upsertFlowWindows,
   upsertFlowWindowsDuckDB,
-} from './store/flow-window.ts';
-import { readDimension } from './store/load.ts';
-import { ShardedStore } from './store/mysql.ts';
-import type { TrafficStore } from './store-api.ts';
+} from '../store/flow-window.ts';
+import { readDimension } from '../store/load.ts';
+import { ShardedStore } from '../store/mysql.ts';
+import type { TrafficStore } from '../store/store-api.ts';
 
 const usage = `usage: traffic start [--raw DIR] [--data-dir DIR] [--port N] [--rate R] [--inject-clones P] [--limit N] [--seed S]
 

@@ -9,8 +9,8 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
-import { TrafficError } from '../errors.ts';
-import { DIMENSION_COLUMNS, type MasterRow } from '../schema.ts';
+import { TrafficError } from '../core/errors.ts';
+import { DIMENSION_COLUMNS, type MasterRow } from '../core/schema.ts';
 import {
   filterWhere,
   type FilterDialect,
@@ -21,7 +21,7 @@ import {
   type PassRecord,
   type QueryFilter,
   type TrafficStore,
-} from '../store-api.ts';
+} from './store-api.ts';
 
 export const EMBEDDED_DB_FILE = 'traffic.duckdb';
 
@@ -281,7 +281,7 @@ export class EmbeddedStore implements TrafficStore {
   /**
    * Runs one statement on the store's connection, in turn with every other request (DuckDB
    * allows one writer process per file, so in-process writers such as the congestion engine's
-   * window store go through here; it fits `DuckLikeConnection` of pipeline/store/flow-window.ts).
+   * window store go through here; it fits `DuckLikeConnection` of store/flow-window.ts).
    */
   async run(sql: string, params: DuckDBValue[] = []): Promise<void> {
     await this.serial(() => this.conn.run(sql, params));

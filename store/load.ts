@@ -10,9 +10,9 @@
  * values, every row is checked first (storeRowProblem) and bad rows are rejected, not coerced.
  */
 import { Readable } from 'node:stream';
-import { openCsvTable } from '../io.ts';
-import { DIMENSION_COLUMNS, MASTER_COLUMNS, type MasterRow, type Reject } from '../schema.ts';
-import { TrafficError, withRetry } from '../errors.ts';
+import { openCsvTable } from '../core/io.ts';
+import { DIMENSION_COLUMNS, MASTER_COLUMNS, type MasterRow, type Reject } from '../core/schema.ts';
+import { TrafficError, withRetry } from '../core/errors.ts';
 import { storeRowProblem } from './ddl.ts';
 import { tsvLine, type ShardedStore } from './mysql.ts';
 

@@ -1,6 +1,6 @@
 /**
  * Connection settings and paths from env vars, with safe loopback defaults. Flags win over env;
- * each command normalizes its own options once at its edge (see pipeline/cli/args.ts).
+ * each command normalizes its own options once at its edge (see core/args.ts).
  * Unset Kafka / MySQL / Redis means the embedded default for that part.
  */
 import path from 'node:path';

@@ -3,7 +3,7 @@
  * Commands declare their flags, call `parseFlags`, then normalize values once with the helpers.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { TrafficError } from '../errors.ts';
+import { TrafficError } from './errors.ts';
 
 export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
 

@@ -3,10 +3,10 @@
  * once: deletes traffic_data rows more than N days (TRAFFIC_TTL_DAYS, default 3; 0 = keep all)
  * older than the newest gcsj across all shards, in LIMIT-bounded chunks.
  */
-import { int, parseFlags } from '../cli/args.ts';
-import type { Command } from '../cli/command.ts';
-import { readEnv } from '../config.ts';
-import { fmtInt } from '../progress.ts';
+import { int, parseFlags } from '../core/args.ts';
+import type { Command } from '../core/command.ts';
+import { readEnv } from '../core/config.ts';
+import { fmtInt } from '../core/progress.ts';
 import { ShardedStore } from './mysql.ts';
 import { STORE_FLAGS, STORE_USAGE, normalizeStoreOptions, normalizeTtlDays } from './options.ts';
 

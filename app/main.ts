@@ -4,8 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { TrafficError } from '../errors.ts';
-import type { Command } from './command.ts';
+import { TrafficError } from '../core/errors.ts';
+import type { Command } from '../core/command.ts';
 import { COMMANDS } from './commands.ts';
 
 function help(): string {

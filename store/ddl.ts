@@ -9,7 +9,7 @@
  * equal to every other, so GROUP BY kkmc would merge distinct checkpoints. Text columns people
  * search (plates, names) keep the case-insensitive default.
  */
-import { DIMENSION_COLUMNS, F, MASTER_COLUMNS, type MasterRow } from '../schema.ts';
+import { DIMENSION_COLUMNS, F, MASTER_COLUMNS, type MasterRow } from '../core/schema.ts';
 
 export const TRAFFIC_TABLE = 'traffic_data';
 export const KKMC_TABLE = 'kkmc_info';

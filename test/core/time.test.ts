@@ -7,7 +7,7 @@ import {
   parseGcsjText,
   parseWallClockDate,
   toEpochSeconds,
-} from '../pipeline/time.ts';
+} from '../../core/time.ts';
 
 describe('pass time parsing (China local time, any machine zone)', () => {
   it.each([
@@ -52,7 +52,7 @@ describe('pass time parsing (China local time, any machine zone)', () => {
 
 describe('parseGcsjText fast path', () => {
   it('gives exactly what the full pattern gives on every shape of date and time', async () => {
-    const { parseGcsjByPattern, parseGcsjText } = await import('../pipeline/time.ts');
+    const { parseGcsjByPattern, parseGcsjText } = await import('../../core/time.ts');
     let seed = 12345;
     const rnd = (n: number): number => {
       seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
