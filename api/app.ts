@@ -74,7 +74,7 @@ const NODE_MODULES = path.join(ROOT, '..', 'node_modules');
 const PAGES: Record<string, string> = { '/': 'dashboard.html', '/query': 'query.html' };
 const VENDOR: Record<string, string> = {
   '/vendor/echarts.min.js': path.join(NODE_MODULES, 'echarts', 'dist', 'echarts.min.js'),
-  '/vendor/china.json': path.join(NODE_MODULES, 'echarts-map', 'map', 'json', 'china.json'),
+  '/vendor/china.json': path.join(ROOT, 'public', 'vendor', 'china.json'),
 };
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
