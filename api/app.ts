@@ -8,15 +8,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { csvLine } from '../core/csv.ts';
+import { TrafficError } from '../core/errors.ts';
 import { PASS_COLUMNS, type PassRecord, type TrafficStore } from '../store/store-api.ts';
 import { chinaIso, formatChinaTime, isWeekend, toEpochSeconds } from '../core/time.ts';
 import type { AlertFeed } from './alerts.ts';
 import type { CongestionFeed } from './congestion.ts';
 import {
-  ApiError,
   applyCors,
   badRequest,
   fail,
+  failWith,
   ok,
   readJsonBody,
   type CorsPolicy,
@@ -127,7 +128,7 @@ export function createApiApp(deps: AppDeps): ApiApp {
   async function ensureKnown(code: string): Promise<void> {
     if ((await checkpointSet()).has(code)) return;
     if ((await checkpointSet(true)).has(code)) return;
-    throw badRequest(`unknown checkpoint "${code}"`);
+    throw new TrafficError('UNKNOWN_CHECKPOINT', `unknown checkpoint "${code}"`);
   }
 
   async function labels(): Promise<Map<string, string>> {
@@ -166,7 +167,7 @@ export function createApiApp(deps: AppDeps): ApiApp {
           req = parseQueryRequest(body, check);
         } catch (err) {
           // A checkpoint added since the cache was filled is not a client error.
-          if (err instanceof ApiError && /unknown checkpoint/.test(err.message)) {
+          if (err instanceof TrafficError && err.code === 'UNKNOWN_CHECKPOINT') {
             const b = body as { kkmc?: string };
             await ensureKnown(String(b.kkmc));
             req = parseQueryRequest(body, () => true);
@@ -321,10 +322,10 @@ export function createApiApp(deps: AppDeps): ApiApp {
       path: '/api/predict/flow',
       handler: async ({ url }) => {
         const p = deps.predictor;
-        if (!p) throw new ApiError(503, 'no flow model loaded (run `npm run train`)');
+        if (!p) throw new TrafficError('SERVICE_UNAVAILABLE', 'no flow model loaded (run `npm run train`)');
         const kkmc = url.searchParams.get('kkmc');
         if (!kkmc) throw badRequest('kkmc is required');
-        if (!p.checkpoints.includes(kkmc)) throw badRequest(`unknown checkpoint "${kkmc}"`);
+        if (!p.checkpoints.includes(kkmc)) throw new TrafficError('UNKNOWN_CHECKPOINT', `unknown checkpoint "${kkmc}"`);
         const hourRaw = url.searchParams.get('hour');
         if (hourRaw === null || hourRaw === '') throw badRequest('hour is required (0–23)');
         const hour = intParam(hourRaw, 'hour', 0, 0, 23);
@@ -423,7 +424,7 @@ export function createApiApp(deps: AppDeps): ApiApp {
   ];
 
   function congestionFeed(): CongestionFeed {
-    if (!deps.congestion) throw new ApiError(503, 'congestion monitoring not running (start it with `traffic start`, or set TRAFFIC_REDIS to read `traffic congestion` output)');
+    if (!deps.congestion) throw new TrafficError('SERVICE_UNAVAILABLE', 'congestion monitoring not running (start it with `traffic start`, or set TRAFFIC_REDIS to read `traffic congestion` output)');
     return deps.congestion;
   }
 
@@ -462,12 +463,12 @@ export function createApiApp(deps: AppDeps): ApiApp {
 
     if (pathname.startsWith('/api/') && deps.apiKey) {
       const key = req.headers['x-api-key'] ?? url.searchParams.get('key');
-      if (key !== deps.apiKey) throw new ApiError(401, 'missing or wrong X-API-Key header');
+      if (key !== deps.apiKey) throw new TrafficError('UNAUTHORIZED', 'missing or wrong X-API-Key header');
     }
     const route = table.get(`${method} ${pathname}`);
     if (!route) {
-      if (paths.has(pathname)) throw new ApiError(405, `method ${method} not allowed on ${pathname}`);
-      throw new ApiError(404, `no such endpoint: ${method} ${pathname}`);
+      if (paths.has(pathname)) throw new TrafficError('METHOD_NOT_ALLOWED', `method ${method} not allowed on ${pathname}`);
+      throw new TrafficError('NOT_FOUND', `no such endpoint: ${method} ${pathname}`);
     }
     const body = method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined;
     const ctx: RequestContext = { req, res, url, body };
@@ -477,7 +478,8 @@ export function createApiApp(deps: AppDeps): ApiApp {
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      if (err instanceof ApiError) return fail(res, err.status, err.message);
+      // Client errors and unavailable services are told as they are; anything else is a bug.
+      if (err instanceof TrafficError && (err.httpStatus < 500 || err.retriable)) return failWith(res, err);
       // Not the client's fault: log the detail here, tell the client only that it failed.
       process.stderr.write(`api: ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}\n`);
       fail(res, 500, 'internal error while handling the request');

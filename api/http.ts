@@ -4,19 +4,13 @@
  * preflight and an optional API key. Errors never leak a stack to the client.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TrafficError, type ErrorCode } from '../core/errors.ts';
 
-/** A client-visible error: HTTP status + message saying what was wrong with the request. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
-
-export const badRequest = (msg: string): ApiError => new ApiError(400, msg);
+/**
+ * Client-visible errors are TrafficErrors from the one code table (core/errors.ts): the code
+ * gives the HTTP status, the message says what was wrong with the request.
+ */
+export const badRequest = (msg: string): TrafficError => new TrafficError('BAD_REQUEST', msg);
 
 export interface RequestContext {
   req: IncomingMessage;
@@ -51,12 +45,18 @@ export function ok(res: ServerResponse, data: unknown): void {
   sendJson(res, 200, { code: 0, msg: 'ok', data });
 }
 
-export function fail(res: ServerResponse, status: number, msg: string): void {
+/** The error envelope: `code` is the HTTP status (non-zero), `error` the stable code name. */
+export function fail(res: ServerResponse, status: number, msg: string, error: ErrorCode = status >= 500 ? 'INTERNAL' : 'BAD_REQUEST'): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  sendJson(res, status, { code: status, msg, data: null });
+  sendJson(res, status, { code: status, msg, error, data: null });
+}
+
+/** Answers a TrafficError with its code's status. */
+export function failWith(res: ServerResponse, err: TrafficError): void {
+  fail(res, err.httpStatus, err.message, err.code);
 }
 
 /** Reads a JSON body up to `limit` bytes; 413 past it, 400 for invalid JSON. */
@@ -64,7 +64,7 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
-    throw new ApiError(413, `request body too large: ${declared} bytes, limit ${limit}`);
+    throw new TrafficError('PAYLOAD_TOO_LARGE', `request body too large: ${declared} bytes, limit ${limit}`);
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -72,7 +72,7 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
     size += (chunk as Buffer).length;
     if (size > limit) {
       req.resume();
-      throw new ApiError(413, `request body too large: over ${limit} bytes`);
+      throw new TrafficError('PAYLOAD_TOO_LARGE', `request body too large: over ${limit} bytes`);
     }
     chunks.push(chunk as Buffer);
   }

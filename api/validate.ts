@@ -2,6 +2,7 @@
  * Request validation, normalized once per endpoint: each function takes the raw query string or
  * JSON body and returns typed, trusted values or throws a 400 saying what is wrong.
  */
+import { TrafficError } from '../core/errors.ts';
 import { badRequest } from './http.ts';
 import { parseGcsjText } from '../core/time.ts';
 import type { QueryFilter } from '../store/store-api.ts';
@@ -78,7 +79,7 @@ export function parseQueryRequest(body: unknown, isKnownCheckpoint: (code: strin
   const filter: QueryFilter = {};
   const kkmc = optString(b, 'kkmc', 64);
   if (kkmc !== undefined) {
-    if (!isKnownCheckpoint(kkmc)) throw badRequest(`unknown checkpoint "${kkmc}"`);
+    if (!isKnownCheckpoint(kkmc)) throw new TrafficError('UNKNOWN_CHECKPOINT', `unknown checkpoint "${kkmc}"`);
     filter.kkmc = kkmc;
   }
   const hphm = optString(b, 'hphm', 32);

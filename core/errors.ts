@@ -5,24 +5,30 @@
 
 export const ERROR_CODES = {
   // Input and options: fatal, the user must change something.
-  INVALID_OPTION: { retriable: false, exit: 2 },
-  INPUT_NOT_FOUND: { retriable: false, exit: 2 },
-  INPUT_EMPTY: { retriable: false, exit: 2 },
-  HEADER_UNRECOGNISED: { retriable: false, exit: 3 },
-  XLSX_NO_DATA: { retriable: false, exit: 3 },
-  XLSX_INVALID: { retriable: false, exit: 3 },
-  BAD_ROW: { retriable: false, exit: 3 },
-  BAD_RECORD: { retriable: false, exit: 3 },
-  STAGE_INPUT_MISSING: { retriable: false, exit: 2 },
-  MODEL_INVALID: { retriable: false, exit: 2 },
-  UNKNOWN_CHECKPOINT: { retriable: false, exit: 2 },
+  INVALID_OPTION: { retriable: false, exit: 2, http: 400 },
+  INPUT_NOT_FOUND: { retriable: false, exit: 2, http: 404 },
+  INPUT_EMPTY: { retriable: false, exit: 2, http: 400 },
+  HEADER_UNRECOGNISED: { retriable: false, exit: 3, http: 400 },
+  XLSX_NO_DATA: { retriable: false, exit: 3, http: 400 },
+  XLSX_INVALID: { retriable: false, exit: 3, http: 400 },
+  BAD_ROW: { retriable: false, exit: 3, http: 400 },
+  BAD_RECORD: { retriable: false, exit: 3, http: 400 },
+  STAGE_INPUT_MISSING: { retriable: false, exit: 2, http: 400 },
+  MODEL_INVALID: { retriable: false, exit: 2, http: 500 },
+  UNKNOWN_CHECKPOINT: { retriable: false, exit: 2, http: 400 },
+  // Requests to the API: the client must change the request (HTTP status beside each).
+  BAD_REQUEST: { retriable: false, exit: 2, http: 400 },
+  UNAUTHORIZED: { retriable: false, exit: 2, http: 401 },
+  NOT_FOUND: { retriable: false, exit: 2, http: 404 },
+  METHOD_NOT_ALLOWED: { retriable: false, exit: 2, http: 405 },
+  PAYLOAD_TOO_LARGE: { retriable: false, exit: 2, http: 413 },
   // Output: the path or the disk refused a write (permissions, disk full).
-  OUTPUT_WRITE_FAILED: { retriable: false, exit: 5 },
+  OUTPUT_WRITE_FAILED: { retriable: false, exit: 5, http: 500 },
   // Services: a retry with backoff may succeed.
-  CONNECTION_FAILED: { retriable: true, exit: 4 },
-  SERVICE_UNAVAILABLE: { retriable: true, exit: 4 },
+  CONNECTION_FAILED: { retriable: true, exit: 4, http: 503 },
+  SERVICE_UNAVAILABLE: { retriable: true, exit: 4, http: 503 },
   // Anything else is a bug.
-  INTERNAL: { retriable: false, exit: 1 },
+  INTERNAL: { retriable: false, exit: 1, http: 500 },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -40,6 +46,8 @@ export class TrafficError extends Error {
   readonly code: ErrorCode;
   readonly retriable: boolean;
   readonly exitCode: number;
+  /** The HTTP status the API answers this error with. */
+  readonly httpStatus: number;
   readonly context: ErrorContext;
 
   constructor(code: ErrorCode, message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
@@ -48,6 +56,7 @@ export class TrafficError extends Error {
     this.code = code;
     this.retriable = ERROR_CODES[code].retriable;
     this.exitCode = ERROR_CODES[code].exit;
+    this.httpStatus = ERROR_CODES[code].http;
     this.context = context;
   }
 }

@@ -13,7 +13,7 @@
  * them) but never enter a fit or an evaluation.
  */
 import { F, MASTER_COLUMNS, SYN_PREFIX } from '../core/schema.ts';
-import { addDays, isWeekend } from '../core/time.ts';
+import { addDays, isCanonicalGcsj, isWeekend } from '../core/time.ts';
 import { HOURS } from './features.ts';
 
 export type DayStatus = 'complete' | 'filled' | 'empty' | 'partial';
@@ -63,7 +63,6 @@ interface DayAcc {
   lastReal: string | null;
 }
 
-const GCSJ_RE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
 export class HourlyGridBuilder {
   private readonly days = new Map<string, DayAcc>();
@@ -84,7 +83,7 @@ export class HourlyGridBuilder {
     const kkmc = fields[F.KKMC]!.trim();
     const gcsj = fields[F.GCSJ]!;
     if (kkmc === '' || kkmc === '-') return this.skip('KKMC empty', line);
-    if (!GCSJ_RE.test(gcsj) || +gcsj.slice(11, 13) > 23) return this.skip('GCSJ not YYYY-MM-DD HH:mm:ss', line);
+    if (!isCanonicalGcsj(gcsj) || +gcsj.slice(11, 13) > 23) return this.skip('GCSJ not YYYY-MM-DD HH:mm:ss', line);
     const date = gcsj.slice(0, 10);
     const hour = +gcsj.slice(11, 13);
     let day = this.days.get(date);

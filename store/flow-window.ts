@@ -9,21 +9,11 @@
  * raises its `late`; a replay writes the same values again and changes nothing.
  */
 import type { ResultSetHeader } from 'mysql2/promise';
+import type { FlowWindow } from '../core/flow-window.ts';
 import type { ShardedStore } from './mysql.ts';
 
 export const FLOW_WINDOW_TABLE = 'traffic_flow_window';
 export const FLOW_WINDOW_COLUMNS = ['kkmc', 'fxlx', 'window_start', 'window_len_s', 'passes', 'late'] as const;
-
-/** The row shape (same as streaming/windows/core.ts FlowWindow). */
-export interface FlowWindowRow {
-  kkmc: string;
-  fxlx: string;
-  /** `YYYY-MM-DD HH:mm:ss`, China local time. */
-  window_start: string;
-  window_len_s: number;
-  passes: number;
-  late: number;
-}
 
 export const CREATE_FLOW_WINDOW_MYSQL = `CREATE TABLE IF NOT EXISTS ${FLOW_WINDOW_TABLE} (
   kkmc VARCHAR(64) COLLATE utf8mb4_bin NOT NULL,
@@ -41,11 +31,11 @@ export const CREATE_FLOW_WINDOW_DUCKDB = `CREATE TABLE IF NOT EXISTS ${FLOW_WIND
   window_len_s INTEGER NOT NULL, passes INTEGER NOT NULL, late INTEGER NOT NULL,
   PRIMARY KEY (kkmc, fxlx, window_start, window_len_s))`;
 
-const key = (w: FlowWindowRow): string => `${w.kkmc}\u0000${w.fxlx}\u0000${w.window_start}\u0000${w.window_len_s}`;
+const key = (w: FlowWindow): string => `${w.kkmc}\u0000${w.fxlx}\u0000${w.window_start}\u0000${w.window_len_s}`;
 
 /** One row per key (the last wins): an upsert statement must not touch a row twice. */
-export function dedupeWindows(rows: readonly FlowWindowRow[]): FlowWindowRow[] {
-  const m = new Map<string, FlowWindowRow>();
+export function dedupeWindows(rows: readonly FlowWindow[]): FlowWindow[] {
+  const m = new Map<string, FlowWindow>();
   for (const r of rows) m.set(key(r), r);
   return [...m.values()];
 }
@@ -59,13 +49,13 @@ export async function ensureFlowWindowTable(store: ShardedStore): Promise<void> 
 }
 
 /** Shard of a window row: the murmur shard of its kkmc (0 behind MyCat, which routes itself). */
-export function shardOfWindow(store: ShardedStore, w: FlowWindowRow): number {
+export function shardOfWindow(store: ShardedStore, w: FlowWindow): number {
   return store.router ? store.router.shardOf(w.kkmc) : 0;
 }
 
 /** Upserts windows on their shards (shards in parallel); returns rows inserted or changed. */
-export async function upsertFlowWindows(store: ShardedStore, rows: readonly FlowWindowRow[], chunkRows = 500): Promise<number> {
-  const parts: FlowWindowRow[][] = store.shards.map(() => []);
+export async function upsertFlowWindows(store: ShardedStore, rows: readonly FlowWindow[], chunkRows = 500): Promise<number> {
+  const parts: FlowWindow[][] = store.shards.map(() => []);
   for (const r of dedupeWindows(rows)) parts[shardOfWindow(store, r)]!.push(r);
   const done = await Promise.all(
     parts.map(async (part, i) => {
@@ -98,7 +88,7 @@ export async function ensureFlowWindowTableDuckDB(conn: DuckLikeConnection): Pro
   await conn.run(CREATE_FLOW_WINDOW_DUCKDB);
 }
 
-export async function upsertFlowWindowsDuckDB(conn: DuckLikeConnection, rows: readonly FlowWindowRow[], chunkRows = 500): Promise<void> {
+export async function upsertFlowWindowsDuckDB(conn: DuckLikeConnection, rows: readonly FlowWindow[], chunkRows = 500): Promise<void> {
   const all = dedupeWindows(rows);
   for (let at = 0; at < all.length; at += chunkRows) {
     const chunk = all.slice(at, at + chunkRows);

@@ -5,9 +5,9 @@
  * so the caller can dead-letter it and go on.
  */
 import { F, MASTER_COLUMNS, type MasterRow } from '../core/schema.ts';
+import { isCanonicalGcsj } from '../core/time.ts';
 
 export const FIELD_COUNT = MASTER_COLUMNS.length;
-const GCSJ_RE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
 /** Tabs and newlines cannot occur inside a field of a line-oriented record: replaced by a space. */
 function clean(field: string): string {
@@ -31,7 +31,7 @@ export function decodeRecord(text: string): DecodeResult {
   }
   if (!row[F.GCXH]) return { ok: false, reason: 'GCXH empty' };
   if (!row[F.KKMC]) return { ok: false, reason: 'KKMC empty' };
-  if (!GCSJ_RE.test(row[F.GCSJ] ?? '')) return { ok: false, reason: `GCSJ not YYYY-MM-DD HH:mm:ss: "${row[F.GCSJ]}"` };
+  if (!isCanonicalGcsj(row[F.GCSJ] ?? '')) return { ok: false, reason: `GCSJ not YYYY-MM-DD HH:mm:ss: "${row[F.GCSJ]}"` };
   const w = row[F.IS_WEEKEND];
   const p = row[F.IS_PEAK_HOUR];
   if ((w !== '0' && w !== '1') || (p !== '0' && p !== '1')) {

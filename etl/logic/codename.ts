@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { pinyin } from 'pinyin-pro';
-import { PROVINCE_BY_CHAR } from './reference.ts';
+import { PROVINCE_BY_CHAR } from '../../core/reference.ts';
 
 export const MAX_CODE_LENGTH = 40;
 

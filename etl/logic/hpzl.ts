@@ -3,7 +3,7 @@
  * `小型汽车` → `02`; `-`/empty stay `-`; a code outside GA 24.7 becomes `-` and is reported as unknown.
  */
 import { MISSING } from '../../core/schema.ts';
-import { HPZL_BY_NAME, HPZL_CODES } from './reference.ts';
+import { HPZL_BY_NAME, HPZL_CODES } from '../../core/reference.ts';
 
 export type HpzlResult =
   | { kind: 'ok'; code: string }

@@ -9,7 +9,7 @@
  */
 import { F, MISSING } from '../../core/schema.ts';
 import { isKnownHpzl } from './hpzl.ts';
-import { classifyNormalized, newEnergyMarker, provinceChar, provinceFreeStem, type PlateClass } from './plate.ts';
+import { classifyNormalized, newEnergyMarker, provinceChar, provinceFreeStem, type PlateClass } from '../../core/plates.ts';
 import { IdVoteTable, IntPairIndex } from './idtable.ts';
 import type { Tally } from './votes.ts';
 

@@ -133,4 +133,3 @@ export function brandRank(clppxh: string): number {
   return PROFILE.brandRank[dash === -1 ? clppxh : clppxh.slice(0, dash)] ?? 0;
 }
 
-export const PROVINCE_CHARS = '京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川贵云藏陕甘青宁新';

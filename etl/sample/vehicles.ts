@@ -9,11 +9,11 @@ import {
   CHAR4,
   HPZL_SAMPLER,
   MALFORMED_KINDS,
-  PROVINCE_CHARS,
   clppxhSampler,
   prefixSampler,
   type MalformedKind,
 } from './profile.ts';
+import { PROVINCE_CHARS } from '../../core/reference.ts';
 import { Weighted, type Rng } from './rng.ts';
 
 export interface Vehicle {

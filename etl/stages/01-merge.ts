@@ -10,7 +10,7 @@
  * the one stage whose memory grows with the data set.
  */
 import { F, RAW_COLUMNS, type PassRow } from '../../core/schema.ts';
-import { parseGcsjText } from '../../core/time.ts';
+import { CHINA_OFFSET_S, EpochSeconds, parseGcsjText } from '../../core/time.ts';
 import { IntPairIndex } from '../logic/idtable.ts';
 
 export const MERGE_STAGE = '01-merge';
@@ -242,33 +242,16 @@ function keySort<T>(rows: T[], gcsjOf: (r: T) => string, cmp: (a: T, b: T) => nu
   return rows;
 }
 
-const CANONICAL_DAY = /^\d{4}-\d{2}-\d{2}$/;
-const Y2000 = Date.UTC(2000, 0, 1);
+/** China-local wall-clock seconds of 2000-01-01 00:00:00 as epoch seconds. */
+const Y2000_CHINA_EPOCH_S = Date.UTC(2000, 0, 1) / 1000 - CHINA_OFFSET_S;
 
-/** Seconds since 2000-01-01 of a canonical time (wall clock, zone-free), or -1. Day part cached. */
+/** Seconds since 2000-01-01 (China local time) of a canonical time, or -1. */
 function makeSecondsOf(): (t: string) => number {
-  const days = new Map<string, number>();
+  const epochs = new EpochSeconds();
   return (t) => {
-    if (t.length !== 19) return -1;
-    const day = t.slice(0, 10);
-    let d = days.get(day);
-    if (d === undefined) {
-      d = CANONICAL_DAY.test(day) ? (Date.UTC(+t.slice(0, 4), +t.slice(5, 7) - 1, +t.slice(8, 10)) - Y2000) / 86_400_000 : -1;
-      days.set(day, d);
-    }
-    if (d < 0) return -1;
-    const h = digit2(t, 11);
-    const m = digit2(t, 14);
-    const s = digit2(t, 17);
-    if (h < 0 || m < 0 || s < 0) return -1;
-    return d * 86400 + h * 3600 + m * 60 + s;
+    const e = epochs.of(t);
+    return Number.isNaN(e) || e < Y2000_CHINA_EPOCH_S ? -1 : e - Y2000_CHINA_EPOCH_S;
   };
-}
-
-function digit2(t: string, i: number): number {
-  const a = t.charCodeAt(i) - 48;
-  const b = t.charCodeAt(i + 1) - 48;
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
 
 export interface MergeReject {

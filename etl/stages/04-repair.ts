@@ -16,7 +16,7 @@
 import { TrafficError } from '../../core/errors.ts';
 import { F, MISSING, RAW_COLUMNS, REPAIR_LOG_COLUMNS } from '../../core/schema.ts';
 import type { RowStage, StageIO } from '../../core/stage.ts';
-import { toEpochSeconds } from '../../core/time.ts';
+import { EpochSeconds, isCanonicalGcsj } from '../../core/time.ts';
 import { planFill, synId, type FillPlan } from '../logic/fill.ts';
 import { heldOutTest } from '../logic/holdout.ts';
 import { IntPairIndex } from '../logic/idtable.ts';
@@ -43,7 +43,7 @@ import {
   provinceChar,
   provinceFreeStem,
   type PlateClass,
-} from '../logic/plate.ts';
+} from '../../core/plates.ts';
 
 export const REPAIR_STAGE = '04-repair';
 export const REPAIR_LOG = 'repair_log';
@@ -67,7 +67,6 @@ export interface RepairOptions {
 
 export const DEFAULT_REPAIR_OPTIONS: RepairOptions = { fill: true, holdoutRate: 0.02, seed: 20240101 };
 
-const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
 export function validateRepairOptions(o: RepairOptions): RepairOptions {
   if (typeof o.fill !== 'boolean') throw new TrafficError('INVALID_OPTION', `fill must be true or false, got ${String(o.fill)}`, { option: 'fill' });
@@ -223,30 +222,12 @@ class HpzlCache {
 
 const PLATE_COUNT_KEY: Readonly<Record<PlateClass, string>> = { FULL: 'plate.FULL', MASKED: 'plate.MASKED', INVALID: 'plate.INVALID' };
 
-/** Epoch seconds of a canonical GCSJ (`toEpochSeconds`), its date's part computed once per date. */
-class EpochOfTime {
-  private date = '';
-  private day = 0;
-
-  of(gcsj: string, date: string): number {
-    if (date !== this.date) {
-      this.date = date;
-      this.day = toEpochSeconds(date + ' 00:00:00');
-    }
-    return this.day + two(gcsj, 11) * 3600 + two(gcsj, 14) * 60 + two(gcsj, 17);
-  }
-}
-
-function two(s: string, at: number): number {
-  return (s.charCodeAt(at) - 48) * 10 + (s.charCodeAt(at + 1) - 48);
-}
-
 export function createRepairStage(options: RepairOptions, io: StageIO): RowStage {
   const opts = validateRepairOptions(options);
   const evidence = new Evidence();
   const platesCache = new PlateFactsCache();
   const hpzlCache = new HpzlCache();
-  const epoch = new EpochOfTime();
+  const epoch = new EpochSeconds();
   const heldOut = {
     HPZL: heldOutTest(opts.seed, 'HPZL', opts.holdoutRate),
     CLPPXH: heldOutTest(opts.seed, 'CLPPXH', opts.holdoutRate),
@@ -405,7 +386,7 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
     scan(row) {
       scanned = true;
       const gcsj = row[F.GCSJ]!;
-      if (row.length !== RAW_COLUMNS.length || !CANONICAL_TIME.test(gcsj)) return;
+      if (row.length !== RAW_COLUMNS.length || !isCanonicalGcsj(gcsj)) return;
       const date = gcsj.slice(0, 10);
       passesByDay.set(date, (passesByDay.get(date) ?? 0) + 1);
       const facts = platesCache.rawFacts(row[F.HPHM]!);
@@ -445,7 +426,7 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
       near.add({
         gcxh: info.gcxh,
         key,
-        t: epoch.of(gcsj, date),
+        t: epoch.of(gcsj),
         values: {
           HPZL: { value: hz ? info.hpzl : '', hidden: hideHpzl, missing: !hz },
           CLPPXH: { value: cl ? info.clppxh : '', hidden: hideClppxh, missing: !cl },
@@ -481,7 +462,7 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
         return;
       }
       const gcsj = row[F.GCSJ]!;
-      if (!CANONICAL_TIME.test(gcsj)) {
+      if (!isCanonicalGcsj(gcsj)) {
         io.reject(row, `GCSJ not YYYY-MM-DD HH:mm:ss: ${gcsj}`, where);
         return;
       }

@@ -5,8 +5,8 @@
 import { TrafficError } from '../../core/errors.ts';
 import { F, MASTER_COLUMNS, RAW_COLUMNS } from '../../core/schema.ts';
 import type { RowStage, StageIO } from '../../core/stage.ts';
-import { isWeekend } from '../../core/time.ts';
-import { provinceOfPlate, vehicleTypeName } from '../logic/reference.ts';
+import { isCanonicalGcsj, isWeekend } from '../../core/time.ts';
+import { provinceOfPlate, vehicleTypeName } from '../../core/reference.ts';
 
 export const FEATURES_STAGE = '05-features';
 
@@ -23,7 +23,6 @@ export const DEFAULT_FEATURES_OPTIONS: FeaturesOptions = {
 };
 
 const HHMM = /^([01]\d|2[0-3]):([0-5]\d)$/;
-const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
 function minuteOf(hhmm: string, option: string): number {
   const m = HHMM.exec(hhmm);
@@ -86,7 +85,7 @@ export function createFeaturesStage(opts: FeaturesOptions, io: StageIO): RowStag
         return;
       }
       const gcsj = row[F.GCSJ]!;
-      if (!CANONICAL_TIME.test(gcsj)) {
+      if (!isCanonicalGcsj(gcsj)) {
         io.reject(row, `GCSJ not YYYY-MM-DD HH:mm:ss: ${gcsj}`, where);
         return;
       }

@@ -2,6 +2,7 @@
  * Where closed flow windows are written: the MySQL shards (routed by kkmc), an embedded DuckDB
  * file, or nowhere (a replay that only measures levels). Both stores upsert idempotently.
  */
+import type { FlowWindow } from '../../core/flow-window.ts';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { TrafficError } from '../../core/errors.ts';
 import {
@@ -9,13 +10,12 @@ import {
   ensureFlowWindowTableDuckDB,
   upsertFlowWindows,
   upsertFlowWindowsDuckDB,
-  type FlowWindowRow,
 } from '../../store/flow-window.ts';
 import { ShardedStore, type StoreOptions } from '../../store/mysql.ts';
 
 export interface WindowStore {
   readonly where: string;
-  write(rows: readonly FlowWindowRow[]): Promise<void>;
+  write(rows: readonly FlowWindow[]): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -14,13 +14,13 @@
  * a partition (key = HPHM): alerts then depend only on each partition's own order, so any split of
  * partitions over instances raises the same alerts.
  */
+import type { PlateClass } from '../../core/plates.ts';
 import { F } from '../../core/schema.ts';
-import { CHINA_OFFSET_S, chinaIso } from '../../core/time.ts';
+import { chinaIso, EpochSeconds } from '../../core/time.ts';
 import { alertId, type Alert, type RuleName } from './alert.ts';
 import type { DistanceFn } from './geo.ts';
 import { evaluatePair, type RuleParams, type Sighting } from './rules.ts';
 
-export type PlateClass = 'FULL' | 'MASKED' | 'INVALID';
 
 export interface PlateFns {
   normalize(hphm: string): string;
@@ -104,11 +104,9 @@ export class CloneDetector {
   private lastPartition = NaN;
   private lastPartitionState: PartitionState | null = null;
   private readonly plateCache = new Map<string, PlateInfo>();
-  private readonly dayCache = new Map<string, number>();
-  private lastDay = '';
+  private readonly epochs = new EpochSeconds();
   private lastSec = NaN;
   private lastIso = '';
-  private lastDayBase = NaN;
   private readonly distance: DistanceFn;
   private readonly plates: PlateFns;
   private readonly now: () => number;
@@ -150,7 +148,7 @@ export class CloneDetector {
         ps.plates.set(plate.key, state);
       }
     }
-    const t = this.epoch(gcsj);
+    const t = this.epochs.of(gcsj);
     if (Number.isNaN(t)) {
       st.badRecord++;
       this.dropIfEmpty(ps, state);
@@ -270,35 +268,6 @@ export class CloneDetector {
     return info;
   }
 
-  /** Epoch seconds of a canonical `YYYY-MM-DD HH:mm:ss`; NaN when it is not one. */
-  private epoch(gcsj: string): number {
-    if (gcsj.length !== 19 || gcsj.charCodeAt(10) !== 32 || gcsj.charCodeAt(13) !== 58 || gcsj.charCodeAt(16) !== 58) {
-      return NaN;
-    }
-    let base: number | undefined;
-    if (this.lastDay !== '' && gcsj.startsWith(this.lastDay)) base = this.lastDayBase;
-    else base = this.dayBase(gcsj.slice(0, 10));
-    if (Number.isNaN(base)) return NaN;
-    const h = two(gcsj, 11);
-    const m = two(gcsj, 14);
-    const s = two(gcsj, 17);
-    if (h < 0 || h > 23 || m < 0 || m > 59 || s < 0 || s > 59) return NaN;
-    return base + h * 3600 + m * 60 + s;
-  }
-
-  private dayBase(day: string): number {
-    let base = this.dayCache.get(day);
-    if (base === undefined) {
-      if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) return NaN;
-      base = Date.UTC(+day.slice(0, 4), +day.slice(5, 7) - 1, +day.slice(8, 10)) / 1000 - CHINA_OFFSET_S;
-      if (Number.isNaN(base)) return NaN;
-      if (this.dayCache.size >= 10_000) this.dayCache.clear();
-      this.dayCache.set(day, base);
-    }
-    this.lastDay = day;
-    this.lastDayBase = base;
-    return base;
-  }
 
   private evict(ps: PartitionState): void {
     const limit = ps.maxT - this.params.latenessS - this.params.windowS;
@@ -375,13 +344,6 @@ export class CloneDetector {
       detected_at: this.detectedAt(),
     };
   }
-}
-
-function two(s: string, i: number): number {
-  const a = s.charCodeAt(i) - 48;
-  const b = s.charCodeAt(i + 1) - 48;
-  if (a < 0 || a > 9 || b < 0 || b > 9) return -1;
-  return a * 10 + b;
 }
 
 function round(x: number, digits: number): number {

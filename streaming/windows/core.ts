@@ -22,24 +22,14 @@
  */
 import { F } from '../../core/schema.ts';
 import { isStoreTime } from '../../store/ddl.ts';
+import type { FlowWindow } from '../../core/flow-window.ts';
 import { formatChinaTime, toEpochSeconds } from '../../core/time.ts';
 
 export const DEFAULT_WINDOW_LENGTHS_S: readonly number[] = [60, 300];
 export const DEFAULT_LATENESS_S = 60;
 export const DEFAULT_RETAIN_S = 6 * 3600;
 
-/** One window's row (the `traffic_flow_window` table and the per-minute flow callback). */
-export interface FlowWindow {
-  kkmc: string;
-  fxlx: string;
-  /** China local time `YYYY-MM-DD HH:mm:ss`. */
-  window_start: string;
-  window_len_s: number;
-  /** Records counted while the window was open. */
-  passes: number;
-  /** Records that arrived after the window had closed. */
-  late: number;
-}
+export type { FlowWindow };
 
 export interface FlowWindowOptions {
   /** Window lengths (s), each dividing 3600 so windows align to the China-local hour. */

@@ -1,8 +1,9 @@
 /** traffic_flow_window on the real MariaDB shards (3306 + 3307, a database of this test's own) and in DuckDB. */
+import type { FlowWindow } from '../../core/flow-window.ts';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MurmurShardRouter } from '../../store/shard/router.ts';
-import { ensureFlowWindowTable, ensureFlowWindowTableDuckDB, upsertFlowWindows, upsertFlowWindowsDuckDB, type FlowWindowRow } from '../../store/flow-window.ts';
+import { ensureFlowWindowTable, ensureFlowWindowTableDuckDB, upsertFlowWindows, upsertFlowWindowsDuckDB } from '../../store/flow-window.ts';
 import { ShardedStore } from '../../store/mysql.ts';
 import { dropDb, PORTS, q, shardUrls, testDbName } from '../store/db.ts';
 
@@ -11,7 +12,7 @@ afterAll(() => dropDb(db));
 
 // Murmur shards of 2: the first three go to shard 1, the last two to shard 0.
 const KKMC = ['G104_Suining_K873', 'G310_Tongshan_K310', 'S250_Pizhou_K1', 'G206_Tongshan_K816', 'S324_Suining_K201'];
-const rows: FlowWindowRow[] = KKMC.flatMap((kkmc, i) => [
+const rows: FlowWindow[] = KKMC.flatMap((kkmc, i) => [
   { kkmc, fxlx: '1', window_start: '2024-01-15 08:00:00', window_len_s: 60, passes: i + 1, late: 0 },
   { kkmc, fxlx: '1', window_start: '2024-01-15 08:00:00', window_len_s: 300, passes: 10 + i, late: 0 },
 ]);

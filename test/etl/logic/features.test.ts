@@ -6,7 +6,7 @@ import {
   DEFAULT_FEATURES_OPTIONS,
   parsePeakHours,
 } from '../../../etl/stages/05-features.ts';
-import { provinceOfPlate, vehicleTypeName } from '../../../etl/logic/reference.ts';
+import { provinceOfPlate, vehicleTypeName } from '../../../core/reference.ts';
 
 const row = (id: string, gcsj: string, hpzl: string, hphm: string): string[] => [id, '睢宁县', 'S325_Suining_K63', '1', gcsj, hpzl, hphm, '-'];
 const run = (rows: string[][], opts = DEFAULT_FEATURES_OPTIONS) => runStageInMemory((io) => createFeaturesStage(opts, io), rows);

@@ -1,13 +1,14 @@
 /**
  * Plate numbers (HPHM). The source masks plates to their first 4 characters + `***` (`苏CD7***`);
  * about 2% are malformed (`-***`, `C379***`, `京***`, `4皖LG***`, `J678***`). These functions are
- * pure and shared: stage 04 repairs with them, the cloned-plate detector classes plates with them.
+ * pure and shared: stage 04 repairs with them, the cloned-plate detector and the routes classify
+ * plates with them.
  */
 import { PROVINCE_CHARS } from './reference.ts';
 
 export type PlateClass = 'FULL' | 'MASKED' | 'INVALID';
 
-const PROV = '京津冀晋蒙辽吉黑沪苏浙皖闽赣鲁豫鄂湘粤桂琼渝川贵云藏陕甘青宁新';
+const PROV = [...PROVINCE_CHARS].join('');
 /** Last character of special full plates: trailer, learner, police, HK/Macau, consulate, test, oversize. */
 const SPECIAL_LAST = '挂学警港澳领试超';
 

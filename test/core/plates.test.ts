@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyPlate, lacksProvince, newEnergyMarker, normalizePlate, provinceFreeStem } from '../../../etl/logic/plate.ts';
+import { classifyPlate, lacksProvince, newEnergyMarker, normalizePlate, provinceFreeStem } from '../../core/plates.ts';
 
 describe('normalizePlate', () => {
   it.each([
