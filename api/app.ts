@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { csvLine } from '../core/csv.ts';
 import { TrafficError } from '../core/errors.ts';
+import { packageFile } from '../core/paths.ts';
 import { PASS_COLUMNS, type PassRecord, type TrafficStore } from '../store/store-api.ts';
 import { chinaIso, formatChinaTime, isWeekend, toEpochSeconds } from '../core/time.ts';
 import type { AlertFeed } from './alerts.ts';
@@ -69,13 +70,11 @@ export interface AppDeps {
   statsCacheMs?: number;
 }
 
-const ROOT = path.dirname(fileURLToPath(import.meta.url));
-const PUBLIC = path.join(ROOT, 'public');
-const NODE_MODULES = path.join(ROOT, '..', 'node_modules');
+const PUBLIC = packageFile('api', 'public');
 const PAGES: Record<string, string> = { '/': 'dashboard.html', '/query': 'query.html' };
 const VENDOR: Record<string, string> = {
-  '/vendor/echarts.min.js': path.join(NODE_MODULES, 'echarts', 'dist', 'echarts.min.js'),
-  '/vendor/china.json': path.join(ROOT, 'public', 'vendor', 'china.json'),
+  '/vendor/echarts.min.js': path.join(PUBLIC, 'vendor', 'echarts.min.js'),
+  '/vendor/china.json': path.join(PUBLIC, 'vendor', 'china.json'),
 };
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

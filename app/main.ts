@@ -2,10 +2,9 @@
  * `traffic <command> [flags]`. Option errors print the message and the command's usage (exit 2);
  * typed errors print their code and message; anything else is a bug and prints a stack.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { TrafficError } from '../core/errors.ts';
 import type { Command } from '../core/command.ts';
+import { TrafficError } from '../core/errors.ts';
+import { toolVersion } from '../core/version.ts';
 import { COMMANDS } from './commands.ts';
 
 function help(): string {
@@ -16,6 +15,11 @@ function help(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    const v = toolVersion();
+    process.stdout.write(`${v.name} ${v.version}${v.commit ? ` (${v.commit.slice(0, 12)})` : ''}\n`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help());
     return name ? 0 : 2;
@@ -25,14 +29,17 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`traffic: unknown command "${name}"\n\n${help()}`);
     return 2;
   }
-  const file = fileURLToPath(new URL(entry.module, import.meta.url));
-  if (!existsSync(file)) {
-    process.stderr.write(`traffic: command "${name}" is not available in this build (${entry.module} missing)\n`);
-    return 2;
+  let command: Command;
+  try {
+    command = (await entry.load()).command;
+  } catch (err) {
+    // Development-only commands are not in the package (no bench/, scripts/, dev dependencies).
+    if (entry.dev && (err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
+      process.stderr.write(`traffic: command "${name}" is a development command, not available in this installation (use a checkout)\n`);
+      return 2;
+    }
+    throw err;
   }
-  const mod = (await import(file)) as { command?: Command };
-  const command = mod.command;
-  if (!command) throw new Error(`${entry.module} exports no command`);
   // `--` ends the options: `traffic shard -- --help` shards the key "--help".
   const dd = rest.indexOf('--');
   const flags = dd === -1 ? rest : rest.slice(0, dd);

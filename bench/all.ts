@@ -8,12 +8,12 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { optStr, parseFlags } from '../core/args.ts';
 import type { Command } from '../core/command.ts';
 import { chinaIso } from '../core/time.ts';
+import { PACKAGE_ROOT } from '../core/paths.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = PACKAGE_ROOT;
 
 const BENCHES: Array<{ name: string; full: string[]; quick: string[]; needs: string }> = [
   { name: 'bench:etl', full: [], quick: ['--rows', '1000000'], needs: 'nothing (generates its sample)' },

@@ -20,6 +20,7 @@ import { TrafficError } from '../core/errors.ts';
 import { FILES } from '../core/schema.ts';
 import { loadMaster, readDimension } from '../store/load.ts';
 import { ShardedStore } from '../store/mysql.ts';
+import { PACKAGE_ROOT } from '../core/paths.ts';
 
 const usage = `usage: traffic bench:api [--in master.csv] [--model FILE] [--seconds N] [--mysql URL,URL | --no-mysql]
 
@@ -35,7 +36,7 @@ interface Figures {
   latency: Array<{ name: string; cold: number; p50: number; p95: number; n: number }>;
 }
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const ROOT = PACKAGE_ROOT;
 
 async function startApi(port: number, dataDir: string, model: string, mysql?: string[]): Promise<ChildProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, TRAFFIC_PORT: String(port) };

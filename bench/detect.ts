@@ -35,6 +35,7 @@ import { runDetect } from '../streaming/detect/run.ts';
 import { MemoryAlertSink } from '../streaming/detect/sinks.ts';
 import { SYNTHETIC_CHECKPOINTS, syntheticCoords, syntheticStream, type SyntheticOptions } from '../streaming/detect/synthetic.ts';
 import { runRss } from './detect-rss.ts';
+import { PACKAGE_ROOT } from '../core/paths.ts';
 
 const usage = `usage: traffic bench:detect [--records N] [--latency-s S] [--rate R] [--rss N]
 
@@ -43,7 +44,7 @@ const usage = `usage: traffic bench:detect [--records N] [--latency-s S] [--rate
   --rate R       records/s sent in the latency run (default 50)
   --rss N        only the memory run: N records, RSS every 1M (e.g. 10000000)`;
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const ROOT = PACKAGE_ROOT;
 /** Stream density of the throughput runs: ~3% of records pair under the window rule (real: ~4%). */
 const OFFLINE: SyntheticOptions = { seed: 42, rate: 2, plates: 200_000, maskedShare: 0.9, jitterS: 30, injectClones: 0.01 };
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');

@@ -15,7 +15,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseFlags, int, optStr } from '../core/args.ts';
 import type { Command } from '../core/command.ts';
 import { csvLine } from '../core/csv.ts';
@@ -23,8 +22,9 @@ import { TextFileWriter } from '../core/io.ts';
 import { fmtInt } from '../core/progress.ts';
 import { listRawFiles, openRawFile } from '../etl/read/raw.ts';
 import { runEtl } from '../etl/runner.ts';
+import { PACKAGE_ROOT } from '../core/paths.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = PACKAGE_ROOT;
 const FULL_TWO_MONTHS_ROWS = 620_000;
 /** Weekday mean that gives ~620k raw rows over the 62 days (weekends are quieter). */
 const TWO_MONTHS_WEEKDAY_PASSES = 10_900;

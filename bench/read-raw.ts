@@ -13,6 +13,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ExcelJS from 'exceljs';
 import { listRawFiles, openRawFile } from '../etl/read/raw.ts';
+import { PACKAGE_ROOT } from '../core/paths.ts';
 
 export interface ReadBenchResult {
   file: string;
@@ -146,7 +147,7 @@ export function summarize(results: readonly ReadBenchResult[]): string[] {
 }
 
 async function main(argv: string[]): Promise<void> {
-  let dir = path.resolve(import.meta.dirname, '../../shared/realdata');
+  let dir = path.resolve(PACKAGE_ROOT, '../shared/realdata');
   let repeat = 5;
   let exceljs = true;
   for (let i = 0; i < argv.length; i++) {

@@ -8,17 +8,14 @@
  * promise only when the caller should wait; close resolves when every byte is on disk or rejects
  * with the file's error), so callers pick one or the other without other changes.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { csvLine } from './csv.ts';
 import { TrafficError } from './errors.ts';
 import { CHUNK_CHARS, TextFileWriter } from './io.ts';
-import { workerScript } from './worker-script.ts';
+import { siblingModule, startWorker } from './threads.ts';
 
-/** The writer thread's code: its TypeScript source and its tsx entry (worker-script.ts). */
-export const WRITER_WORKER = {
-  source: new URL('./writer-thread-worker.ts', import.meta.url),
-  entry: new URL('./writer-thread-worker.mjs', import.meta.url),
-};
+/** The writer thread's code. */
+export const WRITER_WORKER = siblingModule(import.meta.url, 'writer-thread-worker');
 
 /** What a stage writes its CSV through: TextFileWriter in this thread, or a ThreadFile. */
 export interface TextSink {
@@ -61,7 +58,7 @@ export class WriterThread {
   private dead: Error | undefined;
 
   private constructor() {
-    this.worker = new Worker(workerScript(WRITER_WORKER.entry));
+    this.worker = startWorker(WRITER_WORKER);
     this.worker.on('message', (m: WriterReply) => this.onReply(m));
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => {

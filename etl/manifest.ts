@@ -8,7 +8,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TrafficError } from '../core/errors.ts';
 import { FILES } from '../core/schema.ts';
-import type { ToolVersion } from './version.ts';
+import type { ToolVersion } from '../core/version.ts';
 
 export const MANIFEST_FORMAT = 'etl-manifest/1';
 

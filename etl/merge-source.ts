@@ -12,8 +12,8 @@
  * same either way.
  */
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { workerScript } from '../core/worker-script.ts';
+import type { Worker } from 'node:worker_threads';
+import { siblingModule, startWorker } from '../core/threads.ts';
 import { errorFromThread, TrafficError, type ThreadErrorMessage } from '../core/errors.ts';
 import { openRawFile, type RawFileInfo } from './read/raw.ts';
 import { normalizeRecord, packRow, separatorReason } from './stages/01-merge.ts';
@@ -99,8 +99,8 @@ export function unpackBatch(b: PackedBatch): Extract<MergeEvent, { type: 'batch'
 
 export type WorkerMessage = PackedBatch | Extract<MergeEvent, { type: 'end' }> | ThreadErrorMessage;
 
-/** The reader thread's code: its TypeScript source and its tsx entry (core/worker-script.ts). */
-export const READER_WORKER = { source: new URL('./merge-worker.ts', import.meta.url), entry: new URL('./merge-worker.mjs', import.meta.url) };
+/** The reader thread's code. */
+export const READER_WORKER = siblingModule(import.meta.url, 'merge-worker');
 
 /** How many batches a reader may run ahead of the consumer (bounds the memory in flight). */
 export const WORKER_AHEAD = 16;
@@ -140,7 +140,7 @@ export async function* poolSource(files: readonly string[], n: number): AsyncGen
     r.worker.postMessage({ type: 'read', file: next++ } satisfies ReaderCommand);
   };
   for (let i = 0; i < count; i++) {
-    const worker = new Worker(workerScript(READER_WORKER.entry), {
+    const worker = startWorker(READER_WORKER, {
       workerData: { files: [...files] },
     });
     const r: Reader = { worker, queue: [], exited: false };

@@ -15,8 +15,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { WRITER_WORKER, WriterThread } from '../core/writer-thread.ts';
-import { prepareWorkerScripts } from '../core/worker-script.ts';
+import { WriterThread } from '../core/writer-thread.ts';
 import { TrafficError } from '../core/errors.ts';
 import { fmtInt, Progress } from '../core/progress.ts';
 import { FILES, RAW_COLUMNS, type Reject } from '../core/schema.ts';
@@ -26,10 +25,9 @@ import { checkBalance, MANIFEST_FORMAT, readManifest, totals, writeManifest, typ
 import { mergeRawFiles } from './merge-files.ts';
 import { listRawFiles } from './read/raw.ts';
 import { RejectSink } from './rejects.ts';
-import { STAGE_WORKER, StageThread, unpackFields } from './stage-thread.ts';
-import { READER_WORKER } from './merge-source.ts';
+import { StageThread, unpackFields } from './stage-thread.ts';
 import { STAGE_NAMES, stageDef, type StageNo, type StageSettings } from './stages.ts';
-import { toolVersion } from './version.ts';
+import { toolVersion } from '../core/version.ts';
 
 export interface EtlOptions {
   raw: string;
@@ -129,8 +127,6 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
     ...(o.geo === undefined ? {} : { geo: o.geo }),
     ...(o.overrides === undefined ? {} : { overrides: o.overrides }),
   };
-  // Threads start from plain JS bundles (fast) when they can: see core/worker-script.ts.
-  await prepareWorkerScripts([READER_WORKER, WRITER_WORKER, STAGE_WORKER]);
   const open: StageRun[] = [];
   const threads: StageThread[] = [];
   const writer = (o.writerThread ?? os.availableParallelism() >= 2) ? WriterThread.start() : undefined;

@@ -14,7 +14,7 @@
  * back at the end. Fed rows wait in the thread's queue at most FEED_AHEAD batches (or
  * FEED_AHEAD_CHARS of text) deep.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { csvLine } from '../core/csv.ts';
 import { errorFromThread, TrafficError, type ThreadErrorMessage } from '../core/errors.ts';
 import type { TextSink } from '../core/writer-thread.ts';
@@ -22,13 +22,10 @@ import type { Reject } from '../core/schema.ts';
 import type { StageEntry } from './manifest.ts';
 import type { StageNo, StageSettings } from './stages.ts';
 import { FS } from './stages/01-merge.ts';
-import { workerScript } from '../core/worker-script.ts';
+import { siblingModule, startWorker } from '../core/threads.ts';
 
-/** The stage thread's code: its TypeScript source and its tsx entry (core/worker-script.ts). */
-export const STAGE_WORKER = {
-  source: new URL('./stage-thread-worker.ts', import.meta.url),
-  entry: new URL('./stage-thread-worker.mjs', import.meta.url),
-};
+/** The stage thread's code. */
+export const STAGE_WORKER = siblingModule(import.meta.url, 'stage-thread-worker');
 
 /** Rows as they cross threads: one string per row (fields joined by U+001F), or its fields. */
 export type PackedRows = (string | string[])[];
@@ -105,7 +102,7 @@ export class StageThread {
     private readonly handlers: StageThreadHandlers,
   ) {
     this.stopped = new Promise<void>((resolve) => (this.stop = resolve));
-    this.worker = new Worker(workerScript(STAGE_WORKER.entry), { workerData: spec });
+    this.worker = startWorker(STAGE_WORKER, { workerData: spec });
     this.worker.on('message', (m: StageThreadReply) => this.onReply(m));
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => {

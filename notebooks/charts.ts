@@ -2,10 +2,20 @@
  * ECharts options for the report, one builder per chart, and server-side SVG rendering
  * (echarts SSR: no DOM, no network; the SVG is inlined into the page).
  */
-import * as echarts from 'echarts';
+import { createRequire } from 'node:module';
+import type * as Echarts from 'echarts';
+import { packageFile } from '../core/paths.ts';
 import type { DailySummary, HoldoutSeries } from './analyses.ts';
 
 type Option = Record<string, unknown>;
+
+/**
+ * The same ECharts build the dashboard serves (api/public/vendor/echarts.min.js, a UMD bundle that
+ * renders SVG on the server too): one copy of the library in the package instead of the 60 MB
+ * npm package. The `echarts` dev dependency only gives the types (and the test that the copy is
+ * current).
+ */
+const echarts = createRequire(import.meta.url)(packageFile('api', 'public', 'vendor', 'echarts.min.js')) as typeof Echarts;
 
 const FONT = '"Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif';
 export const COLORS = { complete: '#3b7dd8', partial: '#f0a030', syn: '#9aa4b1', empty: '#d9534f', weekend: '#c2185b', model: '#2e7d32', mean: '#8e6bbf', plain: '#b0b0b0' };

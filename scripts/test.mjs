@@ -7,10 +7,34 @@
 // shared service (the second MariaDB) on purpose, which must not overlap other files using it.
 // Extra args go to vitest as one pass (e.g. `npm test -- test/etl`).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
 
 const args = process.argv.slice(2);
 const env = { ...process.env, TZ: 'UTC' };
+
+// Commands the tests start (bin/traffic.mjs) run the compiled dist/, as an installed package does:
+// build it when it is missing or older than a source file.
+const SOURCE_DIRS = ['core', 'store', 'etl', 'models', 'streaming', 'api', 'app', 'notebooks', 'bench', 'scripts'];
+function newestSource() {
+  let newest = 0;
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (p.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  for (const d of SOURCE_DIRS) if (existsSync(d)) walk(d);
+  return Math.max(newest, statSync('tsconfig.build.json').mtimeMs);
+}
+if (!existsSync('dist/.stamp') || statSync('dist/.stamp').mtimeMs < newestSource()) {
+  const build = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit', env });
+  if (build.status !== 0) {
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+}
 
 if (!process.env.TRAFFIC_SKIP_SERVICES && existsSync('scripts/services-up.ts')) {
   const up = spawnSync(process.execPath, ['bin/traffic.mjs', 'services:up'], { stdio: 'inherit', env });

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Weighted } from './rng.ts';
+import { packageFile } from '../../core/paths.ts';
 
 export interface CheckpointProfile {
   /** KKMC as spelled in the December exports. */
@@ -32,7 +33,7 @@ interface ProfileJson {
 }
 
 export const PROFILE: ProfileJson = JSON.parse(
-  readFileSync(new URL('./profile.json', import.meta.url), 'utf8'),
+  readFileSync(packageFile('etl', 'sample', 'profile.json'), 'utf8'),
 ) as ProfileJson;
 
 /** Volume: passes on an ordinary weekday, before noise (the week averages ~25k a day). */

@@ -6,7 +6,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseCsv } from '../../core/csv.ts';
 import { TrafficError } from '../../core/errors.ts';
 import { csvText } from '../../core/io.ts';
@@ -14,11 +13,12 @@ import { DIMENSION_COLUMNS, F, FILES, RAW_COLUMNS } from '../../core/schema.ts';
 import type { RowStage, StageIO } from '../../core/stage.ts';
 import { cleanName, CodenameRegistry, isValidCode, physicalKey, parseCheckpointName, type CheckpointParts } from '../logic/codename.ts';
 import { normalizeHpzl } from '../logic/hpzl.ts';
+import { packageFile } from '../../core/paths.ts';
 
 export const STANDARDIZE_STAGE = '03-standardize';
 export const OVERRIDES_FILE = 'kkmc_overrides.csv';
 /** Shipped approximate coordinates of the 19 real checkpoints (see docs/etl-logic.md). */
-export const DEFAULT_GEO_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../data/ref/kkmc_geo.csv');
+export const DEFAULT_GEO_FILE = packageFile('data', 'ref', 'kkmc_geo.csv');
 
 export interface GeoEntry {
   name: string;

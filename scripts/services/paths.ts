@@ -3,9 +3,9 @@
  * `services:down` and a fresh clone know exactly what belongs to the project.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../../core/paths.ts';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ROOT = PACKAGE_ROOT;
 export const STATE_DIR = path.join(ROOT, '.state');
 
 export const KAFKA = {

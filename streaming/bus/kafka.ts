@@ -3,7 +3,8 @@
  * commits only after the handler, dead-letters malformed records to `<topic>-dlq`.
  */
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { siblingModule, startWorker } from '../../core/threads.ts';
 import { Kafka, Partitioners, logLevel, type Consumer, type KafkaMessage, type PartitionMetadata, type Producer, type LogEntry } from 'kafkajs';
 import { F } from '../../core/schema.ts';
 import { TrafficError } from '../../core/errors.ts';
@@ -148,7 +149,7 @@ export class KafkaSink implements Sink {
     const n = Math.max(1, Math.min(partitions || 1, MAX_THREADS));
     const threads: ProducerThread[] = [];
     for (let i = 0; i < n; i++) {
-      const worker = new Worker(new URL('./kafka-produce-worker.mjs', import.meta.url), {
+      const worker = startWorker(siblingModule(import.meta.url, 'kafka-produce-worker'), {
         workerData: { brokers, clientId: `${clientId}-${i}`, topic, maxRequest: MAX_REQUEST_RECORDS, retry: KAFKA_RETRY },
       });
       const ready = new Promise<void>((resolve, reject) => {

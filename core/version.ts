@@ -4,8 +4,9 @@
  * that produced its files.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PACKAGE_ROOT, packageFile } from './paths.ts';
 
 export interface ToolVersion {
   name: string;
@@ -17,11 +18,11 @@ let cached: ToolVersion | undefined;
 
 export function toolVersion(): ToolVersion {
   if (cached) return cached;
-  const root = fileURLToPath(new URL('..', import.meta.url));
+  const root = PACKAGE_ROOT;
   let name = 'traffic';
   let version = '0.0.0';
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name?: string; version?: string };
+    const pkg = JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { name?: string; version?: string };
     name = pkg.name ?? name;
     version = pkg.version ?? version;
   } catch {
@@ -29,6 +30,9 @@ export function toolVersion(): ToolVersion {
   }
   let commit: string | null = null;
   try {
+    // Only a checkout of this project has a commit: an installed package sits inside somebody
+    // else's repository, whose HEAD says nothing about this code.
+    if (!existsSync(path.join(root, '.git'))) throw new Error('not a checkout');
     commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 })
       .toString()
       .trim();

@@ -1,27 +1,42 @@
 // Producer thread of KafkaSink (streaming/bus/kafka.ts). kafkajs encodes records in JavaScript
 // (~25 µs of CPU per record), so the sink spreads partitions over worker threads: the main thread
 // keeps reading and encoding the stream, each worker owns some partitions with one request in
-// flight per partition (per-partition order holds across kafkajs retries). Plain JS: workers do
-// not get the TypeScript loader the CLI registers.
-import { parentPort, workerData } from 'node:worker_threads';
-import { Kafka, Partitioners, logLevel } from 'kafkajs';
+// flight per partition (per-partition order holds across kafkajs retries).
+import { parentPort as maybePort, workerData } from 'node:worker_threads';
+import { Kafka, Partitioners, logLevel, type Message, type RetryOptions } from 'kafkajs';
 
-const { brokers, clientId, topic, maxRequest, retry } = workerData;
+interface ProducerThreadData {
+  brokers: string[];
+  clientId: string;
+  topic: string;
+  maxRequest: number;
+  retry: RetryOptions;
+}
+type Command = { type: 'batch'; ts: string; parts: [number, (string | null)[], string[]][] } | { type: 'close' };
+interface Lane {
+  queue: Message[];
+  inflight: boolean;
+}
+
+if (!maybePort) throw new Error('kafka-produce-worker runs only as a worker thread');
+const parentPort = maybePort;
+
+const { brokers, clientId, topic, maxRequest, retry } = workerData as ProducerThreadData;
 // Errors are reported to the main thread, which owns logging.
 const kafka = new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry });
 const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true });
 /** partition (or -1 = let kafkajs choose) → { queue, inflight } */
-const lanes = new Map();
+const lanes = new Map<number, Lane>();
 let failed = false;
-let closing = null;
+let closing: (() => void) | null = null;
 
-function lane(p) {
+function lane(p: number): Lane {
   let l = lanes.get(p);
   if (!l) lanes.set(p, (l = { queue: [], inflight: false }));
   return l;
 }
 
-function kick(p) {
+function kick(p: number): void {
   const l = lane(p);
   if (l.inflight || l.queue.length === 0 || failed) return;
   const messages = l.queue.length <= maxRequest ? l.queue : l.queue.slice(0, maxRequest);
@@ -34,21 +49,21 @@ function kick(p) {
       kick(p);
       maybeClosed();
     },
-    (err) => {
+    (err: unknown) => {
       failed = true;
       l.inflight = false;
-      parentPort.postMessage({ type: 'error', message: String(err?.message ?? err) });
+      parentPort.postMessage({ type: 'error', message: String((err as Error)?.message ?? err) });
       maybeClosed();
     },
   );
 }
 
-function idle() {
+function idle(): boolean {
   for (const l of lanes.values()) if (l.inflight || (l.queue.length && !failed)) return false;
   return true;
 }
 
-function maybeClosed() {
+function maybeClosed(): void {
   if (closing && idle()) {
     const done = closing;
     closing = null;
@@ -56,20 +71,20 @@ function maybeClosed() {
   }
 }
 
-parentPort.on('message', (msg) => {
+parentPort.on('message', (msg: Command) => {
   if (msg.type === 'batch') {
     // parts: [partition, keys[], values[]]
     for (const [p, keys, values] of msg.parts) {
       const l = lane(p);
       for (let i = 0; i < values.length; i++) {
-        const m = { key: keys[i], value: values[i], timestamp: msg.ts };
+        const m: Message = { key: keys[i] ?? null, value: values[i] ?? null, timestamp: msg.ts };
         if (p >= 0) m.partition = p;
         l.queue.push(m);
       }
       kick(p);
     }
   } else if (msg.type === 'close') {
-    new Promise((resolve) => {
+    new Promise<void>((resolve) => {
       closing = resolve;
       maybeClosed();
     })
@@ -81,5 +96,5 @@ parentPort.on('message', (msg) => {
 
 producer.connect().then(
   () => parentPort.postMessage({ type: 'ready' }),
-  (err) => parentPort.postMessage({ type: 'error', message: `cannot connect producer: ${String(err?.message ?? err)}` }),
+  (err: unknown) => parentPort.postMessage({ type: 'error', message: `cannot connect producer: ${String((err as Error)?.message ?? err)}` }),
 );

@@ -1,5 +1,0 @@
-// Worker entry for stage 01's raw reader (see merge-source.ts): workers do not inherit the main
-// thread's TypeScript loader, so register it here as bin/traffic.mjs does, then load the body.
-import { register } from 'tsx/esm/api';
-register();
-await import('./merge-worker.ts');
