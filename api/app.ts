@@ -34,6 +34,8 @@ import {
   parseWeekendFlag,
   validDate,
 } from './validate.ts';
+import { createLogger } from '../core/log.ts';
+import { enableProcessMetrics, httpDuration, httpRequests, metricsText } from '../core/metrics.ts';
 
 /** What the series endpoint needs of the congestion thresholds (streaming ThresholdTable has it). */
 export interface ThresholdSource {
@@ -446,11 +448,24 @@ export function createApiApp(deps: AppDeps): ApiApp {
   const table = new Map(routes.map((r) => [`${r.method} ${r.path}`, r]));
   const paths = new Set(routes.map((r) => r.path));
 
+  /** The route a response answered, as a metrics label: known paths only (bounded cardinality). */
+  const routeOf = new WeakMap<ServerResponse, string>();
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (applyCors(req, res, deps.cors)) return;
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     const pathname = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    if (pathname === '/metrics' && (method === 'GET' || method === 'HEAD')) {
+      // Counts and timings only, no record data: scraped without the API key (docs/operations.md).
+      routeOf.set(res, '/metrics');
+      const m = await metricsText();
+      res.writeHead(200, { 'Content-Type': m.contentType, 'Cache-Control': 'no-store' });
+      res.end(method === 'HEAD' ? undefined : m.body);
+      return;
+    }
+    if (table.has(`${method} ${pathname}`) || paths.has(pathname)) routeOf.set(res, pathname);
+    else if (PAGES[pathname] || pathname.startsWith('/vendor/') || pathname.startsWith('/static/')) routeOf.set(res, 'static');
 
     if (pathname === '/favicon.ico') {
       res.writeHead(204);
@@ -475,12 +490,25 @@ export function createApiApp(deps: AppDeps): ApiApp {
     if (route.kind !== 'raw') ok(res, result);
   }
 
+  enableProcessMetrics();
+  const log = createLogger('api');
   const server = createServer((req, res) => {
+    const t0 = performance.now();
+    res.once('finish', () => {
+      const ms = performance.now() - t0;
+      const route = routeOf.get(res) ?? 'other';
+      const method = req.method ?? 'GET';
+      httpRequests.inc({ method, route, status: res.statusCode });
+      httpDuration.observe({ method, route }, ms / 1000);
+      // The path only: query strings may carry a key (SSE, export links) or personal filters.
+      const pathOnly = (req.url ?? '/').split('?')[0]!.slice(0, 200);
+      log.info({ method, path: pathOnly, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
     handle(req, res).catch((err: unknown) => {
       // Client errors and unavailable services are told as they are; anything else is a bug.
       if (err instanceof TrafficError && (err.httpStatus < 500 || err.retriable)) return failWith(res, err);
       // Not the client's fault: log the detail here, tell the client only that it failed.
-      process.stderr.write(`api: ${req.method} ${req.url}: ${(err as Error)?.stack ?? String(err)}\n`);
+      log.error({ method: req.method, path: (req.url ?? '/').split('?')[0], err }, 'request failed');
       fail(res, 500, 'internal error while handling the request');
     });
   });

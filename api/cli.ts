@@ -11,6 +11,9 @@ import type { Command } from '../core/command.ts';
 import { openApiDeps, type ApiDepsOptions } from './compose.ts';
 import { createApiApp } from './app.ts';
 import { parseCorsOrigins } from './http.ts';
+import { createLogger } from '../core/log.ts';
+
+const log = createLogger('api');
 
 const usage = `usage: traffic api [--port N] [--host H] [--data-dir DIR] [--model FILE] [--redis URL] [--mysql URL[,URL…]]
 
@@ -59,14 +62,14 @@ export const command: Command = {
       });
       const addr = app.server.address();
       const bound = typeof addr === 'object' && addr ? addr.port : port;
-      process.stderr.write(
-        `api: listening on http://${host}:${bound}  store=${deps.store.kind} alerts=${deps.alerts.kind} congestion=${deps.congestion?.kind ?? 'none'} model=${deps.predictor ? 'loaded' : 'none'}\n`,
+      log.info(
+        `listening on http://${host}:${bound}  store=${deps.store.kind} alerts=${deps.alerts.kind} congestion=${deps.congestion?.kind ?? 'none'} model=${deps.predictor ? 'loaded' : 'none'}`,
       );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
-      process.stderr.write('api: shutting down\n');
+      log.info('shutting down');
       await app.shutdown();
       return 0;
     } finally {

@@ -51,6 +51,7 @@ import {
 import { readDimension } from '../store/load.ts';
 import { ShardedStore } from '../store/mysql.ts';
 import type { TrafficStore } from '../store/store-api.ts';
+import { createLogger, logFn } from '../core/log.ts';
 
 const usage = `usage: traffic start [--raw DIR] [--data-dir DIR] [--port N] [--rate R] [--inject-clones P] [--limit N] [--seed S]
 
@@ -112,7 +113,7 @@ export const command: Command = {
     const inject = num(values['inject-clones'], 'inject-clones', 0.005, { min: 0, max: 1 });
     const limit = values.limit === undefined ? undefined : int(values.limit, 'limit', 0, { min: 1 });
     const seed = int(values.seed, 'seed', 42, { min: 0 });
-    const log = (m: string): void => void process.stderr.write(`start: ${m}\n`);
+    const log = logFn(createLogger('start'));
 
     // 1. Batch: ETL and training only when their outputs are missing or older than their inputs.
     const master = path.join(dataDir, FILES.master);
@@ -214,7 +215,8 @@ export const command: Command = {
     const stop = new AbortController();
     const onSignal = (): void => {
       if (stop.signal.aborted) process.exit(130);
-      process.stderr.write('\nstart: stopping (Ctrl-C again to quit at once) …\n');
+      if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+      log('stopping (Ctrl-C again to quit at once) …');
       stop.abort();
     };
     process.on('SIGINT', onSignal);

@@ -179,8 +179,9 @@ export function chinaNow(): string {
 }
 
 /** ISO 8601 with the +08:00 offset, for manifests and JSON (unambiguous for other tools). */
-export function chinaIso(epochMs: number = Date.now()): string {
-  return formatChinaTime(epochMs).replace(' ', 'T') + '+08:00';
+export function chinaIso(epochMs: number = Date.now(), withMs = false): string {
+  const ms = withMs ? `.${String(Math.floor(epochMs) % 1000).padStart(3, '0')}` : '';
+  return formatChinaTime(epochMs).replace(' ', 'T') + ms + '+08:00';
 }
 
 /** Day of week of a `YYYY-MM-DD…` string: 0 = Sunday … 6 = Saturday. */

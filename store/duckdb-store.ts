@@ -22,6 +22,7 @@ import {
   type QueryFilter,
   type TrafficStore,
 } from './store-api.ts';
+import { timeStoreWrite } from '../core/metrics.ts';
 
 export const EMBEDDED_DB_FILE = 'traffic.duckdb';
 
@@ -256,6 +257,10 @@ export class EmbeddedStore implements TrafficStore {
 
   async insert(rows: readonly MasterRow[]): Promise<number> {
     if (rows.length === 0) return 0;
+    return timeStoreWrite('duckdb', () => this.insertBatches(rows));
+  }
+
+  private async insertBatches(rows: readonly MasterRow[]): Promise<number> {
     const before = await this.total();
     const batch = 500;
     for (let i = 0; i < rows.length; i += batch) {

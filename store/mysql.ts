@@ -23,6 +23,7 @@ import {
   TRAFFIC_COLUMNS,
   TRAFFIC_TABLE,
 } from './ddl.ts';
+import { timeStoreWrite } from '../core/metrics.ts';
 
 export interface ShardUrl {
   url: string;
@@ -253,7 +254,7 @@ export class ShardedStore {
     const sql = insertSql(rows.length);
     const values: string[] = [];
     for (const r of rows) for (let c = 0; c < TRAFFIC_COLUMNS.length; c++) values.push(r[c] ?? '');
-    const [res] = await this.onShard(shard, 'insert', (p) => p.query<ResultSetHeader>(sql, values));
+    const [res] = await timeStoreWrite('mysql', () => this.onShard(shard, 'insert', (p) => p.query<ResultSetHeader>(sql, values)));
     // With ON DUPLICATE KEY UPDATE an untouched duplicate counts 0 and a new row 1.
     return res.affectedRows;
   }

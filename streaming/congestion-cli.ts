@@ -17,6 +17,8 @@ import { FileSnapshotStore, RedisSnapshotStore, type SnapshotStore } from './con
 import { readThresholds, THRESHOLDS_FILE } from './congestion/thresholds.ts';
 import { openDuckdbWindowStore, openMysqlWindowStore, type WindowStore } from './congestion/window-store.ts';
 import { DEFAULT_LATENESS_S, DEFAULT_RETAIN_S } from './windows/core.ts';
+import { createLogger } from '../core/log.ts';
+import { serveMetricsFromEnv } from '../core/metrics.ts';
 
 const usage = `usage: traffic congestion [--from URI] [--to URI] [options]
 
@@ -158,6 +160,7 @@ export const command: Command = {
   usage,
   async run(argv) {
     const o = normalizeCongestionOptions(argv);
+    await serveMetricsFromEnv();
     const thresholds = await readThresholds(o.thresholds);
     const ac = new AbortController();
     const stop = (): void => ac.abort();
@@ -189,8 +192,8 @@ export const command: Command = {
       out.write(changesTable(s.changesPerDay, kk, s.days));
       const late = Object.entries(s.lateByKkmc).sort((a, b) => b[1] - a[1]);
       if (late.length) out.write(`late records per checkpoint: ${late.map(([k, n]) => `${k} ${n}`).join(', ')}\n`);
-      if (windowStore) process.stderr.write(`congestion: windows written to ${windowStore.where}\n`);
-      if (s.restoredFrom) process.stderr.write(`congestion: resumed from snapshot ${s.restoredFrom}\n`);
+      if (windowStore) createLogger('congestion').info(`windows written to ${windowStore.where}`);
+      if (s.restoredFrom) createLogger('congestion').info(`resumed from snapshot ${s.restoredFrom}`);
       return 0;
     } finally {
       process.off('SIGINT', stop);

@@ -14,6 +14,8 @@ import { resolveDimensionFile } from './detect/geo.ts';
 import { formatQuality } from './detect/quality.ts';
 import { RULES } from './detect/rules.ts';
 import { runDetect } from './detect/run.ts';
+import { createLogger } from '../core/log.ts';
+import { serveMetricsFromEnv } from '../core/metrics.ts';
 
 const usage = `usage: traffic detect [--from URI] [--to URI] [options]
 
@@ -132,10 +134,11 @@ export const command: Command = {
   usage,
   async run(argv) {
     const o = normalizeDetectOptions(argv);
+    await serveMetricsFromEnv();
     if (o.dim === null) {
-      process.stderr.write(
-        `detect: no ${FILES.dimension} found (--dim, beside the input, or the data dir): all distances unknown, ` +
-          `so the default rule alerts on every same-plate pair at different checkpoints within the window\n`,
+      createLogger('detect').warn(
+        `no ${FILES.dimension} found (--dim, beside the input, or the data dir): all distances unknown, ` +
+          `so the default rule alerts on every same-plate pair at different checkpoints within the window`,
       );
     }
     const ac = new AbortController();
@@ -161,9 +164,7 @@ export const command: Command = {
         compare: o.compare,
       });
       if (s.dimension.file) {
-        process.stderr.write(
-          `detect: dimension ${s.dimension.file}: ${s.dimension.withCoordinates}/${s.dimension.checkpoints} checkpoints with LON/LAT\n`,
-        );
+        createLogger('detect').info(`dimension ${s.dimension.file}: ${s.dimension.withCoordinates}/${s.dimension.checkpoints} checkpoints with LON/LAT`);
       }
       if (s.quality) process.stdout.write(formatQuality(s.quality));
       return 0;

@@ -16,6 +16,8 @@ import { ShardedStore } from '../store/mysql.ts';
 import { STORE_FLAGS, STORE_USAGE, normalizeStoreOptions, normalizeTtlDays } from '../store/options.ts';
 import { parseBusUri } from './bus/index.ts';
 import { runSink, type SinkRunOptions } from './sink.ts';
+import { createLogger } from '../core/log.ts';
+import { serveMetricsFromEnv } from '../core/metrics.ts';
 
 const usage = `usage: traffic sink [--from kafka://host:port/topic | file:PATH | memory:NAME]
                    [--mysql URL[,URL…] | --mycat URL] [--weights 0:1,1:2] [--group traffic-sink]
@@ -76,6 +78,7 @@ export const command: Command = {
   usage,
   async run(argv) {
     const o = normalizeSinkOptions(argv);
+    await serveMetricsFromEnv();
     const store = ShardedStore.open(o.store);
     const ac = new AbortController();
     const onSignal = (): void => ac.abort();
@@ -85,9 +88,9 @@ export const command: Command = {
     const progress = new Progress({ label: 'sink' });
     try {
       const where = store.shards.map((s) => s.url.label).join(', ');
-      process.stderr.write(
-        `sink: ${o.sink.from} (group ${o.sink.groupId}) → ${store.mycat ? 'MyCat ' : ''}${where}; batch ${o.sink.batchSize}, ` +
-          `retention ${o.sink.ttlDays ? `${o.sink.ttlDays} days every ${o.sink.ttlIntervalS} s` : 'off'}\n`,
+      createLogger('sink').info(
+        `${o.sink.from} (group ${o.sink.groupId}) → ${store.mycat ? 'MyCat ' : ''}${where}; batch ${o.sink.batchSize}, ` +
+          `retention ${o.sink.ttlDays ? `${o.sink.ttlDays} days every ${o.sink.ttlIntervalS} s` : 'off'}`,
       );
       const stats = await runSink(store, {
         ...o.sink,

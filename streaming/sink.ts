@@ -17,6 +17,7 @@ import { storeRowProblem } from '../store/ddl.ts';
 import { isRetriable, withRetry } from '../core/errors.ts';
 import type { MasterRow, Reject } from '../core/schema.ts';
 import { openSource, kafkaBrokers, ensureTopic, type Source, type StreamItem } from './bus/index.ts';
+import { createLogger, logFn } from '../core/log.ts';
 
 export interface SinkRunOptions {
   /** Bus address: kafka://host:port/topic, file:PATH, memory:NAME. */
@@ -116,7 +117,7 @@ function reasonKey(reason: string): string {
 
 export async function runSink(store: ShardedStore, opts: SinkRunOptions): Promise<SinkStats> {
   const t0 = performance.now();
-  const log = opts.log ?? ((m: string) => void process.stderr.write(m + '\n'));
+  const log = opts.log ?? logFn(createLogger('sink'));
   const stats: SinkStats = {
     received: 0,
     stored: 0,

@@ -2,6 +2,7 @@
 import { isRetriable, TrafficError } from '../../core/errors.ts';
 import { decodeRecord } from '../record.ts';
 import type { SourceOptions, SourceStats } from './types.ts';
+import { createLogger, logFn } from '../../core/log.ts';
 
 export function newStats(): SourceStats {
   return { received: 0, delivered: 0, deadLettered: 0, deadLetterReasons: {} };
@@ -56,7 +57,7 @@ export async function deliverWithRetry<T>(
 ): Promise<boolean> {
   const initial = ctl.opts.retryMs?.initial ?? 100;
   const max = ctl.opts.retryMs?.max ?? 5000;
-  const log = ctl.opts.log ?? ((m: string) => void process.stderr.write(m + '\n'));
+  const log = ctl.opts.log ?? logFn(createLogger('bus'), 'warn');
   for (let attempt = 1; ; attempt++) {
     try {
       await handler(batch);

@@ -13,6 +13,7 @@ import { F, MASTER_COLUMNS } from '../../core/schema.ts';
 import { encodeRecord, FIELD_COUNT } from '../record.ts';
 import { checkSourceOptions, countReject, decodeRecord, deliverWithRetry, newStats, sleep, stopSignal } from './decode.ts';
 import type { Source, SourceOptions, SourceStats, StreamItem } from './types.ts';
+import { createLogger, logFn } from '../../core/log.ts';
 
 const CHUNK = 1 << 18;
 /** How often a followed file is checked for appends and rotation when idle. */
@@ -129,7 +130,7 @@ export class FileSource implements Source {
     this.o = checkSourceOptions(opts);
     this.offsetsFile = `${file}.offset.${opts.groupId.replace(/[^A-Za-z0-9._-]/g, '_')}`;
     this.rejectsFile = `${file}.rejects`;
-    this.log = opts.log ?? ((m) => void process.stderr.write(m + '\n'));
+    this.log = opts.log ?? logFn(createLogger('bus'));
     opts.signal?.addEventListener('abort', () => void this.stop(), { once: true });
   }
 

@@ -11,13 +11,21 @@ import { ensureTopic, KafkaSink, KafkaSource } from './kafka.ts';
 import { MemorySink, MemorySource, memoryTopic } from './memory.ts';
 import type { Sink, SinkOptions, Source, SourceOptions } from './types.ts';
 import { parseBusUri } from './uri.ts';
+import { trackConsumer } from '../../core/metrics.ts';
 
 export type { BusUri, Sink, SinkOptions, Source, SourceOptions, SourceStats, StreamItem } from './types.ts';
 export { parseBusUri } from './uri.ts';
 export { ensureTopic } from './kafka.ts';
 export { memoryPublish, memoryRecords, memoryDelete } from './memory.ts';
 
+/** Opens a consumer on a bus address; its counts appear in the metrics under its group id. */
 export async function openSource(uri: string, opts: SourceOptions): Promise<Source> {
+  const source = await openBusSource(uri, opts);
+  trackConsumer(opts.groupId, () => source.stats);
+  return source;
+}
+
+async function openBusSource(uri: string, opts: SourceOptions): Promise<Source> {
   const u = parseBusUri(uri);
   switch (u.kind) {
     case 'kafka':

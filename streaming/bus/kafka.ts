@@ -11,6 +11,7 @@ import { TrafficError } from '../../core/errors.ts';
 import { encodeRecord } from '../record.ts';
 import { checkSourceOptions, countReject, decodeRecord, deliverWithRetry, newStats, stopSignal } from './decode.ts';
 import type { Sink, SinkOptions, Source, SourceOptions, SourceStats, StreamItem } from './types.ts';
+import { createLogger } from '../../core/log.ts';
 
 const LEVELS: Record<string, logLevel> = {
   nothing: logLevel.NOTHING,
@@ -31,7 +32,7 @@ const logCreator = () => ({ namespace, level, log }: LogEntry) => {
   // ERROR under "Connection"; those are noise unless debugging.
   if ((namespace === 'Connection' || namespace === 'BrokerPool') && kafkaLogLevel() < logLevel.INFO) return;
   const name = level === logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'info';
-  process.stderr.write(`kafkajs ${name} [${namespace}] ${message}${error ? ': ' + error : ''}\n`);
+  createLogger('kafkajs')[name]({ namespace, ...(error ? { error: String(error) } : {}) }, message);
 };
 
 export const KAFKA_RETRY = { retries: 6, initialRetryTime: 200, maxRetryTime: 3000 };
@@ -351,6 +352,7 @@ export class KafkaSource implements Source {
           resolveOffset(last);
           await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] });
           this.stats.delivered += items.length;
+          (this.stats.lag ??= {})[batch.partition] = Number(BigInt(batch.highWatermark) - BigInt(last) - 1n);
           await heartbeat();
         }
       },

@@ -20,6 +20,8 @@ export interface SourceStats {
   deadLettered: number;
   /** Dead-lettered records by reason (values stripped, so reasons group). */
   deadLetterReasons: Record<string, number>;
+  /** Records behind the end of each partition after the last commit, where known (Kafka). */
+  lag?: Record<number, number>;
 }
 
 export interface Source {

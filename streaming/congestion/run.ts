@@ -17,6 +17,7 @@ import type { CongestionSnapshot, SnapshotStore } from './snapshot.ts';
 import type { CongestionState } from './state.ts';
 import type { ThresholdTable } from './thresholds.ts';
 import type { WindowStore } from './window-store.ts';
+import { levelChanges } from '../../core/metrics.ts';
 
 export interface CongestionRunOptions {
   from: string;
@@ -150,6 +151,7 @@ export async function runCongestion(o: CongestionRunOptions): Promise<Congestion
       if (sink.uri !== `memory:${o.state.name}`) o.state.add(pendingChanges);
       o.state.publishWindows(pendingWindows);
     }
+    for (const c of pendingChanges) levelChanges.inc({ level: c.level });
     if (pendingChanges.length) o.onChanges?.(pendingChanges);
     if (pendingWindows.length) o.onWindows?.(pendingWindows);
     pendingWindows.length = 0;

@@ -12,6 +12,8 @@ import { ETL_PLATES } from './plates.ts';
 import { QualityTally, readTruthPairs, summarize, type RuleQuality } from './quality.ts';
 import { openAlertSinkWaiting, type AlertSink, type SinkOptions } from './sinks.ts';
 import { warmUp, type WarmUpResult } from './warmup.ts';
+import { alertsRaised } from '../../core/metrics.ts';
+import { createLogger } from '../../core/log.ts';
 
 export interface DetectRunOptions {
   from: string;
@@ -92,7 +94,7 @@ export async function runDetect(o: DetectRunOptions): Promise<DetectSummary> {
   const sink =
     typeof o.to === 'string'
       ? await openAlertSinkWaiting(o.to, o.sink ?? {}, o.connectWaitS ?? 60, (m) => {
-          if (!o.quiet) process.stderr.write(`detect: ${m}\n`);
+          if (!o.quiet) createLogger('detect').info(m);
         })
       : o.to;
   const progress = new Progress({ label: 'detect', unit: 'records', tty: o.quiet ? false : o.progress });
@@ -105,9 +107,9 @@ export async function runDetect(o: DetectRunOptions): Promise<DetectSummary> {
       warmed = await warmUp(detector, kafka.brokers, kafka.topic, o.groupId, { maxRecords: o.warmUpRecords ?? 20_000 });
       if (shadow) await warmUp(shadow, kafka.brokers, kafka.topic, o.groupId, { maxRecords: o.warmUpRecords ?? 20_000 });
       if (warmed.short.length && !o.quiet) {
-        process.stderr.write(
-          `detect: warm-up of partitions ${warmed.short.join(',')} covers less than window + lateness of event time; ` +
-            `raise --warmup to find pairs spanning the restart\n`,
+        createLogger('detect').warn(
+          `warm-up of partitions ${warmed.short.join(',')} covers less than window + lateness of event time; ` +
+            `raise --warmup to find pairs spanning the restart`,
         );
       }
     }
@@ -151,6 +153,7 @@ export async function runDetect(o: DetectRunOptions): Promise<DetectSummary> {
         // Stored before the handler resolves: only then may the source commit these offsets.
         stored += await sink.write(out);
         tally?.add(out);
+        alertsRaised.inc(out.length);
         o.onAlerts?.(out);
         out.length = 0;
       }
