@@ -81,7 +81,7 @@ describe('traffic start (the whole platform in one process)', () => {
       child.kill('SIGINT');
       const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))]);
       expect(code).toBe(0);
-      expect(out).toMatch(/start: summary: sent [\d,]+, stored [\d,]+, alerts [\d,]+, level changes [\d,]+, stream clock .*stopped cleanly/);
+      expect(out).toMatch(/"component":"start".*summary: sent [\d,]+, stored [\d,]+, alerts [\d,]+, level changes [\d,]+, stream clock .*stopped cleanly/);
     } finally {
       if (alive()) child.kill('SIGKILL');
     }
