@@ -7,13 +7,13 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { csvLine } from '../core/csv.ts';
 import { TrafficError } from '../core/errors.ts';
 import { packageFile } from '../core/paths.ts';
-import { PASS_COLUMNS, type PassRecord, type TrafficStore } from '../store/store-api.ts';
+import type { TrafficStore } from '../store/store-api.ts';
 import { chinaIso, formatChinaTime, isWeekend, toEpochSeconds } from '../core/time.ts';
 import type { AlertFeed } from './alerts.ts';
 import type { CongestionFeed } from './congestion.ts';
+import { exportCsv, exportXlsx } from './export.ts';
 import {
   applyCors,
   badRequest,
@@ -365,19 +365,17 @@ export function createApiApp(deps: AppDeps): ApiApp {
       handler: async ({ url, res }) => {
         const check = await knownCheckpoint();
         const filter = parseFilterParams(url.searchParams, check);
-        res.writeHead(200, {
-          'Content-Type': 'text/csv; charset=utf-8',
-          'Content-Disposition': 'attachment; filename="traffic_query.csv"',
-          'Cache-Control': 'no-store',
-        });
-        // BOM so spreadsheet programs read the Chinese text as UTF-8.
-        res.write('\ufeff' + csvLine(PASS_COLUMNS.map((c) => c.toUpperCase())));
-        await deps.store.exportRows(filter, async (rows: PassRecord[]) => {
-          let text = '';
-          for (const r of rows) text += csvLine(PASS_COLUMNS.map((c) => String(r[c])));
-          if (!res.write(text)) await new Promise((resolve) => res.once('drain', resolve));
-        });
-        res.end();
+        await exportCsv(deps.store, filter, res);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/export.xlsx',
+      kind: 'raw',
+      handler: async ({ url, res }) => {
+        const check = await knownCheckpoint();
+        const filter = parseFilterParams(url.searchParams, check);
+        await exportXlsx(deps.store, filter, res, `/api/export.csv${url.search}`);
       },
     },
     {

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   NOT_FOUND: { retriable: false, exit: 2, http: 404 },
   METHOD_NOT_ALLOWED: { retriable: false, exit: 2, http: 405 },
   PAYLOAD_TOO_LARGE: { retriable: false, exit: 2, http: 413 },
+  /** An XLSX export past one sheet's 1,048,575 rows: the CSV export has no limit. */
+  EXPORT_TOO_LARGE: { retriable: false, exit: 2, http: 422 },
   // Output: the path or the disk refused a write (permissions, disk full).
   OUTPUT_WRITE_FAILED: { retriable: false, exit: 5, http: 500 },
   // Services: a retry with backoff may succeed.

@@ -3,27 +3,16 @@
  * (ids, directions, type codes and times are all text), a bold frozen header row, an optional empty
  * Sheet2, parts in the same order. The zip is assembled here with node:zlib so that the output is
  * byte-identical for the same rows (every entry dated 1980-01-01 00:00, as in the real files, no
- * clock, no machine time zone) and fast (native deflate; see docs/sample-data.md for figures).
+ * clock, no machine time zone) and fast (native deflate; see docs/sample-data.md for figures). The
+ * package parts (workbook, styles, relationships …) come from core/xlsx-parts.ts, which the streamed
+ * API export (core/xlsx-stream.ts) shares.
  */
 import { crc32, deflateRawSync } from 'node:zlib';
+import { EMPTY_SHEET, NS_MAIN, SHEET_CLOSE, XML_HEAD, columnName, packageParts, sheetOpen, xmlEscape } from '../../core/xlsx-parts.ts';
 import { ByteWriter, EncodedCache } from './bytes.ts';
 
-const XML_HEAD = '\ufeff<?xml version="1.0" encoding="utf-8" standalone="yes"?>';
-const NS_MAIN = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main';
-const NS_REL = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
-const NS_PKG_REL = 'http://schemas.openxmlformats.org/package/2006/relationships';
 /** Fixed document dates: the real files carry their export date; ours must not depend on the clock. */
 const DOC_DATE = '2024-11-14T08:07:46Z';
-
-const NEEDS_ESCAPE = /[&<>"]/;
-
-function esc(s: string): string {
-  return NEEDS_ESCAPE.test(s) ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;') : s;
-}
-
-function colName(i: number): string {
-  return String.fromCharCode(65 + i); // 8 columns: A–H
-}
 
 export interface XlsxSheetInput {
   header: readonly string[];
@@ -53,14 +42,10 @@ export function buildXlsx(input: XlsxSheetInput): Buffer {
   // Sheet XML is pure ASCII (cells hold shared-string indexes), written straight into bytes.
   const sheet = new ByteWriter(Math.max(1 << 16, rows.length * width * 28));
   sheet.bytes(Buffer.from(XML_HEAD, 'utf8'));
-  sheet.ascii(
-    `<worksheet xmlns="${NS_MAIN}" xmlns:r="${NS_REL}"><dimension ref="A1:${colName(width - 1)}${lastRow}" />` +
-      '<sheetViews><sheetView tabSelected="1" topLeftCell="A1" workbookViewId="0"><pane ySplit="1" topLeftCell="B2" activePane="bottomLeft" state="frozen" /></sheetView></sheetViews>' +
-      '<sheetFormatPr defaultColWidth="9.140625" defaultRowHeight="15" /><sheetData><row r="1" s="2" customFormat="1">',
-  );
-  for (let c = 0; c < width; c++) sheet.ascii(`<c r="${colName(c)}1" s="2" t="s"><v>${idx(header[c] as string)}</v></c>`);
+  sheet.ascii(sheetOpen({ dimension: `A1:${columnName(width - 1)}${lastRow}` }).slice(XML_HEAD.length) + '<row r="1" s="2" customFormat="1">');
+  for (let c = 0; c < width; c++) sheet.ascii(`<c r="${columnName(c)}1" s="2" t="s"><v>${idx(header[c] as string)}</v></c>`);
   sheet.ascii('</row>');
-  const cellOpen = Array.from({ length: width }, (_, c) => `<c r="${colName(c)}`);
+  const cellOpen = Array.from({ length: width }, (_, c) => `<c r="${columnName(c)}`);
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r] as readonly string[];
     const n = String(r + 2);
@@ -68,9 +53,7 @@ export function buildXlsx(input: XlsxSheetInput): Buffer {
     for (let c = 0; c < width; c++) xml += `${cellOpen[c]}${n}" t="s"><v>${idx(row[c] ?? '')}</v></c>`;
     sheet.ascii(xml + '</row>');
   }
-  sheet.ascii(
-    '</sheetData><pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3" /><pageSetup usePrinterDefaults="0" /></worksheet>',
-  );
+  sheet.ascii(SHEET_CLOSE);
 
   const sstOut = new ByteWriter(Math.max(1 << 16, sst.size * 24));
   const utf8 = new EncodedCache('utf8');
@@ -78,51 +61,21 @@ export function buildXlsx(input: XlsxSheetInput): Buffer {
   sstOut.ascii(`<sst xmlns="${NS_MAIN}" count="${refs}" uniqueCount="${sst.size}">`);
   for (const s of sst.keys()) {
     sstOut.ascii('<si><t>');
-    utf8.write(sstOut, esc(s));
+    utf8.write(sstOut, xmlEscape(s));
     sstOut.ascii('</t></si>');
   }
   sstOut.ascii('</sst>');
 
   const sheets = input.emptySheet2 ? ['Sheet1', 'Sheet2'] : ['Sheet1'];
-  const workbook =
-    `${XML_HEAD}<workbook xmlns="${NS_MAIN}" xmlns:r="${NS_REL}"><fileVersion appName="xl" rupBuild="4506" lastEdited="4" lowestEdited="4" />` +
-    '<workbookPr checkCompatibility="1" defaultThemeVersion="124226" /><bookViews><workbookView xWindow="480" yWindow="105" windowWidth="17145" windowHeight="8535" /></bookViews><sheets>' +
-    sheets.map((name, i) => `<sheet name="${name}" sheetId="${i + 1}" r:id="flId${i + 1}" />`).join('') +
-    '</sheets></workbook>';
-  const sheet2 =
-    `${XML_HEAD}<worksheet xmlns="${NS_MAIN}" xmlns:r="${NS_REL}"><dimension ref="A1" /><sheetViews><sheetView topLeftCell="A1" workbookViewId="0"><selection activeCell="A1" sqref="A1" /></sheetView></sheetViews>` +
-    '<sheetFormatPr defaultColWidth="9.140625" defaultRowHeight="15" /><sheetData /><pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3" /><pageSetup usePrinterDefaults="0" /></worksheet>';
-  const styles =
-    `${XML_HEAD}<styleSheet xmlns="${NS_MAIN}"><numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy/M/d hh:mm:ss" /></numFmts>` +
-    '<fonts count="2"><font><sz val="9" /><name val="宋体" /><family val="2" /><charset val="134" /></font><font><b /><sz val="9" /><name val="宋体" /><family val="2" /><charset val="134" /></font></fonts>' +
-    '<fills count="2"><fill><patternFill patternType="none" /></fill><fill><patternFill patternType="gray125" /></fill></fills>' +
-    '<borders count="1"><border><left /><right /><top /><bottom /><diagonal /></border></borders>' +
-    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" /></cellStyleXfs>' +
-    '<cellXfs count="3"><xf fontId="0" numFmtId="0" fillId="0" borderId="0" xfId="0" /><xf applyNumberFormat="1" fontId="0" numFmtId="164" fillId="0" borderId="0" xfId="0" /><xf applyFont="1" fontId="1" numFmtId="0" fillId="0" borderId="0" xfId="0" /></cellXfs>' +
-    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0" /></cellStyles></styleSheet>';
-  const core =
-    `${XML_HEAD}<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcmitype="http://purl.org/dc/dcmitype/" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">` +
-    `<dcterms:created xsi:type="dcterms:W3CDTF">${DOC_DATE}</dcterms:created><dcterms:modified xsi:type="dcterms:W3CDTF">${DOC_DATE}</dcterms:modified></cp:coreProperties>`;
-  const app =
-    `${XML_HEAD}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes">` +
-    `<Application>FlexCel Studio for VCL</Application><DocSecurity>0</DocSecurity><HeadingPairs><vt:vector baseType="variant" size="2"><vt:variant><vt:lpstr>Worksheets</vt:lpstr></vt:variant><vt:variant><vt:i4>${sheets.length}</vt:i4></vt:variant></vt:vector></HeadingPairs>` +
-    `<TitlesOfParts><vt:vector baseType="lpstr" size="${sheets.length}">${sheets.map((s) => `<vt:lpstr>${s}</vt:lpstr>`).join('')}</vt:vector></TitlesOfParts><AppVersion>06.0007</AppVersion></Properties>`;
-  const rootRels =
-    `${XML_HEAD}<Relationships xmlns="${NS_PKG_REL}"><Relationship Id="flId1" Type="${NS_REL}/officeDocument" Target="xl/workbook.xml" />` +
-    `<Relationship Id="flId2" Type="${NS_PKG_REL}/metadata/core-properties" Target="docProps/core.xml" /><Relationship Id="flId3" Type="${NS_REL}/extended-properties" Target="docProps/app.xml" /></Relationships>`;
-  const bookRels =
-    `${XML_HEAD}<Relationships xmlns="${NS_PKG_REL}"><Relationship Id="flId${sheets.length + 1}" Type="${NS_REL}/sharedStrings" Target="sharedStrings.xml" />` +
-    `<Relationship Id="flId${sheets.length + 2}" Type="${NS_REL}/styles" Target="styles.xml" />` +
-    sheets.map((_, i) => `<Relationship Id="flId${i + 1}" Type="${NS_REL}/worksheet" Target="worksheets/sheet${i + 1}.xml" />`).join('') +
-    '</Relationships>';
-  const ct = 'application/vnd.openxmlformats-officedocument';
-  const contentTypes =
-    `${XML_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml" /><Default Extension="xml" ContentType="application/xml" />` +
-    `<Override PartName="/xl/workbook.xml" ContentType="${ct}.spreadsheetml.sheet.main+xml" /><Override PartName="/xl/sharedStrings.xml" ContentType="${ct}.spreadsheetml.sharedStrings+xml" />` +
-    `<Override PartName="/xl/styles.xml" ContentType="${ct}.spreadsheetml.styles+xml" />` +
-    sheets.map((_, i) => `<Override PartName="/xl/worksheets/sheet${i + 1}.xml" ContentType="${ct}.spreadsheetml.worksheet+xml" />`).join('') +
-    `<Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml" /><Override PartName="/docProps/app.xml" ContentType="${ct}.extended-properties+xml" /></Types>`;
-
+  const { workbook, styles, core, app, rootRels, bookRels, contentTypes } = packageParts({
+    sheets,
+    sharedStrings: true,
+    dateFormat: 'yyyy/M/d hh:mm:ss',
+    application: 'FlexCel Studio for VCL',
+    appVersion: '06.0007',
+    docDate: DOC_DATE,
+  });
+  const sheet2 = EMPTY_SHEET;
   const entries: [string, string | Buffer][] = [
     ['xl/workbook.xml', workbook],
     ['xl/sharedStrings.xml', sstOut.result()],
