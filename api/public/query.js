@@ -1,5 +1,6 @@
-// The query page: filters → POST /api/query with paging; the export link carries the same
-// filter to /api/export.csv (streamed by the server, no row limit). A checkpoint on a single day
+// The query page: filters → POST /api/query with paging; the export links carry the same
+// filter to /api/export.csv (streamed by the server, no row limit) and /api/export.xlsx (one sheet:
+// at most 1,048,575 rows; past that the page says so instead of downloading the server's error). A checkpoint on a single day
 // (start and end on the same date) also shows its 5-minute passes against the congestion thresholds.
 import { api, withKey } from './common.js';
 import { congestionSeriesOption } from './charts/congestion.js';
@@ -65,16 +66,36 @@ async function updateSeries() {
 }
 window.addEventListener('resize', () => seriesChart?.resize());
 
-function updateExport() {
-  const qs = new URLSearchParams(filter()).toString();
-  $('export').href = withKey('/api/export.csv' + (qs ? '?' + qs : ''));
+/** Rows one Excel sheet holds below its header (the server refuses more with a 422). */
+const XLSX_MAX_ROWS = 1048575;
+/** The total of the last search and the filter it was for. */
+let searched = { qs: null, total: 0 };
+
+function filterQs() {
+  return new URLSearchParams(filter()).toString();
 }
+
+function updateExport() {
+  const qs = filterQs();
+  $('export').href = withKey('/api/export.csv' + (qs ? '?' + qs : ''));
+  $('export-xlsx').href = withKey('/api/export.xlsx' + (qs ? '?' + qs : ''));
+}
+
+$('export-xlsx').addEventListener('click', (e) => {
+  if (searched.qs === filterQs() && searched.total > XLSX_MAX_ROWS) {
+    e.preventDefault();
+    $('error').textContent = `共 ${searched.total.toLocaleString('zh-CN')} 条，超过 Excel 单个工作表的上限 ` +
+      `${XLSX_MAX_ROWS.toLocaleString('zh-CN')} 行：请缩小筛选范围，或使用“导出 CSV”（不限行数）。`;
+  }
+});
 
 async function search() {
   $('error').textContent = '';
   const size = Number(form.elements.size.value);
   try {
+    const qs = filterQs();
     const data = await api('/api/query', { body: { ...filter(), page, size } });
+    searched = { qs, total: data.total };
     const pages = Math.max(1, Math.ceil(data.total / size));
     $('page-info').textContent = `共 ${data.total.toLocaleString('zh-CN')} 条，第 ${page} / ${pages} 页`;
     $('prev').disabled = page <= 1;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { strFromU8, unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryAlertFeed } from '../../api/alerts.ts';
 import { createApiApp, type ApiApp } from '../../api/app.ts';
@@ -88,6 +89,19 @@ describe('the embedded store and two MySQL shards give the same answers', () => 
     const [a, b] = await both(path);
     expect(b).toEqual(a);
     expect((a as { status: number }).status).toBe(path.includes('NOPE') ? 400 : 200);
+  });
+
+  it.each(['', '?province=%E5%B1%B1%E4%B8%9C', '?kkmc=B_Pei_K2&start=2023-12-11'])('GET /api/export.xlsx%s: the same sheet from both stores', async (qs) => {
+    const sheets = await Promise.all(
+      bases.map(async (base) => {
+        const r = await fetch(`${base}/api/export.xlsx${qs}`);
+        expect(r.status).toBe(200);
+        return strFromU8(unzipSync(new Uint8Array(await r.arrayBuffer()))['xl/worksheets/sheet1.xml']!);
+      }),
+    );
+    expect(sheets[1]).toBe(sheets[0]);
+    const expected = fx.rows.filter((r) => (qs.includes('province') ? r[8] === '山东' : qs.includes('kkmc') ? r[2] === 'B_Pei_K2' && r[4]! >= '2023-12-11' : true));
+    expect(sheets[0]!.split('<row ').length - 2).toBe(expected.length);
   });
 
   it('fiveMinuteCounts: 288 windows per checkpoint-day, equal on both stores and summing to the day', async () => {

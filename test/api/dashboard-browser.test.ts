@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -155,6 +156,13 @@ describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', (
     await page.click('#search');
     await page.waitForFunction(() => document.querySelector('[data-testid=page-info]')?.textContent?.startsWith('共 5 条'));
     expect(await page.getAttribute('#export', 'href')).toBe('/api/export.csv?kkmc=C_Xinyi_K3');
+    // 导出 Excel beside it downloads the same filter as a workbook.
+    expect(await page.textContent('#export-xlsx')).toBe('导出 Excel');
+    expect(await page.getAttribute('#export-xlsx', 'href')).toBe('/api/export.xlsx?kkmc=C_Xinyi_K3');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-xlsx')]);
+    expect(download.suggestedFilename()).toBe('traffic_query.xlsx');
+    const xlsx = await readFile((await download.path())!);
+    expect(xlsx.subarray(0, 2).toString('latin1')).toBe('PK');
     // One checkpoint on one day: its 5-minute passes against the thresholds.
     expect(await page.isHidden('#series-panel')).toBe(true);
     await page.fill('#f-start', '2023-12-09T00:00');
