@@ -28,6 +28,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   thresholds: { summary: 'derive per-checkpoint congestion thresholds from history', load: () => import('../streaming/thresholds-cli.ts') },
   congestion: { summary: 'live flow windows and congestion level changes', load: () => import('../streaming/congestion-cli.ts') },
   load: { summary: 'bulk-load a master CSV into the store', load: () => import('../store/load-cli.ts') },
+  archive: { summary: 'archive pass records as Parquet partitioned by day', load: () => import('../store/archive-cli.ts') },
   ttl: { summary: 'apply retention (TRAFFIC_TTL_DAYS) to the shards', load: () => import('../store/ttl-cli.ts') },
   shard: { summary: 'print the MyCat murmur shard of each key', load: () => import('../store/shard/cli.ts') },
   'mycat-config': { summary: 'write MyCat 1.6 schema.xml, rule.xml, server.xml', load: () => import('../store/shard/mycat-config-cli.ts') },

@@ -292,6 +292,27 @@ export class EmbeddedStore implements TrafficStore {
     await this.serial(() => this.conn.run(sql, params));
   }
 
+  /** Rows per day (YYYY-MM-DD) before `before` (exclusive); for retention against an archive. */
+  async dayCounts(before: string): Promise<Map<string, number>> {
+    const rows = await this.rows(
+      `SELECT strftime(gcsj, '%Y-%m-%d') AS d, count(*) AS n FROM traffic_data WHERE gcsj < CAST(? AS TIMESTAMP) GROUP BY d`,
+      [before + ' 00:00:00'],
+    );
+    return new Map(rows.map((r) => [String(r.d), Number(r.n)]));
+  }
+
+  /** Deletes every row of one day (YYYY-MM-DD); returns how many. */
+  async deleteDay(day: string): Promise<number> {
+    const from = day + ' 00:00:00';
+    return this.serial(async () => {
+      const r = await this.conn.run(
+        `DELETE FROM traffic_data WHERE gcsj >= CAST(? AS TIMESTAMP) AND gcsj < CAST(? AS TIMESTAMP) + INTERVAL 1 DAY`,
+        [from, from],
+      );
+      return Number(r.rowsChanged);
+    });
+  }
+
   /** Bulk load of a master CSV (UTF-8, header, 12 columns); idempotent. Returns rows added. */
   async loadMasterCsv(file: string): Promise<number> {
     const before = await this.total();

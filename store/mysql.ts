@@ -348,6 +348,35 @@ export class ShardedStore {
     return { newest, cutoff, deleted };
   }
 
+  /** Rows per day (YYYY-MM-DD) before `before` (exclusive), summed over the shards. */
+  async dayCounts(before: string): Promise<Map<string, number>> {
+    const per = await this.onAll('count per day', async (p) => {
+      const [rows] = await p.query<RowDataPacket[]>(
+        `SELECT DATE_FORMAT(gcsj, '%Y-%m-%d') AS d, COUNT(*) AS n FROM ${TRAFFIC_TABLE} WHERE gcsj < ? GROUP BY d`,
+        [before + ' 00:00:00'],
+      );
+      return rows;
+    });
+    const out = new Map<string, number>();
+    for (const rows of per) for (const r of rows) out.set(String(r.d), (out.get(String(r.d)) ?? 0) + Number(r.n));
+    return out;
+  }
+
+  /** Deletes one day (YYYY-MM-DD) on every shard in LIMIT-bounded chunks; returns the rows deleted. */
+  async deleteDay(day: string, chunkRows = 5000): Promise<number> {
+    const from = day + ' 00:00:00';
+    const to = formatChinaTime((toEpochSeconds(from) + 86400) * 1000);
+    const per = await this.onAll('delete day', async (p) => {
+      let total = 0;
+      for (;;) {
+        const [res] = await p.query<ResultSetHeader>(`DELETE FROM ${TRAFFIC_TABLE} WHERE gcsj >= ? AND gcsj < ? LIMIT ?`, [from, to, chunkRows]);
+        total += res.affectedRows;
+        if (res.affectedRows < chunkRows) return total;
+      }
+    });
+    return per.reduce((a, b) => a + b, 0);
+  }
+
   /** Every shard answers `SELECT 1`. */
   async ping(): Promise<void> {
     await this.onAll('ping', (p) => p.query('SELECT 1'));
