@@ -23,9 +23,8 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { csvLine } from '../core/csv.ts';
 import { TrafficError } from '../core/errors.ts';
 import { MASTER_COLUMNS } from '../core/schema.ts';
-import { formatChinaTime, toEpochSeconds } from '../core/time.ts';
 import type { ShardedStore } from './mysql.ts';
-import { PASS_COLUMNS } from './store-api.ts';
+import { PASS_COLUMNS, retentionCutoff } from './store-api.ts';
 
 /** The file of each day's partition. */
 export const PART_FILE = 'part-0.parquet';
@@ -330,7 +329,7 @@ export interface GuardedTtlResult {
 export async function applyTtlWithArchive(store: DayStore, days: number, archiveDir: string): Promise<GuardedTtlResult> {
   const newest = await store.newestGcsj();
   if (days <= 0 || newest === null) return { newest, cutoff: null, deleted: [], kept: [] };
-  const cutoff = formatChinaTime((toEpochSeconds(newest) - Math.round(days * 86400)) * 1000);
+  const cutoff = retentionCutoff(newest, days);
   // Whole days before the cutoff's day: that day is (at least partly) still inside retention.
   const counts = await store.dayCounts(cutoff.slice(0, 10));
   const archived = await archivedDayCounts(archiveDir);

@@ -313,6 +313,11 @@ export class EmbeddedStore implements TrafficStore {
     });
   }
 
+  /** Deletes rows with gcsj before `cutoff` (`YYYY-MM-DD HH:mm:ss`); returns how many. */
+  async deleteBefore(cutoff: string): Promise<number> {
+    return this.serial(async () => Number((await this.conn.run(`DELETE FROM traffic_data WHERE gcsj < CAST(? AS TIMESTAMP)`, [cutoff])).rowsChanged));
+  }
+
   /** Bulk load of a master CSV (UTF-8, header, 12 columns); idempotent. Returns rows added. */
   async loadMasterCsv(file: string): Promise<number> {
     const before = await this.total();

@@ -15,6 +15,7 @@ import { TrafficError } from '../core/errors.ts';
 import { F, type MasterRow } from '../core/schema.ts';
 import { formatChinaTime, toEpochSeconds } from '../core/time.ts';
 import { MurmurShardRouter } from './shard/router.ts';
+import { retentionCutoff } from './store-api.ts';
 import {
   CREATE_KKMC_INFO,
   CREATE_TRAFFIC_DATA,
@@ -333,7 +334,7 @@ export class ShardedStore {
   async applyTtl(days: number, chunkRows = 5000): Promise<TtlResult> {
     const newest = await this.newestGcsj();
     if (days <= 0 || newest === null) return { newest, cutoff: null, deleted: this.shards.map(() => 0) };
-    const cutoff = formatChinaTime((toEpochSeconds(newest) - Math.round(days * 86400)) * 1000);
+    const cutoff = retentionCutoff(newest, days);
     const deleted = await this.onAll('ttl delete', async (p) => {
       let total = 0;
       for (;;) {

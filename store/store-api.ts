@@ -4,6 +4,7 @@
  * (fan-out and merge). Filters arrive already validated (api/validate.ts).
  */
 import type { MasterRow } from '../core/schema.ts';
+import { formatChinaTime, toEpochSeconds } from '../core/time.ts';
 
 export interface QueryFilter {
   kkmc?: string;
@@ -132,6 +133,14 @@ export function filterWhere(
   c.push(...extra);
   p.push(...extraParams);
   return { sql: c.length ? 'WHERE ' + c.join(' AND ') : '', params: p };
+}
+
+/**
+ * The retention cutoff: rows with gcsj before it are past `days` days of retention, counted back
+ * from the newest gcsj in the store (`YYYY-MM-DD HH:mm:ss`, China time).
+ */
+export function retentionCutoff(newest: string, days: number): string {
+  return formatChinaTime((toEpochSeconds(newest) - Math.round(days * 86400)) * 1000);
 }
 
 /** LIKE pattern for a literal substring ('\' is the escape character). */
