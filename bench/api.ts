@@ -21,12 +21,16 @@ import { FILES } from '../core/schema.ts';
 import { loadMaster, readDimension } from '../store/load.ts';
 import { ShardedStore } from '../store/mysql.ts';
 import { PACKAGE_ROOT } from '../core/paths.ts';
+import { XLSX_MAX_ROWS } from '../api/export.ts';
+import { XlsxStreamWriter } from '../core/xlsx-stream.ts';
 
 const usage = `usage: traffic bench:api [--in master.csv] [--model FILE] [--seconds N] [--mysql URL,URL | --no-mysql]
 
 Loads the master into a fresh embedded store and into two MySQL shards (a fresh database
 traffic_bench_api_<random> on the given servers, dropped at the end),
-serves each with \`traffic api\` in a child process and measures it from this process.`;
+serves each with \`traffic api\` in a child process and measures it from this process.
+Also: the XLSX export against the CSV export of the same rows (rows/s, ratio), and the XLSX
+writer alone with native zlib against fflate's ZipDeflate.`;
 
 interface Figures {
   store: string;
@@ -34,6 +38,87 @@ interface Figures {
   predictRps: number;
   predictP99: number;
   latency: Array<{ name: string; cold: number; p50: number; p95: number; n: number }>;
+  exports: ExportFigures;
+}
+
+interface ExportFigures {
+  filter: string;
+  rows: number;
+  /** Seconds per full download, each run. */
+  csv: number[];
+  xlsx: number[];
+  csvBytes: number;
+  xlsxBytes: number;
+}
+
+/** Downloads a URL to the end; seconds and bytes. */
+async function download(url: string): Promise<{ seconds: number; bytes: number }> {
+  const t0 = performance.now();
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status} ${await r.text()}`);
+  let bytes = 0;
+  for await (const c of r.body as unknown as AsyncIterable<Uint8Array>) bytes += c.length;
+  return { seconds: (performance.now() - t0) / 1000, bytes };
+}
+
+/**
+ * The XLSX export against the CSV export of the same rows (the baseline: same store cursor, same
+ * HTTP path, no zip or XML), alternating runs so both see the same machine load. The whole table
+ * when one sheet holds it, else the latest day.
+ */
+async function measureExports(base: string, day: string, runs: number): Promise<ExportFigures> {
+  const count = async (qs: string): Promise<number> => {
+    const body = Object.fromEntries(new URLSearchParams(qs));
+    const r = await fetch(base + '/api/query', { method: 'POST', body: JSON.stringify({ ...body, size: 1 }) });
+    return ((await r.json()) as { data: { total: number } }).data.total;
+  };
+  let qs = '';
+  let rows = await count(qs);
+  if (rows > XLSX_MAX_ROWS) {
+    qs = `start=${day}`;
+    rows = await count(qs);
+  }
+  const suffix = qs ? '?' + qs : '';
+  const f: ExportFigures = { filter: qs || 'all rows', rows, csv: [], xlsx: [], csvBytes: 0, xlsxBytes: 0 };
+  for (let i = 0; i < runs; i++) {
+    const c = await download(`${base}/api/export.csv${suffix}`);
+    const x = await download(`${base}/api/export.xlsx${suffix}`);
+    f.csv.push(c.seconds);
+    f.xlsx.push(x.seconds);
+    f.csvBytes = c.bytes;
+    f.xlsxBytes = x.bytes;
+  }
+  return f;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** The XLSX writer alone on generated rows: native zlib (ours) against fflate's ZipDeflate. */
+async function measureXlsxWriter(rows: number): Promise<void> {
+  const chunk: (string | number)[][] = [];
+  for (let i = 0; i < 5000; i++) {
+    chunk.push([`G${String(i).padStart(17, '0')}`, '丰县', `K_${i % 19}`, String(1 + (i % 2)), `2024-01-${String(1 + (i % 28)).padStart(2, '0')} ${String(i % 24).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:07`, '02', `苏C${String(i % 1000).padStart(3, '0')}***`, '五菱牌-五菱宏光-2013', '江苏', i % 7 < 2 ? 1 : 0, 0, '小型汽车']);
+  }
+  const columns = Array.from({ length: 12 }, (_, i) => ({ name: `C${i}`, kind: (i === 4 ? 'date' : i === 9 || i === 10 ? 'number' : 'text') as 'date' | 'number' | 'text' }));
+  const rate: Record<string, number> = {};
+  for (const how of ['native', 'fflate', 'native', 'fflate'] as const) {
+    let bytes = 0;
+    const w = new XlsxStreamWriter({ columns, onData: (c) => (bytes += c.length), sheetDeflate: how });
+    const t0 = performance.now();
+    for (let n = 0; n < rows; n += chunk.length) await w.writeRows(chunk);
+    await w.finish();
+    rate[how] = Math.max(rate[how] ?? 0, rows / ((performance.now() - t0) / 1000));
+    void bytes;
+  }
+  process.stdout.write(
+    `\n[xlsx writer alone, ${rows.toLocaleString('en')} generated rows, best of 2]\n` +
+      `  fflate ZipDeflate (baseline)  ${rate.fflate!.toFixed(0).padStart(8)} rows/s\n` +
+      `  native zlib in fflate Zip     ${rate.native!.toFixed(0).padStart(8)} rows/s  ratio ${(rate.native! / rate.fflate!).toFixed(2)}\n`,
+  );
 }
 
 const ROOT = PACKAGE_ROOT;
@@ -124,8 +209,10 @@ async function measure(store: string, base: string, seconds: number, kkmc: strin
     const cold = await sampleLatency(base, e, 1, 1);
     latency.push({ name: e.name, cold: cold.p50, ...(await sampleLatency(base, e, 200, 4)) });
   }
+  const exports = await measureExports(base, day, 2);
   return {
     store,
+    exports,
     floorRps: floor.requests.average,
     predictRps: predict.requests.average,
     predictP99: predict.latency.p99,
@@ -147,6 +234,14 @@ function print(f: Figures): void {
         `goal p95 ≤ 100 ms: ${l.p95 <= 100 ? 'met' : 'NOT met'}\n`,
     );
   }
+  const e = f.exports;
+  const csvRate = e.rows / median(e.csv);
+  const xlsxRate = e.rows / median(e.xlsx);
+  out.write(
+    `  export    /api/export.csv  (baseline) ${e.rows} rows (${e.filter})  median ${median(e.csv).toFixed(2)} s  ${csvRate.toFixed(0).padStart(8)} rows/s  ${(e.csvBytes / e.rows).toFixed(1)} bytes/row\n` +
+      `  export    /api/export.xlsx           ${e.rows} rows (${e.filter})  median ${median(e.xlsx).toFixed(2)} s  ${xlsxRate.toFixed(0).padStart(8)} rows/s  ${(e.xlsxBytes / e.rows).toFixed(1)} bytes/row  ` +
+      `ratio to CSV ${(xlsxRate / csvRate).toFixed(2)}  goal ≥ 100000 rows/s: ${xlsxRate >= 100_000 ? 'met' : 'NOT met'}  (runs: csv ${e.csv.map((x) => x.toFixed(2)).join(', ')} s; xlsx ${e.xlsx.map((x) => x.toFixed(2)).join(', ')} s)\n`,
+  );
 }
 
 export const command: Command = {
@@ -178,6 +273,7 @@ export const command: Command = {
         `master ${master}; ${seconds} s per autocannon run, 10 connections\n`,
     );
     const results: Figures[] = [];
+    await measureXlsxWriter(200_000);
     try {
       const store = await EmbeddedStore.open(path.join(tmp, EMBEDDED_DB_FILE));
       const rows = await store.loadMasterCsv(master);

@@ -40,6 +40,31 @@ export interface XlsxStreamOptions {
   level?: number;
   /** Epoch ms stamped on the zip entries and document properties (default now), shown in China time. */
   now?: number;
+  /** Who deflates the worksheet: native zlib (default) or fflate's ZipDeflate (kept for the benchmark). */
+  sheetDeflate?: 'native' | 'fflate';
+}
+
+/** The worksheet entry: takes uncompressed bytes, resolves when ready for more. */
+interface SheetEntry {
+  push(chunk: Buffer): Promise<void>;
+  end(): void;
+  terminate(): void;
+}
+
+/** fflate's own streaming deflate (pure JS, on this thread), behind the same interface. */
+function fflateSheet(zip: Zip, filename: string, level: number, mtime: number): SheetEntry {
+  const f = new ZipDeflate(filename, { level: level as 1 });
+  f.mtime = mtime;
+  zip.add(f);
+  return {
+    async push(chunk) {
+      f.push(chunk);
+    },
+    end() {
+      f.push(new Uint8Array(0), true);
+    },
+    terminate() {},
+  };
 }
 
 /** fflate's deflate-level bits of the zip flag (APPNOTE 4.4.4): 3 super fast, 2 fast, 0 normal, 1 max. */
@@ -48,7 +73,7 @@ function levelFlag(level: number): 0 | 1 | 2 | 3 {
 }
 
 /** A zip entry deflated by native zlib as data is pushed; fflate's Zip frames it. */
-class NativeDeflateFile implements ZipInputFile {
+class NativeDeflateFile implements ZipInputFile, SheetEntry {
   size = 0;
   crc = 0;
   readonly compression = 8;
@@ -93,7 +118,7 @@ const NEEDS_SPACE_PRESERVE = /^\s|\s$/;
 
 export class XlsxStreamWriter {
   private readonly zip: Zip;
-  private readonly sheet: NativeDeflateFile;
+  private readonly sheet: SheetEntry;
   private readonly refs: string[];
   private readonly kinds: XlsxColumnKind[];
   private readonly done: Promise<void>;
@@ -150,8 +175,14 @@ export class XlsxStreamWriter {
       this.zip.add(f);
       f.push(Buffer.from(xml, 'utf8'), true);
     }
-    this.sheet = new NativeDeflateFile('xl/worksheets/sheet1.xml', o.level ?? 1, mtime);
-    this.zip.add(this.sheet);
+    const sheetFile = 'xl/worksheets/sheet1.xml';
+    if (o.sheetDeflate === 'fflate') {
+      this.sheet = fflateSheet(this.zip, sheetFile, o.level ?? 1, mtime);
+    } else {
+      const native = new NativeDeflateFile(sheetFile, o.level ?? 1, mtime);
+      this.zip.add(native);
+      this.sheet = native;
+    }
     this.zip.end();
 
     let head = sheetOpen({ widths: o.columns.map((c) => c.width ?? 12) }) + '<row r="1">';

@@ -121,6 +121,8 @@ function report(r: ArchiveResult, what: string, out: string, inputBytes: number 
     `archive: ${what} → ${out}: ${fmtInt(r.rows)} rows in ${written.length} days` +
       `${r.days.length > written.length ? ` (${r.days.length - written.length} kept)` : ''}, ` +
       `${(r.bytes / 2 ** 20).toFixed(1)} MiB, ${perRow.toFixed(1)} bytes/row${csvNote}; ` +
-      `${r.rejects.length ? `${fmtInt(r.rejects.length)} rejected; ` : ''}${r.seconds.toFixed(1)} s (${fmtRate(r.rows, r.seconds)})\n`,
+      `${r.rejects.length ? `${fmtInt(r.rejects.length)} rejected; ` : ''}${r.seconds.toFixed(1)} s (${fmtRate(r.rows, r.seconds)}; ` +
+      `reading the source alone ${r.readSeconds.toFixed(1)} s, ${fmtRate(r.rows, r.readSeconds)}, so the archive takes ` +
+      `${(r.seconds / Math.max(r.readSeconds, 1e-9)).toFixed(2)}× the read)\n`,
   );
 }
