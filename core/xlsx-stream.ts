@@ -6,7 +6,7 @@
  * The zip container is fflate's streaming `Zip` (data descriptors, no sizes needed up front).
  * The worksheet entry is deflated by Node's native zlib (a `ZipInputFile` of our own), the small
  * parts by fflate's `ZipDeflate`: fflate's pure-JS deflate measured ~30k rows/s on this kind of
- * machine against ~300k rows/s for native zlib at the same level (docs/api-export.md), and native
+ * machine against ~300k rows/s for native zlib at the same level (`npm run bench:api` prints both), and native
  * zlib runs on the libuv thread pool, beside the thread that builds the XML.
  *
  * Cells: text as inline strings (no shared-string table to keep in memory; codes keep their leading

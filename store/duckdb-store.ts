@@ -139,32 +139,51 @@ export class EmbeddedStore implements TrafficStore {
     return { total: Number(countRow?.n ?? 0), rows: rows.map(toPass) };
   }
 
+  /**
+   * One query, streamed: DuckDB sorts once (spilling to disk past its memory limit) and hands the
+   * result over a vector at a time, so the export is one scan whatever its size and sees one
+   * snapshot. (Keyset pages of 5,000 rows re-scanned and re-sorted the table per page: measured
+   * ~5.6k rows/s on a 1M-row table.) Its own connection, closed at the end, so a long export
+   * never queues the API's read lanes.
+   */
   async exportRows(f: QueryFilter, onChunk: (rows: PassRecord[]) => Promise<void> | void): Promise<number> {
     const w = where(f);
     const chunk = 5000;
+    const conn = await this.instance.connect();
     let n = 0;
-    // Keyset pagination on (gcsj desc, gcxh): constant cost per chunk, no row limit.
-    let after: { gcsj: string; gcxh: string } | null = null;
-    for (;;) {
-      const cond: string[] = w.sql ? [w.sql.slice(6)] : [];
-      const params: DuckDBValue[] = [...w.params];
-      if (after) {
-        cond.push('(gcsj < CAST(? AS TIMESTAMP) OR (gcsj = CAST(? AS TIMESTAMP) AND gcxh > ?))');
-        params.push(after.gcsj, after.gcsj, after.gcxh);
+    try {
+      const result = await conn.stream(`SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ORDER BY traffic_data.gcsj DESC, gcxh`, w.params);
+      let out: PassRecord[] = [];
+      for await (const rows of result.yieldRowsJs()) {
+        for (const r of rows) {
+          out.push({
+            gcxh: String(r[0]),
+            xzqhmc: String(r[1] ?? ''),
+            kkmc: String(r[2]),
+            fxlx: String(r[3] ?? ''),
+            gcsj: String(r[4]),
+            hpzl: String(r[5] ?? ''),
+            hphm: String(r[6] ?? ''),
+            clppxh: String(r[7] ?? ''),
+            province: String(r[8] ?? ''),
+            is_weekend: Number(r[9]),
+            is_peak_hour: Number(r[10]),
+            vehicle_type_name: String(r[11] ?? ''),
+          });
+        }
+        if (out.length >= chunk) {
+          n += out.length;
+          await onChunk(out);
+          out = [];
+        }
       }
-      const rows = (
-        await this.rows(
-          `SELECT ${SELECT_PASS} FROM traffic_data ${cond.length ? 'WHERE ' + cond.join(' AND ') : ''}
-           ORDER BY traffic_data.gcsj DESC, gcxh LIMIT ${chunk}`,
-          params,
-        )
-      ).map(toPass);
-      if (rows.length === 0) return n;
-      n += rows.length;
-      await onChunk(rows);
-      const last = rows[rows.length - 1]!;
-      after = { gcsj: last.gcsj, gcxh: last.gcxh };
-      if (rows.length < chunk) return n;
+      if (out.length) {
+        n += out.length;
+        await onChunk(out);
+      }
+      return n;
+    } finally {
+      conn.closeSync();
     }
   }
 
