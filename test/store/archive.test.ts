@@ -198,7 +198,7 @@ describe('archive and retention on the embedded store', () => {
 
     // Without its partition, 2024-01-03 must survive retention.
     rmSync(path.join(out, 'day=2024-01-03'), { recursive: true });
-    // Newest 2024-01-06 23:12; 1 day back: cutoff 2024-01-05 23:12 → days up to 2024-01-04 are past retention.
+    // Newest 2024-01-06 23:11:59; 1 day back: cutoff 2024-01-05 23:11:59 → days up to 2024-01-04 are past retention.
     await withDataDir(dataDir, () => ttlCmd.run(['--embedded', '--ttl-days', '1', '--archive', out]));
     const s3 = await EmbeddedStore.open(path.join(dataDir, 'traffic.duckdb'));
     try {
@@ -212,6 +212,29 @@ describe('archive and retention on the embedded store', () => {
     } finally {
       await s3.close();
     }
+  });
+});
+
+describe('ttl --embedded without an archive', () => {
+  it('deletes the rows older than the cutoff from the embedded store, as on the shards', async () => {
+    const dataDir = path.join(tmp, 'embedded-plain');
+    const store = await EmbeddedStore.open(path.join(dataDir, 'traffic.duckdb'));
+    await store.loadMasterCsv(write('m6.csv', makeRows()));
+    const newest = (await store.latestGcsj())!;
+    await store.close();
+    expect(newest).toBe('2024-01-06 23:11:59');
+    // 2 days back from 2024-01-06 23:11:59: keep gcsj ≥ 2024-01-04 23:11:59.
+    expect(await withDataDir(dataDir, () => ttlCmd.run(['--embedded', '--ttl-days', '2']))).toBe(0);
+    const s2 = await EmbeddedStore.open(path.join(dataDir, 'traffic.duckdb'));
+    try {
+      expect(Object.fromEntries(await s2.dayCounts('2024-12-31'))).toEqual({ '2024-01-06': 30 });
+    } finally {
+      await s2.close();
+    }
+  });
+
+  it('refuses --embedded together with --mysql', async () => {
+    await expect(ttlCmd.run(['--embedded', '--mysql', 'mysql://root@127.0.0.1:3306/x'])).rejects.toThrow(/--embedded or --mysql/);
   });
 });
 
