@@ -16,7 +16,7 @@ import {
   type QueryFilter,
   type TrafficStore,
 } from './store-api.ts';
-import { ShardedStore, type Shard } from './mysql.ts';
+import { ShardedStore, storeError, type Shard } from './mysql.ts';
 
 const SELECT_PASS = `gcxh, xzqhmc, kkmc, fxlx, DATE_FORMAT(gcsj, '%Y-%m-%d %H:%i:%s') AS gcsj, hpzl, hphm, clppxh,
   province, is_weekend, is_peak_hour, vehicle_type_name`;
@@ -93,42 +93,67 @@ export class MysqlApiStore implements TrafficStore {
     return { total: parts.reduce((s, p) => s + p.n, 0), rows: merged.slice((page - 1) * size, need) };
   }
 
+  /**
+   * One sorted query per shard, streamed (mysql2 row streams with backpressure), merged here in
+   * (gcsj desc, gcxh) order: each shard sorts once and the merge holds one row per shard. (Keyset
+   * pages re-sorted the remaining range per page: ORDER BY … gcxh COLLATE utf8mb4_bin cannot use
+   * the gcsj index, so every page was a filesort.)
+   */
   async exportRows(f: QueryFilter, onChunk: (rows: PassRecord[]) => Promise<void> | void): Promise<number> {
     const shards = this.shardsFor(f);
     const chunk = 5000;
-    // A k-way merge of per-shard keyset cursors: bounded memory, no row limit.
-    const cursors = shards.map((shard) => ({ shard, buf: [] as PassRecord[], pos: 0, done: false, last: null as PassRecord | null }));
-    const fill = async (c: (typeof cursors)[number]): Promise<void> => {
-      const extra = c.last ? ['(gcsj < ? OR (gcsj = ? AND gcxh COLLATE utf8mb4_bin > ?))'] : [];
-      const extraParams = c.last ? [c.last.gcsj, c.last.gcsj, c.last.gcxh] : [];
-      const w = where(f, extra, extraParams);
-      const got = await this.sharded.onShard(c.shard, 'export', (pool) =>
-        rows(pool, `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ${ORDER} LIMIT ${chunk}`, w.params),
-      );
-      c.buf = got.map(toPass);
-      c.pos = 0;
-      c.done = c.buf.length < chunk;
-      if (c.buf.length) c.last = c.buf[c.buf.length - 1]!;
+    const w = where(f);
+    const sql = `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ${ORDER}`;
+    const streams = shards.map((s) => s.pool.pool.query(sql, w.params).stream({ highWaterMark: 2000 }));
+    const iters = streams.map((st) => (st as unknown as AsyncIterable<RowDataPacket>)[Symbol.asyncIterator]());
+    const done = shards.map(() => false);
+    const next = async (i: number): Promise<PassRecord | null> => {
+      try {
+        const r = await iters[i]!.next();
+        if (r.done) {
+          done[i] = true;
+          return null;
+        }
+        return toPass(r.value);
+      } catch (err) {
+        done[i] = true;
+        throw storeError(err, shards[i]!.url, 'export');
+      }
     };
-    await Promise.all(cursors.map(fill));
-    let n = 0;
-    let out: PassRecord[] = [];
-    for (;;) {
-      let best: (typeof cursors)[number] | null = null;
-      for (const c of cursors) {
-        if (c.pos >= c.buf.length && !c.done) await fill(c);
-        if (c.pos < c.buf.length && (!best || passOrder(c.buf[c.pos]!, best.buf[best.pos]!) < 0)) best = c;
+    try {
+      const heads = await Promise.all(shards.map((_, i) => next(i)));
+      let n = 0;
+      let out: PassRecord[] = [];
+      for (;;) {
+        let best = -1;
+        for (let i = 0; i < heads.length; i++) {
+          const h = heads[i];
+          if (h && (best < 0 || passOrder(h, heads[best]!) < 0)) best = i;
+        }
+        if (best < 0) break;
+        out.push(heads[best]!);
+        n++;
+        heads[best] = await next(best);
+        if (out.length >= chunk) {
+          await onChunk(out);
+          out = [];
+        }
       }
-      if (!best) break;
-      out.push(best.buf[best.pos++]!);
-      n++;
-      if (out.length >= chunk) {
-        await onChunk(out);
-        out = [];
-      }
+      if (out.length) await onChunk(out);
+      return n;
+    } finally {
+      // Stopped early (the client went away): read the rest off the wire so each pooled
+      // connection is released in a clean state, without waiting for it here.
+      shards.forEach((_, i) => {
+        if (!done[i]) void (async () => {
+          try {
+            for (;;) if ((await iters[i]!.next()).done) break;
+          } catch {
+            /* the connection reports its own failure */
+          }
+        })();
+      });
     }
-    if (out.length) await onChunk(out);
-    return n;
   }
 
   private async sumBy(sql: string, params: unknown[], shards: readonly Shard[] = this.sharded.shards): Promise<Map<string, number>> {
