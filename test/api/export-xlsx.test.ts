@@ -223,6 +223,7 @@ describe('GET /api/export.xlsx at scale', () => {
       expect(r.headers.get('content-type')).toMatch(/application\/json/);
       const body = await r.json();
       expect(body.code).toBe(422);
+      expect(body.error).toBe('EXPORT_TOO_LARGE');
       expect(body.msg).toMatch(/1048576 rows, more than one Excel sheet holds \(1048575 rows/);
       expect(body.msg).toContain('/api/export.csv?hpzl=02');
     } finally {
