@@ -7,7 +7,9 @@
 import { TrafficError } from '../core/errors.ts';
 import { cellIndex, HOURS, termValue, type FeatureTerm } from './features.ts';
 
-export const SUPPORTED_FORMAT = 'traffic-flow-linear/1';
+/** /2 adds the forecast part (models/forecast.ts); its /1 fields are unchanged, so both load. */
+export const SUPPORTED_FORMATS = ['traffic-flow-linear/1', 'traffic-flow-linear/2'] as const;
+export const SUPPORTED_FORMAT = SUPPORTED_FORMATS[1];
 
 export interface Predictor {
   readonly checkpoints: string[];
@@ -65,8 +67,8 @@ export function loadPredictor(json: unknown): Predictor {
     }
   }
   if (!isObj(json)) throw invalid('expected an object');
-  if (json.format !== SUPPORTED_FORMAT) {
-    throw invalid(`format must be "${SUPPORTED_FORMAT}", got ${JSON.stringify(json.format)}`, 'format');
+  if (!(SUPPORTED_FORMATS as readonly unknown[]).includes(json.format)) {
+    throw invalid(`format must be one of ${SUPPORTED_FORMATS.map((f) => `"${f}"`).join(', ')}, got ${JSON.stringify(json.format)}`, 'format');
   }
   const features = json.features;
   if (!isObj(features)) throw invalid('missing features object', 'features');
@@ -125,7 +127,7 @@ export function loadPredictor(json: unknown): Predictor {
 
   return {
     checkpoints: frozen,
-    format: SUPPORTED_FORMAT,
+    format: json.format as string,
     trainedAt: typeof json.trained_at === 'string' ? json.trained_at : '',
     metrics: json.metrics ?? null,
     predict(kkmc, hour, isWeekend) {
