@@ -426,6 +426,7 @@ export interface FlowModelJson {
     features: { name: string; description: string }[];
     lookback_hours: number;
     horizons: HorizonFit[];
+    cell_mean: { description: string; values: Record<string, number[]> };
     fit: { method: string; fitted_on: string; profile_for_fit: string };
   };
   fit: {
@@ -545,6 +546,7 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
   const allSums = cellSums(grid, split.complete, recencyWeight(split.complete[split.complete.length - 1]!, hl.halfLife));
   const { terms, active } = design(grid.checkpoints, blocks, allSums);
   const final = solveCells(ridgeEquations(allSums, active, terms.length), terms, lambda, ratio);
+  const allMean = cellMeanTable(grid, cellSums(grid, split.complete));
   const allFitDays = outOfFoldProfiles(grid, blocks, split.complete, lambda, ratio, hl.halfLife, cellTable(final, active));
   const finalForecast = fitForecast(history, allFitDays.days);
 
@@ -613,6 +615,15 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
       features: FORECAST_FEATURES.map((f) => ({ ...f })),
       lookback_hours: LOOKBACK_HOURS,
       horizons: finalForecast.map((f) => ({ ...f, coefficients: f.coefficients.map((c) => round(c, 8)), intercept: round(f.intercept, 8) })),
+      cell_mean: {
+        description: 'baseline cell_mean (and the fallback of the other baselines): mean passes per checkpoint and hour over all complete real days, 24 weekday values then 24 weekend values',
+        values: Object.fromEntries(
+          grid.checkpoints.map((k, c) => [
+            k,
+            [0, 1].flatMap((w) => Array.from({ length: HOURS }, (_, h) => round(allMean[cellIndex(c, h, w as 0 | 1)]!, 4))),
+          ]),
+        ),
+      },
       fit: {
         method: `ridge (λ = ${FORECAST_LAMBDA}, unpenalized intercept) on every checkpoint-hour of the complete real days, one fit per horizon`,
         fitted_on: `all ${split.complete.length} complete real days; the metrics come from the fit on the ${split.train.length} training days`,
