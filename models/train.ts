@@ -98,7 +98,8 @@ export function splitDays(grid: HourlyGrid, holdoutDays = 7, folds = 4): DaySpli
   if (complete.length < holdoutDays + 2) {
     throw new TrafficError(
       'INPUT_EMPTY',
-      `need at least ${holdoutDays + 2} complete real days (${holdoutDays} for the hold-out, 2 to train), found ${complete.length}`,
+      `need at least ${holdoutDays + 2} complete real days (${holdoutDays} for the hold-out, 2 to train), found ${complete.length}` +
+        (complete.length >= 3 ? `; a smaller hold-out works: --holdout-days ${complete.length - 2} or less` : ''),
     );
   }
   const holdout = complete.slice(-holdoutDays);
