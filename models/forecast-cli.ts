@@ -19,7 +19,7 @@ import { F, FILES, MASTER_COLUMNS, SYN_PREFIX } from '../core/schema.ts';
 import { chinaHourNumber, hourNumberText } from '../core/time.ts';
 import type { TrafficStore } from '../store/store-api.ts';
 import type { HourlyHistory } from './forecast.ts';
-import { parseHourStart, type Forecaster } from './forecaster.ts';
+import { parseHourStart, readHistoryStore, type Forecaster } from './forecaster.ts';
 import { loadPredictorFile } from './predict-cli.ts';
 
 export const FORECAST_COLUMNS = ['KKMC', 'HOUR', 'HORIZON', 'PREDICTED'] as const;
@@ -63,15 +63,6 @@ export async function readHistoryCsv(
     if (history.add(rec.fields[F.KKMC]!, base + +gcsj.slice(11, 13), 1)) used++;
   }
   return { history, used, syn, unreadable };
-}
-
-/** The same history from a store (embedded or MySQL shards): real passes per checkpoint-hour. */
-export async function readHistoryStore(store: TrafficStore, f: Forecaster, start: number, end: number): Promise<HourlyHistory> {
-  const history = f.emptyHistory(start, end);
-  for (const r of await store.hourlyByCheckpoint(hourNumberText(start), hourNumberText(end))) {
-    history.add(r.kkmc, chinaHourNumber(r.hour), r.value);
-  }
-  return history;
 }
 
 export interface ForecastRow {

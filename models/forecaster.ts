@@ -5,6 +5,7 @@
  */
 import { TrafficError } from '../core/errors.ts';
 import { chinaHourNumber, hourNumberText } from '../core/time.ts';
+import type { TrafficStore } from '../store/store-api.ts';
 import { HOURS, cellIndex } from './features.ts';
 import {
   BASELINES,
@@ -128,4 +129,13 @@ export function parseHourStart(text: string, field: string): number {
     throw new TrafficError('INVALID_OPTION', `${field} is not a real date: "${text}"`, { field, value: text });
   }
   return n;
+}
+
+/** Real passes per checkpoint-hour in the hours [start, end) from a store (embedded or MySQL shards). */
+export async function readHistoryStore(store: Pick<TrafficStore, 'hourlyByCheckpoint'>, f: Forecaster, start: number, end: number): Promise<HourlyHistory> {
+  const history = f.emptyHistory(start, end);
+  for (const r of await store.hourlyByCheckpoint(hourNumberText(start), hourNumberText(end))) {
+    history.add(r.kkmc, chinaHourNumber(r.hour), r.value);
+  }
+  return history;
 }
