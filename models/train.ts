@@ -481,6 +481,8 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
   let lambda: number;
   let ratio = opts.weekendHourRatio ?? 1;
   let selection: string;
+  /** Each CV fold's unweighted profile at the chosen λ (the out-of-fold profiles of the training days). */
+  let cvProfiles: Float64Array[] | null = null;
   if (opts.lambda !== undefined) {
     lambda = opts.lambda;
     selection = 'fixed by option';
@@ -493,15 +495,20 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
     );
     const sq = new Float64Array(grid2.length);
     let rows = 0;
+    const foldTables: Float64Array[][] = [];
     for (const fold of split.folds) {
       const sums = subtractSums(trainSums, cellSums(grid, fold));
       const d = design(grid.checkpoints, blocks, sums);
       const ne = ridgeEquations(sums, d.active, d.terms.length);
+      const tables: Float64Array[] = [];
       grid2.forEach(({ l, r }, j) => {
-        const m = evaluateTable(grid, fold, cellTable(solveCells(ne, d.terms, l, r), d.active));
+        const table = cellTable(solveCells(ne, d.terms, l, r), d.active);
+        tables.push(table);
+        const m = evaluateTable(grid, fold, table);
         sq[j]! += m.rmse * m.rmse * m.n;
         if (j === 0) rows += m.n;
       });
+      foldTables.push(tables);
     }
     let best = 0;
     grid2.forEach(({ l, r }, j) => {
@@ -510,6 +517,7 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
     });
     lambda = grid2[best]!.l;
     ratio = grid2[best]!.r;
+    cvProfiles = split.folds.map((_, f) => foldTables[f]![best]!);
     selection =
       `lowest RMSE in ${split.folds.length}-fold blocked cross-validation over the ${split.train.length} training days ` +
       `(each fold a contiguous block of days, fitted on the other blocks) over λ × weekend-hour penalty ratio; the hold-out is not used`;
@@ -532,7 +540,14 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
   // Forecast part: fitted on the training days (out-of-fold profiles), judged by rolling origin
   // over every checkpoint-hour of the hold-out against the three naive baselines.
   const history = historyFromGrid(grid);
-  const trainFitDays = outOfFoldProfiles(grid, blocks, split.train, lambda, ratio, hl.halfLife, modelTable);
+  // Without recency weights the CV folds already fitted exactly these out-of-fold profiles.
+  const trainFitDays =
+    cvProfiles && hl.halfLife === null
+      ? {
+          days: split.folds.flatMap((fold, f) => fold.map((i) => ({ day: dayNumber(grid.days[i]!.date), profile: cvProfiles![f]! }))),
+          how: `out-of-fold profile: the ${split.folds.length} contiguous cross-validation blocks of the training days, each with the profile fitted without it`,
+        }
+      : outOfFoldProfiles(grid, blocks, split.train, lambda, ratio, hl.halfLife, modelTable);
   const holdoutDayNumbers = split.holdout.map((i) => dayNumber(grid.days[i]!.date));
   const forecastEval = evaluateForecast(
     history,
