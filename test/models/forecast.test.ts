@@ -17,6 +17,7 @@ import {
 } from '../../models/forecast.ts';
 import { command as forecast } from '../../models/forecast-cli.ts';
 import { HourlyGridBuilder } from '../../models/grid.ts';
+import { EmbeddedStore, EMBEDDED_DB_FILE } from '../../store/duckdb-store.ts';
 import { loadPredictor } from '../../models/predictor.ts';
 import { writeSyntheticMaster } from '../../models/synthetic-master.ts';
 import { trainModelFile } from '../../models/train-cli.ts';
@@ -251,6 +252,27 @@ describe('npm run forecast', () => {
         expect(expected.length).toBe(4);
         expect(again.slice(1)).toEqual(expected);
       }
+    }
+  });
+
+  it('--from-store (embedded store in the data dir) gives the same rows as the master; SYN rows are history in neither', async () => {
+    const dataDir = path.join(dir, 'store');
+    const store = await EmbeddedStore.open(path.join(dataDir, EMBEDDED_DB_FILE));
+    await store.loadMasterCsv(master);
+    await store.close();
+    const args = ['--from', '2023-12-10 00:00:00', '--to', '2023-12-12 00:00:00', '--horizon', '2'];
+    const fromMaster = await run(['--history', master, ...args], path.join(dir, 'm.csv'));
+    const saved = { data: process.env.TRAFFIC_DATA_DIR, mysql: process.env.TRAFFIC_MYSQL };
+    process.env.TRAFFIC_DATA_DIR = dataDir;
+    delete process.env.TRAFFIC_MYSQL;
+    try {
+      const fromStore = await run(['--from-store', ...args], path.join(dir, 's.csv'));
+      expect(fromStore).toEqual(fromMaster);
+      expect(fromStore.length - 1).toBe(48 * 4);
+    } finally {
+      if (saved.data === undefined) delete process.env.TRAFFIC_DATA_DIR;
+      else process.env.TRAFFIC_DATA_DIR = saved.data;
+      if (saved.mysql !== undefined) process.env.TRAFFIC_MYSQL = saved.mysql;
     }
   });
 
