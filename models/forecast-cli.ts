@@ -16,15 +16,13 @@ import { csvLine } from '../core/csv.ts';
 import { TrafficError } from '../core/errors.ts';
 import { openCsvTable } from '../core/io.ts';
 import { F, FILES, MASTER_COLUMNS, SYN_PREFIX } from '../core/schema.ts';
-import { chinaHourNumber, hourNumberText } from '../core/time.ts';
+import { chinaHourNumber, hourNumberText, isCanonicalGcsj } from '../core/time.ts';
 import type { TrafficStore } from '../store/store-api.ts';
 import type { HourlyHistory } from './forecast.ts';
 import { parseHourStart, readHistoryStore, type Forecaster } from './forecaster.ts';
 import { loadPredictorFile } from './predict-cli.ts';
 
 export const FORECAST_COLUMNS = ['KKMC', 'HOUR', 'HORIZON', 'PREDICTED'] as const;
-
-const GCSJ_RE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
 /**
  * The real passes of a master CSV in the hours [start, end) as an hourly history. SYN rows and
@@ -49,7 +47,7 @@ export async function readHistoryCsv(
       continue;
     }
     const gcsj = rec.fields[F.GCSJ]!;
-    if (!GCSJ_RE.test(gcsj)) {
+    if (!isCanonicalGcsj(gcsj)) {
       unreadable++;
       continue;
     }
