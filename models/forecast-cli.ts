@@ -157,9 +157,13 @@ export const command: Command = {
     let history: HourlyHistory;
     let source: string;
     if (fromStore) {
-      const urls = optStr(values.mysql, 'mysql')?.split(',').map((s) => s.trim()).filter(Boolean) ?? env.mysql;
+      const urls =
+        optStr(values.mysql, 'mysql')
+          ?.split(',')
+          .map((s) => s.trim())
+          .filter(Boolean) ?? env.mysql;
       let store: TrafficStore;
-      if (urls && urls.length) {
+      if (urls?.length) {
         const { openMysqlApiStore } = await import('../store/api-store.ts');
         store = await openMysqlApiStore(urls);
         source = `MySQL shards (${urls.length})`;

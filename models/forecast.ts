@@ -40,7 +40,10 @@ export const FORECAST_FEATURES: readonly FeatureSpec[] = [
   { name: 'log_ratio_24h', description: 'ln((1 + Σ x̃(O−k h)) / (1 + Σ P(O−k h))), k = 1..24: the running day level against the profile' },
   { name: 'log_ratio_yesterday', description: 'ln((1 + x̃(T−24h)) / (1 + P(T−24h))): the same hour yesterday against its profile' },
   { name: 'log_ratio_last_week', description: 'ln((1 + x̃(T−168h)) / (1 + P(T−168h))): the same hour a week earlier against its profile' },
-  { name: 'log_network_ratio_3h', description: 'as log_ratio_3h but with x̃ and P summed over all the model\'s checkpoints: the network level, less noisy than one checkpoint' },
+  {
+    name: 'log_network_ratio_3h',
+    description: "as log_ratio_3h but with x̃ and P summed over all the model's checkpoints: the network level, less noisy than one checkpoint",
+  },
 ];
 
 /** Real passes per checkpoint per hour over a span of hour numbers (core/time chinaHourNumber). */
@@ -105,14 +108,7 @@ export function profileAt(profile: Float64Array, c: number, n: number): number {
  * The features of the forecast of checkpoint c for the hour starting at hour number `target`,
  * horizon H, into `out` (length FORECAST_FEATURES.length). Reads only hours < target − (H−1).
  */
-export function forecastFeatures(
-  h: HourlyHistory,
-  profile: Float64Array,
-  c: number,
-  target: number,
-  horizon: number,
-  out: Float64Array,
-): void {
+export function forecastFeatures(h: HourlyHistory, profile: Float64Array, c: number, target: number, horizon: number, out: Float64Array): void {
   const origin = target - (horizon - 1);
   const seen = (cc: number, n: number): number => (n < origin && h.observed(n) ? h.y(cc, n) : profileAt(profile, cc, n));
   const ratio = (a: number, b: number): number => Math.log((1 + a) / (1 + b));
@@ -306,8 +302,10 @@ export function evaluateForecast(
 
 /** The evaluation as printed by `train` and the report, with a plain verdict per horizon. */
 export function forecastTable(evals: readonly HorizonEvaluation[]): string {
-  const head = `${'horizon'.padEnd(8)}${'model MAE'.padStart(11)}${'RMSE'.padStart(9)}` +
-    BASELINES.map((b) => `${b.padStart(21)}`).join('') + `${'ratio to best'.padStart(15)}`;
+  const head =
+    `${'horizon'.padEnd(8)}${'model MAE'.padStart(11)}${'RMSE'.padStart(9)}` +
+    BASELINES.map((b) => `${b.padStart(21)}`).join('') +
+    `${'ratio to best'.padStart(15)}`;
   const lines = [head, `${''.padEnd(28)}${BASELINES.map(() => '  MAE / RMSE'.padStart(21)).join('')}${'MAE / RMSE'.padStart(15)}`];
   for (const e of evals) {
     lines.push(

@@ -87,7 +87,8 @@ export function parseForecastPart(json: Record<string, unknown>, checkpoints: re
   const best = new Map<number, BaselineName>();
   const m = isObj(json.metrics) && isObj(json.metrics.forecast) && Array.isArray(json.metrics.forecast.horizons) ? json.metrics.forecast.horizons : [];
   for (const e of m) {
-    if (isObj(e) && typeof e.horizon === 'number' && (BASELINES as readonly unknown[]).includes(e.best_baseline)) best.set(e.horizon, e.best_baseline as BaselineName);
+    if (isObj(e) && typeof e.horizon === 'number' && (BASELINES as readonly unknown[]).includes(e.best_baseline))
+      best.set(e.horizon, e.best_baseline as BaselineName);
   }
   const index = new Map(checkpoints.map((c, i) => [c, i]));
   const horizons = [...fits.keys()].sort();
@@ -104,7 +105,7 @@ export function parseForecastPart(json: Record<string, unknown>, checkpoints: re
         throw new TrafficError('UNKNOWN_CHECKPOINT', `unknown checkpoint "${kkmc}"; valid codes: ${checkpoints.join(', ')}`, { field: 'kkmc', value: kkmc });
       }
       if (history.checkpoints !== checkpoints && history.checkpoints.join() !== checkpoints.join()) {
-        throw new TrafficError('INTERNAL', 'history checkpoints differ from the model\'s');
+        throw new TrafficError('INTERNAL', "history checkpoints differ from the model's");
       }
       const name = best.get(horizon) ?? 'persistence';
       return {

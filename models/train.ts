@@ -142,7 +142,7 @@ export function cellSums(grid: HourlyGrid, dayIdx: readonly number[], weight?: (
  */
 export function recencyWeight(lastDayIndex: number, halfLife: number | null): ((i: number) => number) | undefined {
   if (halfLife === null) return undefined;
-  return (i) => Math.pow(0.5, (lastDayIndex - i) / halfLife);
+  return (i) => 0.5 ** ((lastDayIndex - i) / halfLife);
 }
 
 /** Mean absolute error of a cell table on the checkpoint-hours of some days. */

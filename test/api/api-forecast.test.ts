@@ -47,7 +47,7 @@ describe('forecasts in the API', () => {
     expect(rows.filter((r) => r.kkmc === 'A_Feng_K1').reduce((s, r) => s + r.value, 0)).toBe(real);
   });
 
-  it('flow_24h carries the forecast of the stream clock\'s hour (here the last hour of its day), dashed apart from the profile', async () => {
+  it("flow_24h carries the forecast of the stream clock's hour (here the last hour of its day), dashed apart from the profile", async () => {
     const r = await get('/api/stats/flow_24h');
     expect(r.status).toBe(200);
     const withForecast = r.body.data.filter((h: { forecast: number | null }) => h.forecast !== null);
@@ -97,7 +97,9 @@ describe('forecasts in the API', () => {
     const path = '/api/predict/flow?kkmc=C_Xinyi_K3&at=2023-12-11%2012:00:00';
     const first = await get(path);
     // Rows for 11:xx arriving now (a day late) — the answer for that origin was settled.
-    await store.insert(Array.from({ length: 50 }, (_, i) => ['L' + i, '丰县', 'C_Xinyi_K3', '1', '2023-12-11 11:20:00', '02', '苏C3A***', '-', '江苏', '0', '0', '小型汽车']));
+    await store.insert(
+      Array.from({ length: 50 }, (_, i) => ['L' + i, '丰县', 'C_Xinyi_K3', '1', '2023-12-11 11:20:00', '02', '苏C3A***', '-', '江苏', '0', '0', '小型汽车']),
+    );
     expect((await get(path)).body.data).toEqual(first.body.data);
   });
 });

@@ -6,15 +6,7 @@ import { csvLine, parseCsv } from '../../core/csv.ts';
 import { TrafficError } from '../../core/errors.ts';
 import { chinaHourNumber } from '../../core/time.ts';
 import { HOURS } from '../../models/features.ts';
-import {
-  baselineValue,
-  evaluateForecast,
-  forecastOne,
-  forecastTable,
-  HourlyHistory,
-  historyFromGrid,
-  type HorizonEvaluation,
-} from '../../models/forecast.ts';
+import { baselineValue, forecastOne, forecastTable, HourlyHistory, historyFromGrid, type HorizonEvaluation } from '../../models/forecast.ts';
 import { command as forecast } from '../../models/forecast-cli.ts';
 import { HourlyGridBuilder } from '../../models/grid.ts';
 import { EmbeddedStore, EMBEDDED_DB_FILE } from '../../store/duckdb-store.ts';
@@ -123,7 +115,11 @@ describe('the forecast part', () => {
   it('the hold-out evaluation is rolling-origin: each forecast equals the fitted form applied to the history before its origin', () => {
     const g = syntheticGrid({ checkpoints: 3, days: 20, seed: 2, dailyPerCheckpoint: 400 });
     const seen: { c: number; target: number; horizon: number; predicted: number; actual: number }[] = [];
-    trainFlowModel(g, META, { holdoutDays: 2, lambda: 1, onHoldoutForecast: (c, target, horizon, predicted, actual) => seen.push({ c, target, horizon, predicted, actual }) });
+    trainFlowModel(g, META, {
+      holdoutDays: 2,
+      lambda: 1,
+      onHoldoutForecast: (c, target, horizon, predicted, actual) => seen.push({ c, target, horizon, predicted, actual }),
+    });
     expect(seen.length).toBe(3 * 2 * 24 * 3);
     const h = historyFromGrid(g);
     for (const s of seen.slice(0, 50)) expect(s.actual).toBe(h.y(s.c, s.target));
@@ -236,7 +232,10 @@ describe('npm run forecast', () => {
   it('forecast → cut the history at the origin → forecast again gives identical rows', async () => {
     const text = await readFile(master, 'utf8');
     const records = parseCsv(text).map((r) => r.fields);
-    for (const [from, horizon] of [['2023-12-17 08:00:00', 1], ['2023-12-19 00:00:00', 3]] as const) {
+    for (const [from, horizon] of [
+      ['2023-12-17 08:00:00', 1],
+      ['2023-12-19 00:00:00', 3],
+    ] as const) {
       const to = '2023-12-19 12:00:00';
       const full = await run(['--history', master, '--from', from, '--to', to, '--horizon', String(horizon)], path.join(dir, 'full.csv'));
       // Every hour's row, recomputed from a master holding only the passes before that row's origin.
