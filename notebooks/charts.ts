@@ -15,9 +15,7 @@ type Option = Record<string, unknown>;
  * npm package. The `echarts` dev dependency only gives the types (and the test that the copy is
  * current).
  */
-const loaded = createRequire(import.meta.url)(packageFile('api', 'public', 'vendor', 'echarts.min.js')) as Partial<typeof Echarts>;
-// Under vitest the UMD wrapper takes its browser branch (exports nothing, sets globalThis.echarts).
-const echarts = (typeof loaded.init === 'function' ? loaded : (globalThis as { echarts?: typeof Echarts }).echarts) as typeof Echarts;
+const echarts = createRequire(import.meta.url)(packageFile('api', 'public', 'vendor', 'echarts.min.js')) as typeof Echarts;
 
 const FONT = '"Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif';
 export const COLORS = { complete: '#3b7dd8', partial: '#f0a030', syn: '#9aa4b1', empty: '#d9534f', weekend: '#c2185b', model: '#2e7d32', mean: '#8e6bbf', plain: '#b0b0b0' };
