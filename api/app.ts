@@ -11,7 +11,9 @@ import { TrafficError } from '../core/errors.ts';
 import { packageFile } from '../core/paths.ts';
 import type { TrafficStore } from '../store/store-api.ts';
 import { chinaIso, formatChinaTime, isWeekend, toEpochSeconds } from '../core/time.ts';
+import { parseHourStart, type Forecaster } from '../models/forecaster.ts';
 import type { AlertFeed } from './alerts.ts';
+import { ForecastService } from './forecast.ts';
 import type { CongestionFeed } from './congestion.ts';
 import { exportCsv, exportXlsx } from './export.ts';
 import {
@@ -46,6 +48,8 @@ export interface ThresholdSource {
 export interface FlowPredictor {
   readonly checkpoints: readonly string[];
   predict(kkmc: string, hour: number, isWeekend: 0 | 1): number;
+  /** The short-term forecast part (model format /2), if the model has one. */
+  readonly forecaster?: Forecaster | null;
 }
 
 export interface AppDeps {
@@ -136,6 +140,16 @@ export function createApiApp(deps: AppDeps): ApiApp {
     return new Map((await deps.store.checkpoints()).map((c) => [c.kkmc, c.kkmc_name]));
   }
 
+  const forecasts = deps.predictor?.forecaster ? new ForecastService(deps.store, deps.predictor.forecaster) : null;
+  /** Forecasts of the current stream-clock hour and the two after it that fall on `date`, by hour. */
+  async function next3On(date: string, kkmc?: string): Promise<Map<number, number>> {
+    const latest = await stat('latest', () => deps.store.latestGcsj());
+    if (!forecasts || !latest || latest.slice(0, 10) !== date) return new Map();
+    if (kkmc !== undefined && !forecasts.forecaster.checkpoints.includes(kkmc)) return new Map();
+    const rows = await forecasts.next3(latest, kkmc);
+    return new Map(rows.filter((r) => r.hour.slice(0, 10) === date).map((r) => [+r.hour.slice(11, 13), r.predicted]));
+  }
+
   const statsCacheMs = deps.statsCacheMs ?? 2000;
   const statsCache = new Map<string, { at: number; value: Promise<unknown> }>();
   /** Single-flight + short reuse of one store aggregate; a failed query is never reused. */
@@ -201,13 +215,18 @@ export function createApiApp(deps: AppDeps): ApiApp {
         const kkmcRaw = url.searchParams.get('kkmc');
         if (kkmcRaw) await ensureKnown(kkmcRaw);
         const kkmc = kkmcRaw || undefined;
-        const counts = await stat(`hourly:${date}:${kkmc ?? ''}`, () => deps.store.hourly(date, kkmc));
+        const [counts, ahead] = await Promise.all([
+          stat(`hourly:${date}:${kkmc ?? ''}`, () => deps.store.hourly(date, kkmc)),
+          next3On(date, kkmc),
+        ]);
         const weekend: 0 | 1 = isWeekend(date) ? 1 : 0;
         const p = deps.predictor;
         return counts.map((value, hour) => ({
           hour,
           value,
           predicted: p ? round1(predictTotal(p, hour, weekend, kkmc)) : null,
+          // Short-term forecast of the stream clock's hour and the two after it (else null).
+          forecast: ahead.has(hour) ? round1(ahead.get(hour)!) : null,
         }));
       },
     },
@@ -292,10 +311,11 @@ export function createApiApp(deps: AppDeps): ApiApp {
         const req = parseSeriesParams(url.searchParams);
         await ensureKnown(req.kkmc);
         const date = req.date ?? ((await deps.store.latestGcsj()) ?? formatChinaTime(Date.now())).slice(0, 10);
-        const [counts, names, table] = await Promise.all([
+        const [counts, names, table, ahead] = await Promise.all([
           deps.store.fiveMinuteCounts(req.kkmc, date),
           labels(),
           deps.thresholds ? deps.thresholds() : Promise.resolve(null),
+          next3On(date, req.kkmc),
         ]);
         const dayType = isWeekend(date) ? 'weekend' : 'weekday';
         const base = toEpochSeconds(`${date} 00:00:00`);
@@ -315,6 +335,8 @@ export function createApiApp(deps: AppDeps): ApiApp {
           window_s: 300,
           windows: counts.map((passes, k) => ({ window_start: formatChinaTime((base + k * 300) * 1000), passes })),
           thresholds,
+          // Short-term forecast (passes per hour) of the stream clock's hour and the two after it.
+          forecast: [...ahead].map(([hour, predicted]) => ({ hour, predicted: round1(predicted) })),
         };
       },
     },
@@ -327,6 +349,22 @@ export function createApiApp(deps: AppDeps): ApiApp {
         const kkmc = url.searchParams.get('kkmc');
         if (!kkmc) throw badRequest('kkmc is required');
         if (!p.checkpoints.includes(kkmc)) throw new TrafficError('UNKNOWN_CHECKPOINT', `unknown checkpoint "${kkmc}"`);
+        const at = url.searchParams.get('at');
+        if (at !== null) {
+          if (!forecasts) throw new TrafficError('SERVICE_UNAVAILABLE', 'the loaded model has no forecast part (retrain with `npm run train`)');
+          if (url.searchParams.has('hour') || url.searchParams.has('is_weekend')) throw badRequest('give at (forecast) or hour/is_weekend (profile), not both');
+          const horizon = intParam(url.searchParams.get('horizon'), 'horizon', 1, 1, 3);
+          let target: number;
+          try {
+            target = parseHourStart(at, 'at');
+          } catch (err) {
+            if (err instanceof TrafficError) throw badRequest(err.message);
+            throw err;
+          }
+          const latest = await stat('latest', () => deps.store.latestGcsj());
+          const f = await forecasts.at(kkmc, target, horizon, latest);
+          return { kkmc, at, horizon, predicted_flow: round1(f.predicted), baseline: round1(f.baseline), baseline_name: f.baseline_name };
+        }
         const hourRaw = url.searchParams.get('hour');
         if (hourRaw === null || hourRaw === '') throw badRequest('hour is required (0–23)');
         const hour = intParam(hourRaw, 'hour', 0, 0, 23);

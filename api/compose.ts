@@ -51,12 +51,14 @@ export async function loadFlowPredictor(file: string): Promise<FlowPredictor> {
     loadPredictor: (j: unknown) => {
       checkpoints: readonly string[];
       predict(kkmc: string, hour: number, isWeekend: never): number;
+      forecaster: FlowPredictor['forecaster'];
     };
   };
   const p = mod.loadPredictor(json);
   return {
     checkpoints: p.checkpoints,
     predict: (kkmc, hour, w) => p.predict(kkmc, hour, w as never),
+    forecaster: p.forecaster,
   };
 }
 

@@ -19,6 +19,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   'etl:all': { summary: 'raw files → master CSV + checkpoint dimension (stages 01–05)', load: () => import('../etl/cli.ts') },
   train: { summary: 'fit the hourly flow model → traffic_flow_model.json', load: () => import('../models/train-cli.ts') },
   predict: { summary: 'predict hourly flow from the model JSON', load: () => import('../models/predict-cli.ts') },
+  forecast: { summary: 'short-term flow forecast per checkpoint-hour (rolling origin) → CSV', load: () => import('../models/forecast-cli.ts') },
   report: { summary: 'render the analysis report (self-contained HTML)', load: () => import('../notebooks/report-cli.ts') },
   'services:up': { summary: 'start Kafka, the second MariaDB; check MariaDB and Redis', dev: true, load: () => import('../scripts/services-up.ts') },
   'services:down': { summary: 'stop the services this project started', dev: true, load: () => import('../scripts/services-down.ts') },

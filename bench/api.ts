@@ -123,7 +123,7 @@ async function measureXlsxWriter(rows: number): Promise<void> {
 
 const ROOT = PACKAGE_ROOT;
 
-async function startApi(port: number, dataDir: string, model: string, mysql?: string[]): Promise<ChildProcess> {
+export async function startApi(port: number, dataDir: string, model: string, mysql?: string[]): Promise<ChildProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, TRAFFIC_PORT: String(port) };
   delete env.TRAFFIC_MYSQL;
   delete env.TRAFFIC_REDIS;
@@ -147,14 +147,14 @@ async function startApi(port: number, dataDir: string, model: string, mysql?: st
   }
 }
 
-async function stopApi(child: ChildProcess): Promise<void> {
+export async function stopApi(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const done = new Promise((r) => child.once('exit', r));
   child.kill('SIGINT');
   await done;
 }
 
-function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
+export function cannon(opts: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     autocannon(opts, (err, res) => (err ? reject(err) : resolve(res)));
   });

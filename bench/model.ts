@@ -8,6 +8,11 @@
  *    streaming consumer of the master pays), so the ratio shows what training adds.
  * 2. Predictions per second from the model JSON (loadPredictor + predict) against a plain lookup
  *    table of the same 19×24×2 values (Map code → Float64Array).
+ * 3. `forecast` of every checkpoint-hour of the last 7 days from the ≥ 1M-row master as history
+ *    (read + forecast + CSV), against the plain read of the same file.
+ * 4. `/api/predict/flow?at=` requests/s on the embedded store holding that master (`traffic api`
+ *    in a child process, autocannon here), next to the profile form `?hour=&is_weekend=` in the
+ *    same run.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
@@ -23,11 +28,17 @@ import { readMasterGrid } from '../models/read-master.ts';
 import { writeSyntheticMaster, mulberry32, type SyntheticOptions } from '../models/synthetic-master.ts';
 import { trainFlowModel, type FlowModelJson } from '../models/train.ts';
 import { TrafficError } from '../core/errors.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chinaHourNumber, hourNumberText } from '../core/time.ts';
+import { forecastCsv, forecastRows, readHistoryCsv } from '../models/forecast-cli.ts';
+import { EmbeddedStore, EMBEDDED_DB_FILE } from '../store/duckdb-store.ts';
+import { cannon, startApi, stopApi } from './api.ts';
 
 const usage = `usage: traffic bench:model [--rows N] [--predictions N]
 
   --rows N          rows of the large synthetic master (default 1000000, min 1000000)
   --predictions N   predictions per timing run (default 5000000)
+  --seconds N       seconds per autocannon run of /api/predict/flow (default 10)
 Synthetic masters are cached under bench/out/.`;
 
 async function plainRead(file: string): Promise<{ rows: number; seconds: number }> {
@@ -74,6 +85,10 @@ async function benchTrain(label: string, file: string): Promise<FlowModelJson> {
       `  baseline plain read (same CSV parser, no work): ${read.seconds.toFixed(2)} s (${Math.round(read.rows / read.seconds).toLocaleString('en-US')} rows/s)`,
       `  train: read+sha256+grid ${scan.seconds.toFixed(2)} s + fit (search over ${m.fit.lambda_trials.length} (λ, ratio) candidates × CV folds, hold-out fit, refit) ${r.trainSeconds.toFixed(2)} s = ${total.toFixed(2)} s` +
         `  → ${(total / read.seconds).toFixed(2)}× the plain read`,
+      ...m.metrics.forecast.horizons.map(
+        (e) =>
+          `  forecast ${e.horizon} h ahead (rolling origin): MAE ${e.model.mae.toFixed(2)} RMSE ${e.model.rmse.toFixed(2)} | best baseline ${e.best_baseline} MAE ${e.baselines[e.best_baseline].mae.toFixed(2)} → ratio ${e.mae_ratio_to_best.toFixed(3)}`,
+      ),
       `  hold-out: model MAE ${m.metrics.model.mae.toFixed(2)} RMSE ${m.metrics.model.rmse.toFixed(2)} | cell_mean MAE ${m.metrics.baselines.cell_mean.mae.toFixed(2)} RMSE ${m.metrics.baselines.cell_mean.rmse.toFixed(2)} | plain_linear MAE ${m.metrics.baselines.plain_linear.mae.toFixed(2)} RMSE ${m.metrics.baselines.plain_linear.rmse.toFixed(2)}`,
     ].join('\n') + '\n',
   );
@@ -116,12 +131,73 @@ function benchPredict(model: FlowModelJson, n: number): void {
   );
 }
 
+/** The last 7 days (168 hours) of a model's data, as hour numbers [from, to). */
+function lastWeek(model: FlowModelJson): { from: number; to: number } {
+  const to = chinaHourNumber(`${model.data.to!.slice(0, 10)} 00:00:00`) + 24;
+  return { from: to - 168, to };
+}
+
+async function benchForecast(file: string, model: FlowModelJson): Promise<void> {
+  const f = loadPredictor(model).forecaster!;
+  const { from, to } = lastWeek(model);
+  const read = await plainRead(file);
+  const t0 = performance.now();
+  const span = f.span(from, to);
+  const h = await readHistoryCsv(file, f, span.start, span.end);
+  const rows = forecastRows(f, h.history, from, to, 1);
+  const out = path.resolve('bench/out/forecast-week.csv');
+  writeFileSync(out, forecastCsv(rows));
+  const seconds = (performance.now() - t0) / 1000;
+  process.stdout.write(
+    [
+      `forecast: every checkpoint-hour of ${hourNumberText(from)} … ${hourNumberText(to - 1)} (${rows.length.toLocaleString('en-US')} rows, horizon 1) from ${file}`,
+      `  baseline plain read (same CSV parser, no work): ${read.seconds.toFixed(2)} s (${read.rows.toLocaleString('en-US')} rows)`,
+      `  forecast: read history (${h.used.toLocaleString('en-US')} passes in the span) + forecast + write CSV: ${seconds.toFixed(2)} s → ${(seconds / read.seconds).toFixed(2)}× the plain read`,
+    ].join('\n') + '\n',
+  );
+}
+
+async function benchForecastApi(file: string, model: FlowModelJson, seconds: number): Promise<void> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'traffic-bench-forecast-'));
+  try {
+    const store = await EmbeddedStore.open(path.join(tmp, EMBEDDED_DB_FILE));
+    const rows = await store.loadMasterCsv(file);
+    const latest = (await store.latestGcsj())!;
+    await store.close();
+    const modelFile = path.join(tmp, FILES.model);
+    writeFileSync(modelFile, JSON.stringify(model));
+    // The hour before the stream clock's hour, 1 h ahead, every checkpoint in turn: one origin.
+    const at = hourNumberText(chinaHourNumber(latest.slice(0, 13) + ':00:00') - 1);
+    const codes = model.features.checkpoints;
+    const port = 5900 + Math.floor(Math.random() * 90);
+    const child = await startApi(port, tmp, modelFile);
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const requests = (q: (k: string) => string) => codes.map((k) => ({ method: 'GET' as const, path: q(encodeURIComponent(k)) }));
+      const profile = await cannon({ url: base, connections: 10, duration: seconds, requests: requests((k) => `/api/predict/flow?kkmc=${k}&hour=8&is_weekend=0`) });
+      const forecast = await cannon({ url: base, connections: 10, duration: seconds, requests: requests((k) => `/api/predict/flow?kkmc=${k}&at=${encodeURIComponent(at)}&horizon=1`) });
+      if (profile.non2xx || forecast.non2xx) throw new Error(`non-2xx replies: profile ${profile.non2xx}, forecast ${forecast.non2xx}`);
+      process.stdout.write(
+        [
+          `/api/predict/flow on the embedded store (${rows.toLocaleString('en-US')} rows, stream clock ${latest}); traffic api in a child process, autocannon 10 connections × ${seconds} s, ${codes.length} checkpoints in turn`,
+          `  baseline ?hour=8&is_weekend=0 (profile, no store): ${Math.round(profile.requests.average).toLocaleString('en-US')} req/s, p99 ${profile.latency.p99} ms`,
+          `  ?at=${at}&horizon=1 (history from the store, cached per origin): ${Math.round(forecast.requests.average).toLocaleString('en-US')} req/s, p99 ${forecast.latency.p99} ms → ${(forecast.requests.average / profile.requests.average).toFixed(2)}× the profile form`,
+        ].join('\n') + '\n',
+      );
+    } finally {
+      await stopApi(child);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 export const command: Command = {
   name: 'bench:model',
   summary: 'benchmark training and prediction',
   usage,
   async run(argv) {
-    const { values } = parseFlags(argv, { rows: { type: 'string' }, predictions: { type: 'string' } });
+    const { values } = parseFlags(argv, { rows: { type: 'string' }, predictions: { type: 'string' }, seconds: { type: 'string' } });
     const bigRows = int(values.rows, 'rows', 1_000_000, { min: 1_000_000 });
     const predictions = int(values.predictions, 'predictions', 5_000_000, { min: 1000 });
     process.stdout.write(
@@ -147,8 +223,11 @@ export const command: Command = {
     const days = Math.ceil((bigRows * 1.1) / perDay);
     const big = await syntheticFile(`model-master-${bigRows}`, { checkpoints: 19, days, dailyPerCheckpoint: 1300, seed: 7 });
     if (big.rows < bigRows) process.stdout.write(`note: the synthetic master has ${big.rows} rows, fewer than asked\n`);
-    await benchTrain(`synthetic master ≥ ${bigRows.toLocaleString('en-US')} rows`, big.file);
+    const bigModel = await benchTrain(`synthetic master ≥ ${bigRows.toLocaleString('en-US')} rows`, big.file);
     benchPredict(model, predictions);
+    await benchForecast(big.file, bigModel);
+    const seconds = int(values.seconds, 'seconds', 10, { min: 1, max: 120 });
+    await benchForecastApi(big.file, bigModel, seconds);
     return 0;
   },
 };

@@ -9,8 +9,15 @@ import path from 'node:path';
 import { CsvParser, csvLine, type CsvRecord } from './csv.ts';
 import { TrafficError } from './errors.ts';
 
-/** Streams the records of a UTF-8 CSV (BOM allowed) with their line numbers. */
-export async function* readCsvRecords(file: string, highWaterMark = 1 << 20): AsyncGenerator<CsvRecord> {
+/**
+ * Streams the records of a UTF-8 CSV (BOM allowed) with their line numbers. `onChunk` sees every
+ * raw chunk in order (e.g. to hash the file in the same read).
+ */
+export async function* readCsvRecords(
+  file: string,
+  highWaterMark = 1 << 20,
+  onChunk?: (chunk: Buffer) => void,
+): AsyncGenerator<CsvRecord> {
   const queue: CsvRecord[] = [];
   const parser = new CsvParser((r) => queue.push(r));
   const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
@@ -18,6 +25,7 @@ export async function* readCsvRecords(file: string, highWaterMark = 1 << 20): As
   try {
     stream = createReadStream(file, { highWaterMark });
     for await (const chunk of stream) {
+      onChunk?.(chunk as Buffer);
       parser.push(decoder.decode(chunk as Buffer, { stream: true }));
       while (queue.length) yield* queue.splice(0, queue.length);
     }
@@ -41,8 +49,12 @@ export interface CsvTable {
  * Opens a UTF-8 CSV written by this toolkit and checks its header against the expected columns,
  * so that a stage fed the wrong file says so instead of producing nonsense.
  */
-export async function openCsvTable(file: string, expected?: readonly string[]): Promise<CsvTable> {
-  const rows = readCsvRecords(file);
+export async function openCsvTable(
+  file: string,
+  expected?: readonly string[],
+  onChunk?: (chunk: Buffer) => void,
+): Promise<CsvTable> {
+  const rows = readCsvRecords(file, undefined, onChunk);
   const first = await rows.next();
   if (first.done) throw new TrafficError('INPUT_EMPTY', `file is empty (no header): ${file}`, { file });
   const header = first.value.fields;

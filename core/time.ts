@@ -269,3 +269,23 @@ export class EpochSeconds {
     return base;
   }
 }
+
+/**
+ * Hour number of a canonical China-time string: whole hours since 1970-01-01 00:00 China time
+ * (the start of its hour). Hourly series (forecast history) are indexed by it, so day and hour of
+ * day are plain arithmetic: day = ⌊n / 24⌋, hour = n mod 24.
+ */
+export function chinaHourNumber(gcsj: string): number {
+  return Math.floor((toEpochSeconds(gcsj) + CHINA_OFFSET_S) / 3600);
+}
+
+/** `YYYY-MM-DD HH:00:00` of an hour number (inverse of chinaHourNumber). */
+export function hourNumberText(n: number): string {
+  return formatChinaTime((n * 3600 - CHINA_OFFSET_S) * 1000);
+}
+
+/** Saturday/Sunday for a China-local day number (days since 1970-01-01, a Thursday). */
+export function isWeekendDayNumber(day: number): boolean {
+  const w = (((day + 4) % 7) + 7) % 7;
+  return w === 0 || w === 6;
+}

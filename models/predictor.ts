@@ -6,8 +6,11 @@
  */
 import { TrafficError } from '../core/errors.ts';
 import { cellIndex, HOURS, termValue, type FeatureTerm } from './features.ts';
+import { parseForecastPart, type Forecaster } from './forecaster.ts';
 
-export const SUPPORTED_FORMAT = 'traffic-flow-linear/1';
+/** /2 adds the forecast part (models/forecast.ts); its /1 fields are unchanged, so both load. */
+export const SUPPORTED_FORMATS = ['traffic-flow-linear/1', 'traffic-flow-linear/2'] as const;
+export const SUPPORTED_FORMAT = SUPPORTED_FORMATS[1];
 
 export interface Predictor {
   readonly checkpoints: string[];
@@ -19,6 +22,8 @@ export interface Predictor {
   predictDay(kkmc: string | null, isWeekend: boolean | 0 | 1): number[];
   /** The model's own metrics block, as stored (for /api/health and reports). */
   readonly metrics: unknown;
+  /** The short-term forecast part (format /2), or null for a /1 model. */
+  readonly forecaster: Forecaster | null;
 }
 
 function invalid(message: string, field?: string): TrafficError {
@@ -65,8 +70,8 @@ export function loadPredictor(json: unknown): Predictor {
     }
   }
   if (!isObj(json)) throw invalid('expected an object');
-  if (json.format !== SUPPORTED_FORMAT) {
-    throw invalid(`format must be "${SUPPORTED_FORMAT}", got ${JSON.stringify(json.format)}`, 'format');
+  if (!(SUPPORTED_FORMATS as readonly unknown[]).includes(json.format)) {
+    throw invalid(`format must be one of ${SUPPORTED_FORMATS.map((f) => `"${f}"`).join(', ')}, got ${JSON.stringify(json.format)}`, 'format');
   }
   const features = json.features;
   if (!isObj(features)) throw invalid('missing features object', 'features');
@@ -122,12 +127,14 @@ export function loadPredictor(json: unknown): Predictor {
     throw new TrafficError('INVALID_OPTION', `is_weekend must be 0 or 1, got ${JSON.stringify(w)}`, { field: 'is_weekend' });
   };
   const frozen = Object.freeze([...checkpoints]) as string[];
+  const forecaster = parseForecastPart(json, frozen, table);
 
   return {
     checkpoints: frozen,
-    format: SUPPORTED_FORMAT,
+    format: json.format as string,
     trainedAt: typeof json.trained_at === 'string' ? json.trained_at : '',
     metrics: json.metrics ?? null,
+    forecaster,
     predict(kkmc, hour, isWeekend) {
       if (!Number.isInteger(hour) || hour < 0 || hour >= HOURS) {
         throw new TrafficError('INVALID_OPTION', `hour must be a whole number 0-23, got ${hour}`, { field: 'hour', value: String(hour) });

@@ -45,7 +45,8 @@ export async function readMasterGrid(file: string, opts: ReadMasterOptions = {})
   if (!existsSync(file)) {
     throw new TrafficError('INPUT_NOT_FOUND', `no master CSV at ${file} (run \`npm run etl:all\` or pass --in)`, { file });
   }
-  const sha256 = await sha256File(file);
+  // Hashed in the same read as the parse: reading dominates training time.
+  const hash = createHash('sha256');
   const statsFile = path.join(path.dirname(file), FILES.kkmcStatsJson);
   let flagged: Map<string, string> | undefined;
   let flagsFrom: string | null = null;
@@ -60,7 +61,7 @@ export async function readMasterGrid(file: string, opts: ReadMasterOptions = {})
   }
   const builder = new HourlyGridBuilder();
   const progress = new Progress({ label: opts.progressLabel ?? 'read master', unit: 'rows' });
-  const table = await openCsvTable(file, MASTER_COLUMNS);
+  const table = await openCsvTable(file, MASTER_COLUMNS, (chunk) => hash.update(chunk));
   for await (const rec of table.rows) {
     if (rec.error) {
       builder.reject(`malformed CSV: ${rec.error}`, rec.line);
@@ -70,6 +71,7 @@ export async function readMasterGrid(file: string, opts: ReadMasterOptions = {})
     opts.visit?.(rec.fields, rec.line);
     progress.add();
   }
+  const sha256 = hash.digest('hex');
   const grid = builder.finish({ flagged, partialShare: opts.partialShare });
   const skipped = Object.values(grid.skipped).reduce((a, b) => a + b, 0);
   progress.done(

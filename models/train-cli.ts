@@ -10,6 +10,7 @@ import { readEnv } from '../core/config.ts';
 import { TrafficError } from '../core/errors.ts';
 import { FILES } from '../core/schema.ts';
 import { readMasterGrid, type MasterScan } from './read-master.ts';
+import { forecastTable } from './forecast.ts';
 import { metricsTable, trainFlowModel, type TrainOptions, type TrainResult } from './train.ts';
 
 /**
@@ -81,6 +82,12 @@ export const command: Command = {
         `λ = ${m.fit.lambda}, weekend-hour penalty ×${m.fit.weekend_hour_ratio} (${m.fit.lambda_selection})`,
         metricsTable(m.metrics),
         m.metrics.beats_baselines ? 'model beats both baselines on MAE and RMSE' : 'WARNING: the model does NOT beat both baselines',
+        `profile recency weights: ${m.fit.half_life_days === null ? 'none' : `half-life ${m.fit.half_life_days} days`} (${m.fit.half_life_selection})`,
+        `forecast part, rolling origin over the hold-out (${m.metrics.forecast.horizons[0]?.n ?? 0} checkpoint-hours per horizon):`,
+        forecastTable(m.metrics.forecast.horizons),
+        m.metrics.forecast.goal_met
+          ? `goal met: ${m.metrics.forecast.goal}`
+          : `goal NOT met: ${m.metrics.forecast.goal} (ratio ${m.metrics.forecast.horizons[0]?.mae_ratio_to_best.toFixed(3)})`,
         `wrote ${output} (${m.coefficients.length} coefficients, refit on ${m.data.days.complete} complete days; ` +
           `fit ${result.trainSeconds.toFixed(2)} s, total ${(scan.seconds + result.trainSeconds).toFixed(1)} s)`,
       ].join('\n') + '\n',

@@ -27,10 +27,28 @@ import {
   type CellRow,
   type FeatureTerm,
 } from './features.ts';
+import {
+  BASELINE_DESCRIPTIONS,
+  evaluateForecast,
+  FORECAST_FEATURES,
+  FORECAST_LAMBDA,
+  fitForecast,
+  historyFromGrid,
+  dayNumber,
+  LOOKBACK_HOURS,
+  type FitDay,
+  type HorizonEvaluation,
+  type HorizonFit,
+} from './forecast.ts';
 import type { HourlyGrid } from './grid.ts';
 import { NormalEquations, type LinearFit } from './ridge.ts';
 
-export const MODEL_FORMAT = 'traffic-flow-linear/1';
+export const MODEL_FORMAT = 'traffic-flow-linear/2';
+/**
+ * Candidate half-lives (days) of the profile's recency weights; null = every day weighs the same.
+ * Chosen by forward validation on the last training blocks (each predicted from the days before it).
+ */
+export const DEFAULT_HALF_LIVES: readonly (number | null)[] = [null, 56, 28, 14, 7];
 export const DEFAULT_LAMBDAS = [0.01, 0.1, 0.3, 1, 3, 10, 30, 100, 1000];
 /**
  * Penalty of the checkpoint × hour × weekend block relative to λ. A large ratio makes a weekend
@@ -48,6 +66,10 @@ export interface TrainOptions {
   /** A fixed penalty ratio of the checkpoint × hour × weekend block (else searched with λ). */
   weekendHourRatio?: number;
   blocks?: readonly Block[];
+  /** A fixed half-life (days) of the profile's recency weights; null = unweighted (else chosen). */
+  halfLife?: number | null;
+  /** Evaluation hook: every model forecast over the hold-out (checkpoint index, hour number, …). */
+  onHoldoutForecast?: (c: number, target: number, horizon: number, predicted: number, actual: number) => void;
 }
 
 export interface Metrics {
@@ -76,7 +98,8 @@ export function splitDays(grid: HourlyGrid, holdoutDays = 7, folds = 4): DaySpli
   if (complete.length < holdoutDays + 2) {
     throw new TrafficError(
       'INPUT_EMPTY',
-      `need at least ${holdoutDays + 2} complete real days (${holdoutDays} for the hold-out, 2 to train), found ${complete.length}`,
+      `need at least ${holdoutDays + 2} complete real days (${holdoutDays} for the hold-out, 2 to train), found ${complete.length}` +
+        (complete.length >= 3 ? `; a smaller hold-out works: --holdout-days ${complete.length - 2} or less` : ''),
     );
   }
   const holdout = complete.slice(-holdoutDays);
@@ -95,21 +118,115 @@ export interface CellSums {
   sum: Float64Array;
 }
 
-export function cellSums(grid: HourlyGrid, dayIdx: readonly number[]): CellSums {
+export function cellSums(grid: HourlyGrid, dayIdx: readonly number[], weight?: (dayIndex: number) => number): CellSums {
   const K = grid.checkpoints.length;
   const days = new Float64Array(K * HOURS * 2);
   const sum = new Float64Array(K * HOURS * 2);
   for (const i of dayIdx) {
     const d = grid.days[i]!;
+    const w = weight ? weight(i) : 1;
     for (let c = 0; c < K; c++) {
       for (let h = 0; h < HOURS; h++) {
         const cell = cellIndex(c, h, d.weekend);
-        days[cell]!++;
-        sum[cell]! += d.real[c * HOURS + h]!;
+        days[cell]! += w;
+        sum[cell]! += w * d.real[c * HOURS + h]!;
       }
     }
   }
   return { days, sum };
+}
+
+/**
+ * Recency weights of the profile: a day `age` days before the last fitting day weighs
+ * 0.5^(age / halfLife) (grid days are consecutive dates, so age = index difference).
+ */
+export function recencyWeight(lastDayIndex: number, halfLife: number | null): ((i: number) => number) | undefined {
+  if (halfLife === null) return undefined;
+  return (i) => 0.5 ** ((lastDayIndex - i) / halfLife);
+}
+
+/** Mean absolute error of a cell table on the checkpoint-hours of some days. */
+function maeOf(grid: HourlyGrid, dayIdx: readonly number[], table: Float64Array): { abs: number; n: number } {
+  const K = grid.checkpoints.length;
+  let abs = 0;
+  let n = 0;
+  for (const i of dayIdx) {
+    const d = grid.days[i]!;
+    for (let c = 0; c < K; c++) {
+      for (let h = 0; h < HOURS; h++) abs += Math.abs(d.real[c * HOURS + h]! - table[cellIndex(c, h, d.weekend)]!);
+      n += HOURS;
+    }
+  }
+  return { abs, n };
+}
+
+/** The profile's cell table fitted on some days with recency weights relative to the last of them. */
+function profileTable(grid: HourlyGrid, blocks: readonly Block[], dayIdx: readonly number[], lambda: number, ratio: number, halfLife: number | null): Float64Array {
+  const sums = cellSums(grid, dayIdx, recencyWeight(dayIdx[dayIdx.length - 1] ?? 0, halfLife));
+  const d = design(grid.checkpoints, blocks, sums);
+  return cellTable(solveCells(ridgeEquations(sums, d.active, d.terms.length), d.terms, lambda, ratio), d.active);
+}
+
+/**
+ * Half-life by forward validation: each of the last (up to) two training blocks is predicted by
+ * the profile fitted on the days before it; lowest MAE wins, ties go to no weighting.
+ */
+function chooseHalfLife(
+  grid: HourlyGrid,
+  blocks: readonly Block[],
+  split: DaySplit,
+  lambda: number,
+  ratio: number,
+  candidates: readonly (number | null)[],
+): { halfLife: number | null; trials: { half_life_days: number | null; forward_mae: number }[]; how: string } {
+  const tests = split.folds.slice(-2).filter((f) => split.train.indexOf(f[0]!) >= 2);
+  if (tests.length === 0) return { halfLife: null, trials: [], how: 'unweighted: too few training days to validate a half-life' };
+  const trials = candidates.map((hl) => {
+    let abs = 0;
+    let n = 0;
+    for (const fold of tests) {
+      const before = split.train.slice(0, split.train.indexOf(fold[0]!));
+      const m = maeOf(grid, fold, profileTable(grid, blocks, before, lambda, ratio, hl));
+      abs += m.abs;
+      n += m.n;
+    }
+    return { half_life_days: hl, forward_mae: round(abs / n) };
+  });
+  let best = trials[0]!;
+  for (const t of trials) if (t.forward_mae < best.forward_mae - 1e-9) best = t;
+  return {
+    halfLife: best.half_life_days,
+    trials,
+    how: `lowest MAE when each of the last ${tests.length} training block(s) is predicted from the days before it (forward validation; the hold-out is not used)`,
+  };
+}
+
+/**
+ * Out-of-fold profile tables for the forecast part's fitting days: each contiguous block of days
+ * gets the profile fitted without it, so the fit does not learn to trust a profile that has seen
+ * its own targets. Too few days for blocks: the in-sample profile (stated in the JSON).
+ */
+function outOfFoldProfiles(
+  grid: HourlyGrid,
+  blocks: readonly Block[],
+  dayIdx: readonly number[],
+  lambda: number,
+  ratio: number,
+  halfLife: number | null,
+  inSample: Float64Array,
+): { days: FitDay[]; how: string } {
+  const k = Math.min(4, Math.floor(dayIdx.length / 2));
+  if (k < 2) {
+    return { days: dayIdx.map((i) => ({ day: dayNumber(grid.days[i]!.date), profile: inSample })), how: 'in-sample profile (fewer than 4 fitting days)' };
+  }
+  const out: FitDay[] = [];
+  for (let f = 0; f < k; f++) {
+    const fold = dayIdx.slice(Math.round((f * dayIdx.length) / k), Math.round(((f + 1) * dayIdx.length) / k));
+    const rest = dayIdx.filter((i) => !fold.includes(i));
+    const table = profileTable(grid, blocks, rest, lambda, ratio, halfLife);
+    for (const i of fold) out.push({ day: dayNumber(grid.days[i]!.date), profile: table });
+  }
+  return { days: out, how: `out-of-fold profile: ${k} contiguous blocks of the fitting days, each with the profile fitted without it` };
 }
 
 /**
@@ -301,6 +418,18 @@ export interface FlowModelJson {
   };
   intercept: number;
   coefficients: number[];
+  forecast: {
+    description: string;
+    target: string;
+    prediction: string;
+    history: string;
+    profile: string;
+    features: { name: string; description: string }[];
+    lookback_hours: number;
+    horizons: HorizonFit[];
+    cell_mean: { description: string; values: Record<string, number[]> };
+    fit: { method: string; fitted_on: string; profile_for_fit: string };
+  };
   fit: {
     method: string;
     lambda: number;
@@ -308,6 +437,10 @@ export interface FlowModelJson {
     weekend_hour_ratio: number;
     lambda_selection: string;
     lambda_trials: LambdaTrial[];
+    /** Half-life (days) of the profile's recency weights; null = unweighted. */
+    half_life_days: number | null;
+    half_life_selection: string;
+    half_life_trials: { half_life_days: number | null; forward_mae: number }[];
     fitted_on: string;
     clip: string;
   };
@@ -321,6 +454,13 @@ export interface FlowModelJson {
     beats_baselines: boolean;
     /** Hold-out totals over all checkpoints, per day: what the model (fitted on training days) predicted. */
     holdout_daily: { date: string; weekend: 0 | 1; actual: number; predicted: number }[];
+    forecast: {
+      holdout: { days: string[]; origins: string; trained_on_days: number; profile_for_fit: string };
+      baselines: Record<string, string>;
+      horizons: HorizonEvaluation[];
+      goal: string;
+      goal_met: boolean;
+    };
   };
 }
 
@@ -341,6 +481,8 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
   let lambda: number;
   let ratio = opts.weekendHourRatio ?? 1;
   let selection: string;
+  /** Each CV fold's unweighted profile at the chosen λ (the out-of-fold profiles of the training days). */
+  let cvProfiles: Float64Array[] | null = null;
   if (opts.lambda !== undefined) {
     lambda = opts.lambda;
     selection = 'fixed by option';
@@ -353,15 +495,20 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
     );
     const sq = new Float64Array(grid2.length);
     let rows = 0;
+    const foldTables: Float64Array[][] = [];
     for (const fold of split.folds) {
       const sums = subtractSums(trainSums, cellSums(grid, fold));
       const d = design(grid.checkpoints, blocks, sums);
       const ne = ridgeEquations(sums, d.active, d.terms.length);
+      const tables: Float64Array[] = [];
       grid2.forEach(({ l, r }, j) => {
-        const m = evaluateTable(grid, fold, cellTable(solveCells(ne, d.terms, l, r), d.active));
+        const table = cellTable(solveCells(ne, d.terms, l, r), d.active);
+        tables.push(table);
+        const m = evaluateTable(grid, fold, table);
         sq[j]! += m.rmse * m.rmse * m.n;
         if (j === 0) rows += m.n;
       });
+      foldTables.push(tables);
     }
     let best = 0;
     grid2.forEach(({ l, r }, j) => {
@@ -370,27 +517,54 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
     });
     lambda = grid2[best]!.l;
     ratio = grid2[best]!.r;
+    cvProfiles = split.folds.map((_, f) => foldTables[f]![best]!);
     selection =
       `lowest RMSE in ${split.folds.length}-fold blocked cross-validation over the ${split.train.length} training days ` +
       `(each fold a contiguous block of days, fitted on the other blocks) over λ × weekend-hour penalty ratio; the hold-out is not used`;
   }
 
+  // Recency weights of the profile (the level drifts): half-life by forward validation.
+  const hl =
+    opts.halfLife !== undefined
+      ? { halfLife: opts.halfLife, trials: [], how: 'fixed by option' }
+      : chooseHalfLife(grid, blocks, split, lambda, ratio, DEFAULT_HALF_LIVES);
+
   // Hold-out evaluation: everything fitted on the training days only.
-  const trainDesign = design(grid.checkpoints, blocks, trainSums);
-  const modelTable = cellTable(
-    solveCells(ridgeEquations(trainSums, trainDesign.active, trainDesign.terms.length), trainDesign.terms, lambda, ratio),
-    trainDesign.active,
-  );
+  const modelTable = profileTable(grid, blocks, split.train, lambda, ratio, hl.halfLife);
   const plainTable = plainLinearTable(plainLinearFit(trainSums, K), K);
   const meanTable = cellMeanTable(grid, trainSums);
   const model = evaluateTable(grid, split.holdout, modelTable);
   const plain = evaluateTable(grid, split.holdout, plainTable);
   const cellMean = evaluateTable(grid, split.holdout, meanTable);
 
-  // Exported coefficients: refit on every complete real day with the chosen λ.
-  const allSums = cellSums(grid, split.complete);
+  // Forecast part: fitted on the training days (out-of-fold profiles), judged by rolling origin
+  // over every checkpoint-hour of the hold-out against the three naive baselines.
+  const history = historyFromGrid(grid);
+  // Without recency weights the CV folds already fitted exactly these out-of-fold profiles.
+  const trainFitDays =
+    cvProfiles && hl.halfLife === null
+      ? {
+          days: split.folds.flatMap((fold, f) => fold.map((i) => ({ day: dayNumber(grid.days[i]!.date), profile: cvProfiles![f]! }))),
+          how: `out-of-fold profile: the ${split.folds.length} contiguous cross-validation blocks of the training days, each with the profile fitted without it`,
+        }
+      : outOfFoldProfiles(grid, blocks, split.train, lambda, ratio, hl.halfLife, modelTable);
+  const holdoutDayNumbers = split.holdout.map((i) => dayNumber(grid.days[i]!.date));
+  const forecastEval = evaluateForecast(
+    history,
+    fitForecast(history, trainFitDays.days),
+    modelTable,
+    meanTable,
+    holdoutDayNumbers,
+    opts.onHoldoutForecast,
+  );
+
+  // Exported coefficients: refit on every complete real day with the chosen λ and half-life.
+  const allSums = cellSums(grid, split.complete, recencyWeight(split.complete[split.complete.length - 1]!, hl.halfLife));
   const { terms, active } = design(grid.checkpoints, blocks, allSums);
   const final = solveCells(ridgeEquations(allSums, active, terms.length), terms, lambda, ratio);
+  const allMean = cellMeanTable(grid, cellSums(grid, split.complete));
+  const allFitDays = outOfFoldProfiles(grid, blocks, split.complete, lambda, ratio, hl.halfLife, cellTable(final, active));
+  const finalForecast = fitForecast(history, allFitDays.days);
 
   const holdoutDaily = split.holdout.map((i) => {
     const d = grid.days[i]!;
@@ -440,8 +614,37 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
       weekend_hour_ratio: ratio,
       lambda_selection: selection,
       lambda_trials: trials,
+      half_life_days: hl.halfLife,
+      half_life_selection: hl.how,
+      half_life_trials: hl.trials,
       fitted_on: `all ${split.complete.length} complete real days (training + hold-out); the metrics come from the fit on the ${split.train.length} training days`,
       clip: 'predictions below 0 are returned as 0',
+    },
+    forecast: {
+      description:
+        'passes of a checkpoint in the hour [T, T+1h) from the real passes before the origin O = T − (H−1) h, horizon H = 1–3; one linear form per horizon',
+      target: 'ln(1 + passes in [T, T+1h))',
+      prediction: 'max(0, exp(intercept + Σ coefficient × feature) − 1)',
+      history:
+        'real passes only (GCXH not SYN…) with GCSJ < O; an hour is observed when it holds ≥ 1 real pass at any of features.checkpoints; x̃(t) = passes of the checkpoint in hour t when t is observed and t < O, else P(t)',
+      profile: 'P(t) = the profile part (intercept, coefficients, features) for the checkpoint, the hour of day of t and the day type of t\'s date',
+      features: FORECAST_FEATURES.map((f) => ({ ...f })),
+      lookback_hours: LOOKBACK_HOURS,
+      horizons: finalForecast.map((f) => ({ ...f, coefficients: f.coefficients.map((c) => round(c, 8)), intercept: round(f.intercept, 8) })),
+      cell_mean: {
+        description: 'baseline cell_mean (and the fallback of the other baselines): mean passes per checkpoint and hour over all complete real days, 24 weekday values then 24 weekend values',
+        values: Object.fromEntries(
+          grid.checkpoints.map((k, c) => [
+            k,
+            [0, 1].flatMap((w) => Array.from({ length: HOURS }, (_, h) => round(allMean[cellIndex(c, h, w as 0 | 1)]!, 4))),
+          ]),
+        ),
+      },
+      fit: {
+        method: `ridge (λ = ${FORECAST_LAMBDA}, unpenalized intercept) on every checkpoint-hour of the complete real days, one fit per horizon`,
+        fitted_on: `all ${split.complete.length} complete real days; the metrics come from the fit on the ${split.train.length} training days`,
+        profile_for_fit: allFitDays.how,
+      },
     },
     metrics: {
       holdout: {
@@ -460,6 +663,18 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
       beats_baselines:
         model.mae < plain.mae && model.rmse < plain.rmse && model.mae < cellMean.mae && model.rmse < cellMean.rmse,
       holdout_daily: holdoutDaily,
+      forecast: {
+        holdout: {
+          days: split.holdout.map((i) => grid.days[i]!.date),
+          origins: 'rolling: every hour of the hold-out days is forecast at each horizon from the history before its origin',
+          trained_on_days: split.train.length,
+          profile_for_fit: trainFitDays.how,
+        },
+        baselines: BASELINE_DESCRIPTIONS,
+        horizons: forecastEval,
+        goal: '1 h ahead MAE ≤ 0.9 × the best naive baseline',
+        goal_met: (forecastEval[0]?.mae_ratio_to_best ?? Infinity) <= 0.9,
+      },
     },
   };
   return {

@@ -178,3 +178,21 @@ export function holdoutScatterOption(s: HoldoutSeries): Option {
     ],
   };
 }
+
+/** Forecast vs actual for one checkpoint over the hold-out hours (rolling origin), 1 h and 3 h ahead. */
+export function forecastLineOption(f: { kkmc: string; labels: string[]; actual: number[]; ahead1: number[]; ahead3: number[]; persistence: number[] }): Option {
+  return {
+    title: title(`Forecast vs actual: ${f.kkmc} 短时预测 vs 实际`, 'busiest checkpoint over the hold-out; each hour forecast from the passes before its origin (model fitted on the training days)'),
+    legend: { top: 50, left: 'center' },
+    tooltip: { trigger: 'axis' },
+    grid: { left: 60, right: 20, top: 90, bottom: 60 },
+    xAxis: { type: 'category', data: f.labels, axisLabel: { interval: 23, fontSize: 10 } },
+    yAxis: { type: 'value', name: 'passes/h' },
+    series: [
+      { name: 'actual 实际', type: 'line', data: f.actual, symbol: 'none', lineStyle: { width: 2 }, itemStyle: { color: '#222' } },
+      { name: 'forecast 1 h 预测', type: 'line', data: f.ahead1, symbol: 'none', itemStyle: { color: COLORS.model } },
+      { name: 'forecast 3 h 预测', type: 'line', data: f.ahead3, symbol: 'none', lineStyle: { type: 'dashed' }, itemStyle: { color: COLORS.weekend } },
+      { name: 'persistence 1 h 基线', type: 'line', data: f.persistence, symbol: 'none', lineStyle: { type: 'dotted' }, itemStyle: { color: COLORS.plain } },
+    ],
+  };
+}

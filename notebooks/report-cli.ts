@@ -22,12 +22,14 @@ import {
   checkpointDaysOption,
   COLORS,
   dailyTotalsOption,
+  forecastLineOption,
   holdoutLineOption,
   holdoutScatterOption,
   hourlyProfileOption,
   renderSvg,
 } from './charts.ts';
 import { esc, figure, fmt, note, page, section, table } from './page.ts';
+import { BASELINE_DESCRIPTIONS, BASELINES, dayNumber, type HorizonEvaluation } from '../models/forecast.ts';
 import { flattenJson, readRepairSummary, type RepairSummary } from './repair.ts';
 
 const usage = `usage: traffic report [--in MASTER.csv] [--model MODEL.json] [--out report.html]
@@ -86,6 +88,8 @@ export async function buildReport(input: string, modelFile: string, modelExplici
   // training days only, so the chart shows predictions the model could not have seen.
   let evaluation: TrainResult | null = null;
   let evalProblem: string | null = null;
+  // Every 1 h and 3 h forecast of the hold-out, by checkpoint index and hour number.
+  const ahead = new Map<string, { predicted: number; actual: number }>();
   try {
     evaluation = trainFlowModel(
       grid,
@@ -96,8 +100,17 @@ export async function buildReport(input: string, modelFile: string, modelExplici
             weekendHourRatio: model.json.fit.weekend_hour_ratio ?? 1,
             blocks: model.json.features.blocks,
             holdoutDays: model.json.metrics.holdout.days.length,
+            // A /1 model was fitted without recency weights.
+            halfLife: model.json.fit.half_life_days ?? null,
+            onHoldoutForecast: (c, target, horizon, predicted, actual) => {
+              if (horizon !== 2) ahead.set(`${c}:${target}:${horizon}`, { predicted, actual });
+            },
           }
-        : {},
+        : {
+            onHoldoutForecast: (c, target, horizon, predicted, actual) => {
+              if (horizon !== 2) ahead.set(`${c}:${target}:${horizon}`, { predicted, actual });
+            },
+          },
     );
   } catch (err) {
     evalProblem = (err as Error).message;
@@ -176,6 +189,7 @@ export async function buildReport(input: string, modelFile: string, modelExplici
 
   parts.push(section('repair', 'What stage 04 repaired 数据修复', repairHtml(repairs)));
   parts.push(section('model', 'Flow model 流量预测模型', modelHtml(model, evaluation, evalProblem, grid, scan.sha256)));
+  parts.push(section('forecast', 'Short-term forecast 短时预测', forecastHtml(model, evaluation, evalProblem, grid, ahead)));
 
   return page(
     'Checkpoint traffic report 卡口过车分析报告',
@@ -187,6 +201,7 @@ export async function buildReport(input: string, modelFile: string, modelExplici
       ['origin', 'Provinces & types 省份车型'],
       ['repair', 'Repairs 修复'],
       ['model', 'Model 模型'],
+      ['forecast', 'Forecast 短时预测'],
     ],
     parts.join('\n'),
   );
@@ -291,5 +306,90 @@ function modelHtml(
       ) +
       '</div></div>',
   );
+  return out.join('\n');
+}
+
+function forecastTableHtml(evals: readonly HorizonEvaluation[]): string {
+  return (
+    table(
+      ['horizon', 'model MAE', 'model RMSE', ...BASELINES.flatMap((b) => [`${b} MAE`, `${b} RMSE`]), 'best baseline', 'MAE ratio to best', 'RMSE ratio to best'],
+      evals.map((e) => [
+        `${e.horizon} h`,
+        e.model.mae,
+        e.model.rmse,
+        ...BASELINES.flatMap((b) => [e.baselines[b].mae, e.baselines[b].rmse]),
+        e.best_baseline,
+        e.mae_ratio_to_best,
+        e.rmse_ratio_to_best,
+      ]),
+      { numeric: [false, true, true, ...BASELINES.flatMap(() => [true, true]), false, true, true] },
+    ) +
+    evals
+      .map((e) =>
+        e.beats_best_baseline
+          ? note(`${e.horizon} h ahead: the forecast beats the best baseline (${e.best_baseline}) on MAE, ratio ${e.mae_ratio_to_best.toFixed(3)}.`)
+          : note(`${e.horizon} h ahead: the forecast does NOT beat the best baseline (${e.best_baseline}): MAE ratio ${e.mae_ratio_to_best.toFixed(3)}. 未优于最佳基线。`, 'warn'),
+      )
+      .join('')
+  );
+}
+
+function forecastHtml(
+  model: ModelInfo,
+  ev: TrainResult | null,
+  evalProblem: string | null,
+  grid: HourlyGrid,
+  ahead: Map<string, { predicted: number; actual: number }>,
+): string {
+  const out: string[] = [];
+  const stored = model.json?.metrics.forecast;
+  if (stored) {
+    out.push(`<h3>Stored rolling-origin evaluation (${stored.holdout.days.length} hold-out days: ${esc(stored.holdout.days.join(', '))})</h3>`);
+    out.push(forecastTableHtml(stored.horizons));
+    out.push(note(`Goal: ${stored.goal} — ${stored.goal_met ? 'met 达成' : 'NOT met 未达成'}.`, stored.goal_met ? 'info' : 'warn'));
+  } else if (model.json) {
+    out.push(note(`The model (format ${model.json.format}) has no forecast part: retrain with npm run train.`, 'warn'));
+  }
+  if (!ev) {
+    out.push(note(`Rolling-origin evaluation not possible: ${evalProblem}`, 'warn'));
+    return out.join('\n');
+  }
+  const fm = ev.model.metrics.forecast;
+  if (!stored) {
+    out.push(`<h3>Rolling-origin evaluation, recomputed (${fm.holdout.days.length} hold-out days)</h3>`);
+    out.push(forecastTableHtml(fm.horizons));
+  }
+  out.push(
+    note(
+      'Each hour of the hold-out is forecast from the real passes before its origin (rolling origin; SYN rows are never history), by the forecast part fitted on the training days, ' +
+        'and by three naive baselines: ' + BASELINES.map((b) => `${b} = ${BASELINE_DESCRIPTIONS[b]}`).join('; ') + '.',
+    ),
+  );
+  // The busiest checkpoint over the hold-out days, hour by hour.
+  const K = grid.checkpoints.length;
+  const hold = ev.split.holdout.map((i) => grid.days[i]!);
+  let busiest = 0;
+  let most = -1;
+  for (let c = 0; c < K; c++) {
+    let n = 0;
+    for (const d of hold) for (let h = 0; h < 24; h++) n += d.real[c * 24 + h]!;
+    if (n > most) [busiest, most] = [c, n];
+  }
+  const f = { kkmc: grid.checkpoints[busiest]!, labels: [] as string[], actual: [] as number[], ahead1: [] as number[], ahead3: [] as number[], persistence: [] as number[] };
+  for (const d of hold) {
+    const base = dayNumber(d.date) * 24;
+    for (let h = 0; h < 24; h++) {
+      const t = base + h;
+      const one = ahead.get(`${busiest}:${t}:1`);
+      f.labels.push(`${d.date.slice(5)} ${String(h).padStart(2, '0')}`);
+      f.actual.push(d.real[busiest * 24 + h]!);
+      f.ahead1.push(one ? Math.round(one.predicted * 10) / 10 : NaN);
+      const three = ahead.get(`${busiest}:${t}:3`);
+      f.ahead3.push(three ? Math.round(three.predicted * 10) / 10 : NaN);
+      // Persistence: the hour before (a gap where that hour is not a hold-out hour of the chart).
+      f.persistence.push(h > 0 ? d.real[busiest * 24 + h - 1]! : NaN);
+    }
+  }
+  out.push(figure(renderSvg(forecastLineOption(f), W, 400)));
   return out.join('\n');
 }

@@ -12,6 +12,7 @@ import {
   type FilterDialect,
   type CheckpointInfo,
   type NameValue,
+  type HourlyCount,
   type PassRecord,
   type QueryFilter,
   type TrafficStore,
@@ -218,6 +219,28 @@ export class MysqlApiStore implements TrafficStore {
       [from, to],
     );
     return [...m].map(([minute, value]) => ({ minute, value })).sort((a, b) => (a.minute < b.minute ? -1 : 1));
+  }
+
+  async hourlyByCheckpoint(from: string, to: string): Promise<HourlyCount[]> {
+    // A checkpoint lives on one shard, but sum anyway: rows routed by an older ring must not vanish.
+    const parts = await this.fan(this.sharded.shards, 'hourly', (pool) =>
+      rows(
+        pool,
+        `SELECT kkmc, DATE_FORMAT(gcsj, '%Y-%m-%d %H:00:00') AS h, COUNT(*) AS n FROM traffic_data
+         WHERE gcsj >= ? AND gcsj < ? AND gcxh NOT LIKE 'SYN%' GROUP BY kkmc, h`,
+        [from, to],
+      ),
+    );
+    const m = new Map<string, HourlyCount>();
+    for (const part of parts) {
+      for (const r of part) {
+        const key = `${String(r.h)}\t${String(r.kkmc)}`;
+        const hit = m.get(key);
+        if (hit) hit.value += Number(r.n);
+        else m.set(key, { kkmc: String(r.kkmc), hour: String(r.h), value: Number(r.n) });
+      }
+    }
+    return [...m.values()].sort((a, b) => (a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : a.kkmc < b.kkmc ? -1 : a.kkmc > b.kkmc ? 1 : 0));
   }
 
   async provinceCount(): Promise<NameValue[]> {

@@ -18,6 +18,7 @@ import {
   FIVE_MINUTE_WINDOWS,
   type CheckpointInfo,
   type NameValue,
+  type HourlyCount,
   type PassRecord,
   type QueryFilter,
   type TrafficStore,
@@ -241,6 +242,16 @@ export class EmbeddedStore implements TrafficStore {
       [from, to],
     );
     return rows.map((r) => ({ minute: String(r.m), value: Number(r.n) }));
+  }
+
+  async hourlyByCheckpoint(from: string, to: string): Promise<HourlyCount[]> {
+    const rows = await this.rows(
+      `SELECT kkmc, strftime(date_trunc('hour', gcsj), '%Y-%m-%d %H:%M:%S') AS h, count(*) AS n FROM traffic_data
+       WHERE gcsj >= CAST(? AS TIMESTAMP) AND gcsj < CAST(? AS TIMESTAMP) AND gcxh NOT LIKE 'SYN%'
+       GROUP BY kkmc, h ORDER BY h, kkmc`,
+      [from, to],
+    );
+    return rows.map((r) => ({ kkmc: String(r.kkmc), hour: String(r.h), value: Number(r.n) }));
   }
 
   private async groupCount(column: 'province' | 'vehicle_type_name'): Promise<NameValue[]> {

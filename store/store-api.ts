@@ -38,6 +38,12 @@ export interface NameValue {
   value: number;
 }
 
+export interface HourlyCount {
+  kkmc: string;
+  hour: string;
+  value: number;
+}
+
 export interface CheckpointInfo {
   kkmc: string;
   kkmc_name: string;
@@ -61,6 +67,11 @@ export interface TrafficStore {
   fiveMinuteCounts(kkmc: string, date: string): Promise<number[]>;
   /** Passes per event-time minute in [from, to] (inclusive, `YYYY-MM-DD HH:mm:ss`), oldest first. */
   minuteCounts(from: string, to: string): Promise<{ minute: string; value: number }[]>;
+  /**
+   * Real passes (GCXH not SYN…) per checkpoint per hour with GCSJ in [from, to) (`YYYY-MM-DD
+   * HH:mm:ss`); `hour` = `YYYY-MM-DD HH:00:00`; only non-zero counts. The forecast's history.
+   */
+  hourlyByCheckpoint(from: string, to: string): Promise<HourlyCount[]>;
   provinceCount(): Promise<NameValue[]>;
   vehicleTypeCount(): Promise<NameValue[]>;
   total(): Promise<number>;

@@ -8,7 +8,10 @@ import { EmbeddedStore } from '../../store/duckdb-store.ts';
 import { MysqlApiStore } from '../../store/api-store.ts';
 import { loadMaster, readDimension } from '../../store/load.ts';
 import { ShardedStore } from '../../store/mysql.ts';
-import { makeApiFixture } from './fixture.ts';
+import { chinaHourNumber } from '../../core/time.ts';
+import { historyFromGrid } from '../../models/forecast.ts';
+import { HourlyGridBuilder } from '../../models/grid.ts';
+import { CODES, fixtureModel, makeApiFixture } from './fixture.ts';
 
 // The same master behind the embedded store and behind two real MariaDB shards (3306 + 3307):
 // every endpoint must answer identically.
@@ -16,6 +19,7 @@ const db = `traffic_apitest_${randomBytes(4).toString('hex')}`;
 const urls = [`mysql://root@127.0.0.1:3306/${db}`, `mysql://root@127.0.0.1:3307/${db}`];
 const fx = makeApiFixture();
 const apps: ApiApp[] = [];
+const model = fixtureModel();
 const bases: string[] = [];
 let embedded: EmbeddedStore;
 let sharded: ShardedStore;
@@ -24,7 +28,7 @@ async function start(store: EmbeddedStore | MysqlApiStore): Promise<string> {
   const app = createApiApp({
     store,
     alerts: new MemoryAlertFeed(),
-    predictor: { checkpoints: ['A_Feng_K1', 'B_Pei_K2', 'C_Xinyi_K3'], predict: (_k, h, w) => h * 2 + w },
+    predictor: { checkpoints: CODES, predict: (_k, h, w) => h * 2 + w, forecaster: model.forecaster },
     cors: { origins: '*' },
   });
   await new Promise<void>((r) => app.server.listen(0, '127.0.0.1', () => r()));
@@ -79,6 +83,12 @@ describe('the embedded store and two MySQL shards give the same answers', () => 
     '/api/stats/minute_flow?minutes=90',
     '/api/checkpoints',
     '/api/predict/flow?kkmc=A_Feng_K1&hour=3&is_weekend=1',
+    '/api/predict/flow?kkmc=A_Feng_K1&at=2023-12-11%2009:00:00',
+    '/api/predict/flow?kkmc=B_Pei_K2&at=2023-12-11+12:00:00&horizon=3',
+    '/api/predict/flow?kkmc=C_Xinyi_K3&at=2023-12-10%2001:00:00&horizon=2',
+    '/api/predict/flow?kkmc=A_Feng_K1&at=2023-12-12%2003:00:00&horizon=2',
+    '/api/predict/flow?kkmc=A_Feng_K1&at=2023-12-11%2009:30:00',
+    '/api/predict/flow?kkmc=A_Feng_K1&at=2023-12-11%2009:00:00&horizon=4',
     '/api/congestion/series?kkmc=A_Feng_K1&date=2023-12-09',
     '/api/congestion/series?kkmc=B_Pei_K2&date=2023-12-11',
     '/api/congestion/series?kkmc=C_Xinyi_K3',
@@ -88,7 +98,42 @@ describe('the embedded store and two MySQL shards give the same answers', () => 
   ])('GET %s', async (path) => {
     const [a, b] = await both(path);
     expect(b).toEqual(a);
-    expect((a as { status: number }).status).toBe(path.includes('NOPE') ? 400 : 200);
+    const bad = path.includes('NOPE') || path.includes('09:30') || path.includes('horizon=4') || path.includes('2023-12-12');
+    expect((a as { status: number }).status).toBe(bad ? 400 : 200);
+  });
+
+  it('the forecast at= comes from the history before its origin, with the best baseline beside it', async () => {
+    const b = new HourlyGridBuilder();
+    for (const r of fx.rows) b.add(r);
+    const history = historyFromGrid(b.finish(), model.forecaster!.checkpoints);
+    for (const base of bases) {
+      const r = (await (await fetch(`${base}/api/predict/flow?kkmc=B_Pei_K2&at=2023-12-11%2015:00:00&horizon=2`)).json()) as {
+        data: { kkmc: string; at: string; horizon: number; predicted_flow: number; baseline: number; baseline_name: string };
+      };
+      const want = model.forecaster!.forecast(history.cut(chinaHourNumber('2023-12-11 14:00:00')), 'B_Pei_K2', chinaHourNumber('2023-12-11 15:00:00'), 2);
+      expect(r.data).toEqual({
+        kkmc: 'B_Pei_K2',
+        at: '2023-12-11 15:00:00',
+        horizon: 2,
+        predicted_flow: Math.round(want.predicted * 10) / 10,
+        baseline: Math.round(want.baseline * 10) / 10,
+        baseline_name: want.baseline_name,
+      });
+    }
+  });
+
+  it('hourlyByCheckpoint: the same real passes per checkpoint-hour on both stores', async () => {
+    const mysql = new MysqlApiStore(sharded);
+    const [e, m] = [
+      await embedded.hourlyByCheckpoint('2023-12-09 00:00:00', '2023-12-12 00:00:00'),
+      await mysql.hourlyByCheckpoint('2023-12-09 00:00:00', '2023-12-12 00:00:00'),
+    ];
+    expect(m).toEqual(e);
+    expect(e.reduce((s, r) => s + r.value, 0)).toBe(40);
+    expect(e.filter((r) => r.kkmc === 'C_Xinyi_K3').reduce((s, r) => s + r.value, 0)).toBe(5);
+    // [from, to): the first day only.
+    const first = await mysql.hourlyByCheckpoint('2023-12-09 00:00:00', '2023-12-10 00:00:00');
+    expect(first.reduce((s, r) => s + r.value, 0)).toBe(fx.rows.filter((r) => r[4]!.startsWith('2023-12-09')).length);
   });
 
   it.each(['', '?province=%E5%B1%B1%E4%B8%9C', '?kkmc=B_Pei_K2&start=2023-12-11'])('GET /api/export.xlsx%s: the same sheet from both stores', async (qs) => {

@@ -12,7 +12,7 @@ import { congestionId } from '../../streaming/congestion/levels.ts';
 import { CongestionState } from '../../streaming/congestion/state.ts';
 import { EmbeddedStore } from '../../store/duckdb-store.ts';
 import { ARTIFACTS, hasChromium, launchBrowser } from '../helpers/browser.ts';
-import { makeApiFixture } from './fixture.ts';
+import { fixtureModel, makeApiFixture } from './fixture.ts';
 
 const REDIS = process.env.TRAFFIC_REDIS ?? 'redis://127.0.0.1:6379';
 const key = `test:warnings:${process.pid}:${Date.now()}`;
@@ -60,7 +60,8 @@ describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', (
       alerts: feed,
       congestion: new InProcessCongestionFeed(congestion),
       thresholds: () => thresholds.get(),
-      predictor: { checkpoints: ['A_Feng_K1'], predict: (_k, h) => h },
+      // A real model with a forecast part, so the 24-hour chart shows the short-term forecast.
+      predictor: fixtureModel(),
       cors: { origins: '*' },
       flowIntervalMs: 500,
     });
@@ -97,6 +98,15 @@ describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', (
     // Every chart canvas has pixels drawn.
     const canvases = await page.$$eval('[data-chart] canvas', (cs) => cs.length);
     expect(canvases).toBeGreaterThanOrEqual(6);
+    // 24 小时流量: actual, profile and the short-term forecast of the stream clock's hour (23时,
+    // the clock's hours after midnight belong to the next day's chart), in a style of its own.
+    const flow = await page.evaluate(() => {
+      const o = (window as any).echarts.getInstanceByDom(document.querySelector('[data-chart=flow_24h]')).getOption();
+      return o.series.map((s: any) => ({ name: s.name, line: s.lineStyle?.type ?? 'solid', points: s.data.filter((v: unknown) => v !== '-' && v != null).length }));
+    });
+    expect(flow.map((s: { name: string }) => s.name)).toEqual(['实际流量', '模型预测', '短时预测']);
+    expect(flow[2]).toEqual({ name: '短时预测', line: 'dotted', points: 1 });
+    expect(flow[1].line).toBe('dashed');
     // 拥堵监测: one checkpoint per level in the title counts, the known change in the log.
     expect(await page.textContent('#congestion-counts')).toBe('红色警戒 1黄色拥堵 1舒适 1');
     expect(await page.$$eval('#congestion-log li[data-id]', (li) => li.length)).toBe(1);

@@ -7,6 +7,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { csvText } from '../../core/io.ts';
 import { DIMENSION_COLUMNS, MASTER_COLUMNS } from '../../core/schema.ts';
+import { HourlyGridBuilder } from '../../models/grid.ts';
+import { loadPredictor, type Predictor } from '../../models/predictor.ts';
+import { syntheticMasterRows } from '../../models/synthetic-master.ts';
+import { trainFlowModel } from '../../models/train.ts';
+
+export const CODES = ['A_Feng_K1', 'B_Pei_K2', 'C_Xinyi_K3'];
+
+/** A real model (with its forecast part) over the fixture's checkpoint codes, from a synthetic master. */
+export function fixtureModel(): Predictor {
+  const b = new HourlyGridBuilder();
+  const synthetic = new Map<string, string>();
+  for (const r of syntheticMasterRows({ checkpoints: 3, days: 14, seed: 8, dailyPerCheckpoint: 300 })) {
+    if (!synthetic.has(r[2]!)) synthetic.set(r[2]!, CODES[synthetic.size]!);
+    r[2] = synthetic.get(r[2]!)!;
+    b.add(r);
+  }
+  return loadPredictor(trainFlowModel(b.finish(), { file: 'm.csv', sha256: '0'.repeat(64) }, { holdoutDays: 2, lambda: 1 }).model);
+}
 
 export interface Fixture {
   dir: string;

@@ -96,7 +96,7 @@ describe('predictor', () => {
     };
     expect(code(() => loadPredictor('{not json'))).toMatch(/^MODEL_INVALID: model JSON invalid: not JSON/);
     expect(code(() => loadPredictor(null))).toMatch(/^MODEL_INVALID/);
-    expect(bad((m) => (m.format = 'other/2'))).toMatch(/format must be "traffic-flow-linear\/1".*field format/);
+    expect(bad((m) => (m.format = "other/2"))).toMatch(/format must be one of "traffic-flow-linear\/1", "traffic-flow-linear\/2".*field format/);
     expect(bad((m) => m.coefficients.pop())).toMatch(/coefficients for .* feature terms/);
     expect(bad((m) => (m.coefficients[3] = 'x'))).toMatch(/field coefficients/);
     expect(bad((m) => (m.intercept = null))).toMatch(/field intercept/);
@@ -134,7 +134,7 @@ describe('train and predict commands', () => {
     expect(stdout).toMatch(/plain_linear/);
     expect(stdout).toMatch(/cell_mean/);
     const m = JSON.parse(await readFile(path.join(dir, 'traffic_flow_model.json'), 'utf8')) as FlowModelJson;
-    expect(m.format).toBe('traffic-flow-linear/1');
+    expect(m.format).toBe('traffic-flow-linear/2');
     expect(m.data.days.holdout).not.toContain('2023-12-10');
 
     const k = m.features.checkpoints[0]!;

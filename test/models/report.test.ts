@@ -65,6 +65,11 @@ describe('report command', () => {
     expect(html).toContain('stages.04-repair.rows_in');
     expect(html).toContain('the figures match the stored metrics');
     expect(html).toContain('Hold-out: actual vs predicted');
+    // The forecast section: the stored rolling-origin table per horizon and the busiest checkpoint's chart.
+    expect(html).toContain('Short-term forecast 短时预测');
+    expect(html).toMatch(/<td>1 h<\/td>(<td class="n">[^<]+<\/td>){8}<td>(cell_mean|persistence|same_hour_yesterday)<\/td>/);
+    expect(html).toMatch(/Goal: 1 h ahead MAE ≤ 0\.9 × the best naive baseline — (met|NOT met)/);
+    expect(html).toContain('Forecast vs actual: ');
   });
 
   it('says the model is not available rather than failing when there is none', async () => {

@@ -157,7 +157,7 @@ describe('the flow model', () => {
   it('writes a self-describing JSON: format, China-time trained_at, data, features, metrics', () => {
     const g = syntheticGrid({ checkpoints: 3, days: 20, seed: 2, dailyPerCheckpoint: 300 });
     const { model } = trainFlowModel(g, META);
-    expect(model.format).toBe('traffic-flow-linear/1');
+    expect(model.format).toBe('traffic-flow-linear/2');
     expect(model.trained_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$/);
     expect(model.data).toMatchObject({ sha256: META.sha256, rows: g.rows, from: g.from, to: g.to });
     expect(model.features.checkpoints).toEqual(g.checkpoints);

@@ -70,12 +70,17 @@ export function congestionSeriesOption(data) {
   const byHour = new Map((data.thresholds || []).map((t) => [t.hour, t]));
   const line = (key) => data.windows.map((w) => byHour.get(Number(w.window_start.slice(11, 13)))?.[key] ?? '-');
   const hasTh = byHour.size > 0;
+  // Short-term forecast (passes per hour) of the stream clock's hour and the two after it, shown
+  // per 5 minutes (÷ 12) so it sits on the same axis as the windows.
+  const ahead = new Map((data.forecast || []).map((f) => [f.hour, f.predicted / 12]));
+  const hasForecast = ahead.size > 0;
+  const forecastName = '短时预测（每5分钟）';
   return {
     animation: false,
     color: [C.accent, LEVEL_COLORS.黄色拥堵, LEVEL_COLORS.红色警戒],
     grid: { left: 8, right: 16, top: 36, bottom: 4, containLabel: true },
     legend: { top: 0, right: 8, textStyle: { color: C.text, fontSize: 13 },
-      data: hasTh ? ['5分钟流量', '黄色拥堵阈值', '红色警戒阈值'] : ['5分钟流量'] },
+      data: [...(hasTh ? ['5分钟流量', '黄色拥堵阈值', '红色警戒阈值'] : ['5分钟流量']), ...(hasForecast ? [forecastName] : [])] },
     tooltip: { trigger: 'axis' },
     xAxis: { type: 'category', data: times, boundaryGap: false, ...axisStyle, axisLabel: { ...axisStyle.axisLabel, interval: 23 } },
     yAxis: { type: 'value', name: '辆/5分钟', minInterval: 1, nameTextStyle: { color: C.muted }, ...axisStyle },
@@ -86,6 +91,9 @@ export function congestionSeriesOption(data) {
         { name: '黄色拥堵阈值', type: 'line', step: 'end', symbol: 'none', data: line('warning'), lineStyle: { type: 'dashed', width: 1.5 } },
         { name: '红色警戒阈值', type: 'line', step: 'end', symbol: 'none', data: line('alert'), lineStyle: { type: 'dashed', width: 1.5 } },
       ] : []),
+      ...(hasForecast ? [{ name: forecastName, type: 'line', step: 'end', symbol: 'none', color: C.forecast,
+        data: data.windows.map((w) => { const v = ahead.get(Number(w.window_start.slice(11, 13))); return v === undefined ? '-' : Math.round(v * 10) / 10; }),
+        lineStyle: { type: 'dotted', width: 2.5, color: C.forecast } }] : []),
     ],
   };
 }

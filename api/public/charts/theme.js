@@ -5,6 +5,7 @@ export const C = {
   grid: 'rgba(127,156,196,0.15)',
   accent: '#35d0ff',
   predicted: '#ffb020',
+  forecast: '#3ddc84',
   alert: '#ff4d5a',
   palette: ['#35d0ff', '#3ddc84', '#ffb020', '#ff7a45', '#b37feb', '#ff4d5a', '#5cdbd3', '#ffd666', '#69b1ff', '#95de64'],
 };
