@@ -199,6 +199,7 @@ function syntheticStore(total: number, reportedTotal = total): TrafficStore & { 
       return [];
     },
     hourly: unused,
+    hourlyByCheckpoint: unused,
     latestGcsj: unused,
     fiveMinuteCounts: unused,
     minuteCounts: unused,
