@@ -10,6 +10,7 @@ import { readEnv } from '../core/config.ts';
 import { TrafficError } from '../core/errors.ts';
 import { STORE_FLAGS, STORE_USAGE, normalizeStoreOptions } from '../store/options.ts';
 import type { StoreOptions } from '../store/mysql.ts';
+import { parseBusUri } from './bus/uri.ts';
 import { DEFAULT_LEVEL_OPTIONS } from './congestion/levels.ts';
 import { changesTable, runCongestion } from './congestion/run.ts';
 import { CONGESTION_KEY, CONGESTION_MAX } from './congestion/sinks.ts';
@@ -97,6 +98,7 @@ export function normalizeCongestionOptions(argv: string[], env = readEnv()): Con
   if (!/^(kafka:\/\/|mqtt:\/\/|file:.|memory:)/.test(from)) {
     throw new TrafficError('INVALID_OPTION', `--from must be kafka://…, mqtt://…, file:PATH or memory:NAME, got "${from}"`, { option: '--from' });
   }
+  if (from.startsWith('mqtt://')) parseBusUri(from);
   const to = str(v.to, 'to', env.redis ?? `jsonl:${path.join(env.dataDir, 'congestion.jsonl')}`);
   if (!/^(rediss?:\/\/|jsonl:.|stdout$|memory:)/.test(to)) {
     throw new TrafficError('INVALID_OPTION', `--to must be redis://HOST:PORT, jsonl:PATH, stdout or memory:NAME, got "${to}"`, {

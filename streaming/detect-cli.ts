@@ -13,6 +13,7 @@ import { DEFAULT_PARAMS } from './detect/core.ts';
 import { resolveDimensionFile } from './detect/geo.ts';
 import { formatQuality } from './detect/quality.ts';
 import { RULES } from './detect/rules.ts';
+import { parseBusUri } from './bus/uri.ts';
 import { runDetect } from './detect/run.ts';
 import { createLogger } from '../core/log.ts';
 import { serveMetricsFromEnv } from '../core/metrics.ts';
@@ -97,6 +98,8 @@ export function normalizeDetectOptions(argv: string[], env = readEnv()): DetectC
       option: '--from',
     });
   }
+  // An mqtt:// address is checked whole here (topic levels, wildcards), not at connect time.
+  if (from.startsWith('mqtt://')) parseBusUri(from);
   const to = str(v.to, 'to', env.redis ?? `jsonl:${path.join(env.dataDir, 'alerts.jsonl')}`);
   if (!/^(rediss?:\/\/|jsonl:.|stdout$|memory:)/.test(to)) {
     throw new TrafficError('INVALID_OPTION', `--to must be redis://HOST:PORT, jsonl:PATH, stdout or memory:NAME, got "${to}"`, {
