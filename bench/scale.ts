@@ -5,9 +5,10 @@
  *
  * A topic with --partitions (default 4), keyed by HPHM as the simulator keys it, is filled once with
  * --records synthetic passes (known plates, 2% injected clones, up to 20 s out of order). For each
- * consumer and instance count a fresh group drains that backlog: the clock runs from spawning the
- * processes until the group's committed offsets reach the end of every partition (startup and the
- * group join included; "steady" excludes the time to the first commit). Results compared:
+ * consumer and instance count a fresh group drains that backlog; throughput counts the records
+ * committed from the moment the group is Stable with all its members (startup and join excluded)
+ * until its offsets reach the end of every partition. A third run starts 2 instances on an empty
+ * topic and produces only then, so no partition changes hands mid-stream. Results compared:
  * sink = row count and an XOR of CRC32 over every column of every row across the shards;
  * detect = the set of alert ids of all instances; congestion = the set of level-change ids.
  */
@@ -44,19 +45,20 @@ interface RunResult {
   instances: number;
   wallS: number;
   steadyS: number;
+  /** Records/s committed while the group was Stable with all its members. */
+  rate: number;
   perInstance: number[];
   fingerprint: string;
 }
 
 const fmt = (n: number, d = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
-function spawnTraffic(args: string[], env: NodeJS.ProcessEnv, logFile: string): { child: ChildProcess; exited: Promise<number | null>; log: () => string } {
+function spawnTraffic(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; exited: Promise<number | null>; log: () => string } {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/traffic.mjs'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
   let log = '';
   child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  void logFile;
   return { child, exited, log: () => log };
 }
 
@@ -139,7 +141,7 @@ export const command: Command = {
               : kind === 'detect'
                 ? ['detect', '--from', from(t), '--group', group, '--to', `jsonl:${o}`, '--dim', path.join(dir, 'kkmc_dimension.csv')]
                 : ['congestion', '--from', from(t), '--group', group, '--to', `jsonl:${o}`, '--thresholds', path.join(dir, 'kkmc_thresholds.csv'), '--state', 'none', '--store', 'none'];
-          procs.push(spawnTraffic(args, childEnv, o));
+          procs.push(spawnTraffic(args, childEnv));
         }
         return { group, db, outputs, procs };
       };
@@ -185,14 +187,15 @@ export const command: Command = {
             await waitDone(run.group, topic, records, run.procs);
             const t1 = performance.now();
             const { perInstance, fingerprint } = await finish(kind, run);
-            const r: RunResult = { kind, instances, wallS: (t1 - t0) / 1000, steadyS: (t1 - ts) / 1000, perInstance, fingerprint };
+            const steadyS = (t1 - ts) / 1000;
+            const rate = (records - before) / steadyS;
+            const r: RunResult = { kind, instances, wallS: (t1 - t0) / 1000, steadyS, rate, perInstance, fingerprint };
             results.push(r);
-            const rate = (records - before) / r.steadyS;
             out(
               `  ${kind.padEnd(10)} ×${instances}: ${fmt(rate)} rec/s with the group stable (${fmt(records - before)} records in ${r.steadyS.toFixed(1)} s; ` +
-                `${r.wallS.toFixed(1)} s from spawn); records per instance ${perInstance.map((n) => fmt(n)).join(' + ')}; result ${fingerprint}`,
+                `${r.wallS.toFixed(1)} s from spawn); records per instance ${perInstance.map((n) => fmt(n)).join(' + ')}; result ${fingerprint}` +
+                (records - before < records / 2 ? ' [most records were done before the group was complete: raise --records]' : ''),
             );
-            (r as RunResult & { rate: number }).rate = rate;
           }
           // Same results: 2 instances whose group is stable before any record is produced (no
           // partition changes hands mid-stream), on a topic of their own.
@@ -206,7 +209,7 @@ export const command: Command = {
           await s2.close();
           await waitDone(run.group, t2, records, run.procs);
           const eq = await finish(kind, run);
-          const [one, two] = results.filter((r) => r.kind === kind) as (RunResult & { rate: number })[];
+          const [one, two] = results.filter((r) => r.kind === kind);
           out(`  ${kind.padEnd(10)} ×2, group stable before the records: records per instance ${eq.perInstance.map((n) => fmt(n)).join(' + ')}; result ${eq.fingerprint}`);
           if (one && two) {
             out(
