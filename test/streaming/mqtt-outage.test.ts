@@ -5,7 +5,7 @@
  * the rest silently; raised, nothing is lost. docs/streaming.md gives the operator settings.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -33,12 +33,11 @@ function freePort(): Promise<number> {
   });
 }
 
-/** A private broker; `extra` = config lines (e.g. max_queued_messages). */
-async function ownMosquitto(extra: string[]): Promise<string> {
-  const dir = tmpDir('traffic-mosquitto-');
-  const port = await freePort();
+/** A private broker; `extra` = config lines (e.g. max_queued_messages); `port` to restart one. */
+async function ownMosquitto(extra: string[], port?: number, dir = tmpDir('traffic-mosquitto-')): Promise<string> {
+  port ??= await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', ...extra, ''].join('\n'));
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', ...(extra.some((l) => l.startsWith('persistence')) ? [] : ['persistence false']), ...extra, ''].join('\n'));
   const p = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
   brokers.push(p);
   const t0 = Date.now();
@@ -93,5 +92,41 @@ describe.skipIf(!hasMosquitto)('MQTT consumer back after a long outage (own Mosq
     const host = await ownMosquitto(['max_queued_messages 100000', 'max_queued_bytes 0']);
     const got = await outage(host, 3000);
     expect(got).toEqual(masterRows(3000).map((r) => r[F.GCXH]));
+  }, 60_000);
+
+  it('reconnects with backoff after a broker restart and resumes its session: nothing published before or after is lost', async () => {
+    const dir = tmpDir('traffic-mosquitto-restart-');
+    // Mosquitto started as root drops to its own user, which must be able to write its database.
+    chmodSync(dir, 0o777);
+    const persist = ['persistence true', `persistence_location ${dir}/`, 'max_queued_messages 100000'];
+    const host = await ownMosquitto(persist, undefined, dir);
+    const port = Number(host.split(':')[1]);
+    const logs: string[] = [];
+    const got: string[] = [];
+    const src = new MqttSource(`mqtt://${host}`, 'traffic-raw', { groupId: 'restart', log: (m) => logs.push(m) });
+    const run = src.run(async (b) => void got.push(...b.map((i) => i.row[F.GCXH]!)));
+    await src.ready;
+    const rows = masterRows(300);
+    const publish = async (part: string[][]): Promise<void> => {
+      const sink = await openSink(`mqtt://${host}/traffic-raw`);
+      await sink.send(part);
+      await sink.close();
+    };
+    await publish(rows.slice(0, 100));
+    await waitUntil(() => got.length === 100, 10_000, 'the first 100');
+    // SIGTERM: Mosquitto saves its persistence file (sessions, subscriptions) on the way out.
+    const broker = brokers[brokers.length - 1]!;
+    broker.kill('SIGTERM');
+    await new Promise((r) => broker.once('exit', r));
+    await new Promise((r) => setTimeout(r, 1500)); // the consumer retries meanwhile
+    await ownMosquitto(persist, port, dir);
+    await publish(rows.slice(100));
+    await waitUntil(() => got.length === 300, 20_000, 'all 300 after the restart').catch((e) => { throw new Error(`${e.message}; got ${got.length}; log:\n${logs.join('\n')}`); });
+    await src.stop();
+    await run;
+    expect(got).toEqual(rows.map((r) => r[F.GCXH]));
+    expect(logs.join('\n')).toMatch(/connection lost; reconnect attempt 1/);
+    expect(logs.join('\n')).toMatch(/reconnected after \d+ attempt/);
+    expect(logs.join('\n')).not.toMatch(/had no session/);
   }, 60_000);
 });
