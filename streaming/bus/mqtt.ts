@@ -292,7 +292,7 @@ export class MqttSource implements Source {
       client.subscribe(this.topic, { qos: 1, rh: 1 }, (err, granted) => {
         const code = granted?.[0]?.qos;
         if (err || code === undefined || code >= 0x80) {
-          // Refused (e.g. an ACL): not retriable, nothing would ever arrive.
+          // Refused (e.g. by an ACL): nothing would ever arrive, so run() fails rather than wait.
           const why = err ? err.message : `SUBACK reason code ${code ?? 'missing'}`;
           if (!this.stopper.fired()) this.fail(new TrafficError('CONNECTION_FAILED', `MQTT ${this.url}: cannot subscribe to ${this.topic}: ${why}`));
           return;
