@@ -67,14 +67,23 @@ export const command: Command = {
   summary: 'benchmark 1 vs 2 instances of sink, detect and congestion on one Kafka topic',
   usage,
   async run(argv) {
-    const { values: v } = parseFlags(argv, { records: { type: 'string' }, partitions: { type: 'string' }, only: { type: 'string' }, kafka: { type: 'string' } });
+    const { values: v } = parseFlags(argv, {
+      records: { type: 'string' },
+      partitions: { type: 'string' },
+      only: { type: 'string' },
+      kafka: { type: 'string' },
+    });
     const env = readEnv();
     const records = int(v.records, 'records', 200_000, { min: 1000 });
     const partitions = int(v.partitions, 'partitions', 4, { min: 2, max: 64 });
     const brokers = str(v.kafka, 'kafka', env.kafka ?? '127.0.0.1:9092').split(',');
-    const only = str(v.only, 'only', KINDS.join(',')).split(',').map((s) => s.trim()) as Kind[];
+    const only = str(v.only, 'only', KINDS.join(','))
+      .split(',')
+      .map((s) => s.trim()) as Kind[];
     for (const k of only) if (!KINDS.includes(k)) throw new Error(`--only: unknown consumer "${k}"`);
-    const shardHosts = (env.mysql ?? ['mysql://root@127.0.0.1:3306/traffic_db', 'mysql://root@127.0.0.1:3307/traffic_db']).map((u) => u.replace(/\/[^/]*$/, ''));
+    const shardHosts = (env.mysql ?? ['mysql://root@127.0.0.1:3306/traffic_db', 'mysql://root@127.0.0.1:3307/traffic_db']).map((u) =>
+      u.replace(/\/[^/]*$/, ''),
+    );
     const out = (s: string): void => void process.stdout.write(s + '\n');
     const tag = `${Date.now().toString(36)}`;
     const dir = mkdtempSync(path.join(os.tmpdir(), 'traffic-bench-scale-'));
@@ -137,10 +146,38 @@ export const command: Command = {
           outputs.push(o);
           const args =
             kind === 'sink'
-              ? ['sink', '--from', from(t), '--group', group, '--mysql', shardHosts.map((h) => `${h}/${db}`).join(','), '--ttl-days', '0', '--ttl-interval-s', '0', '--batch-size', '1000']
+              ? [
+                  'sink',
+                  '--from',
+                  from(t),
+                  '--group',
+                  group,
+                  '--mysql',
+                  shardHosts.map((h) => `${h}/${db}`).join(','),
+                  '--ttl-days',
+                  '0',
+                  '--ttl-interval-s',
+                  '0',
+                  '--batch-size',
+                  '1000',
+                ]
               : kind === 'detect'
                 ? ['detect', '--from', from(t), '--group', group, '--to', `jsonl:${o}`, '--dim', path.join(dir, 'kkmc_dimension.csv')]
-                : ['congestion', '--from', from(t), '--group', group, '--to', `jsonl:${o}`, '--thresholds', path.join(dir, 'kkmc_thresholds.csv'), '--state', 'none', '--store', 'none'];
+                : [
+                    'congestion',
+                    '--from',
+                    from(t),
+                    '--group',
+                    group,
+                    '--to',
+                    `jsonl:${o}`,
+                    '--thresholds',
+                    path.join(dir, 'kkmc_thresholds.csv'),
+                    '--state',
+                    'none',
+                    '--store',
+                    'none',
+                  ];
           procs.push(spawnTraffic(args, childEnv));
         }
         return { group, db, outputs, procs };
@@ -152,7 +189,8 @@ export const command: Command = {
         for (;;) {
           const g = (await admin.describeGroups([group])).groups[0];
           if (g?.state === 'Stable' && g.members.length === n) return;
-          if (Date.now() > deadline || procs.some((p) => p.child.exitCode !== null)) throw new Error(`group ${group} never had ${n} members:\n${procs.map((p) => p.log().slice(-1500)).join('\n---\n')}`);
+          if (Date.now() > deadline || procs.some((p) => p.child.exitCode !== null))
+            throw new Error(`group ${group} never had ${n} members:\n${procs.map((p) => p.log().slice(-1500)).join('\n---\n')}`);
           await new Promise((r) => setTimeout(r, 50));
         }
       };
@@ -161,7 +199,8 @@ export const command: Command = {
         for (;;) {
           const sum = await committedSum(group, t);
           if (sum >= total) return;
-          if (Date.now() > deadline || procs.some((p) => p.child.exitCode !== null)) throw new Error(`${group}: stopped at ${sum}/${total} committed:\n${procs.map((p) => p.log().slice(-1500)).join('\n---\n')}`);
+          if (Date.now() > deadline || procs.some((p) => p.child.exitCode !== null))
+            throw new Error(`${group}: stopped at ${sum}/${total} committed:\n${procs.map((p) => p.log().slice(-1500)).join('\n---\n')}`);
           await new Promise((r) => setTimeout(r, 100));
         }
       };
@@ -210,7 +249,9 @@ export const command: Command = {
           await waitDone(run.group, t2, records, run.procs);
           const eq = await finish(kind, run);
           const [one, two] = results.filter((r) => r.kind === kind);
-          out(`  ${kind.padEnd(10)} ×2, group stable before the records: records per instance ${eq.perInstance.map((n) => fmt(n)).join(' + ')}; result ${eq.fingerprint}`);
+          out(
+            `  ${kind.padEnd(10)} ×2, group stable before the records: records per instance ${eq.perInstance.map((n) => fmt(n)).join(' + ')}; result ${eq.fingerprint}`,
+          );
           if (one && two) {
             out(
               `  ${kind.padEnd(10)} 2 vs 1 instance: throughput ×${(two.rate / one.rate).toFixed(2)}; same result as 1 instance: ${eq.fingerprint === one.fingerprint ? 'yes' : 'NO'} ` +

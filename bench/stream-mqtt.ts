@@ -52,7 +52,9 @@ async function createSessions(host: string, port: number, topic: string, ours: M
   await ours.stop();
   await run;
   // mosquitto_sub: subscribe with a persistent session, leave at once (-W 1: quit after 1 s idle).
-  spawnSync('mosquitto_sub', ['-h', host, '-p', String(port), '-t', topic, '-q', '1', '-c', '-i', subId, '-V', '5', '-x', '3600', '-W', '1'], { stdio: 'ignore' });
+  spawnSync('mosquitto_sub', ['-h', host, '-p', String(port), '-t', topic, '-q', '1', '-c', '-i', subId, '-V', '5', '-x', '3600', '-W', '1'], {
+    stdio: 'ignore',
+  });
 }
 
 export async function benchMqtt(input: string, records: number, out: (s: string) => void): Promise<{ producer: number; consumer: number } | null> {
@@ -63,7 +65,10 @@ export async function benchMqtt(input: string, records: number, out: (s: string)
   const dir = mkdtempSync(path.join(os.tmpdir(), 'traffic-bench-mqtt-'));
   const port = await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 0', 'max_queued_bytes 0', ''].join('\n'));
+  writeFileSync(
+    conf,
+    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 0', 'max_queued_bytes 0', ''].join('\n'),
+  );
   const broker = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
   try {
     const t0 = Date.now();
@@ -87,7 +92,9 @@ export async function benchMqtt(input: string, records: number, out: (s: string)
       await new Promise<void>((res) => ws.end(() => res()));
       if (n < records) records = n;
     }
-    out(`\n[4] mqtt: ${fmt(records)} records, QoS 1, MQTT 5, private Mosquitto ${spawnSync('mosquitto', ['-h']).stdout?.toString().split('\n')[0]?.trim() ?? ''} on ${host}:${port} (max_queued_messages 0)`);
+    out(
+      `\n[4] mqtt: ${fmt(records)} records, QoS 1, MQTT 5, private Mosquitto ${spawnSync('mosquitto', ['-h']).stdout?.toString().split('\n')[0]?.trim() ?? ''} on ${host}:${port} (max_queued_messages 0)`,
+    );
 
     // Producer, into a topic with no subscribers (the publish path only), ours then theirs, twice.
     const oursP: number[] = [];
@@ -121,10 +128,30 @@ export async function benchMqtt(input: string, records: number, out: (s: string)
       if (n >= records) void again.stop();
     });
     const oursC = n / ((performance.now() - c0) / 1000);
-    const s = await timed('mosquitto_sub', ['-h', host, '-p', String(port), '-t', topic, '-q', '1', '-c', '-i', 'bench-mosquitto-sub', '-V', '5', '-x', '3600', '-C', String(records)]);
+    const s = await timed('mosquitto_sub', [
+      '-h',
+      host,
+      '-p',
+      String(port),
+      '-t',
+      topic,
+      '-q',
+      '1',
+      '-c',
+      '-i',
+      'bench-mosquitto-sub',
+      '-V',
+      '5',
+      '-x',
+      '3600',
+      '-C',
+      String(records),
+    ]);
     const theirsC = records / s;
     const consumer = oursC / theirsC;
-    out(`  consumer: MqttSource (decode + validate + PUBACK after the handler, Receive Maximum 500) ${fmt(oursC)} rec/s; mosquitto_sub -q 1 -C N ${fmt(theirsC)} rec/s (both connect included)`);
+    out(
+      `  consumer: MqttSource (decode + validate + PUBACK after the handler, Receive Maximum 500) ${fmt(oursC)} rec/s; mosquitto_sub -q 1 -C N ${fmt(theirsC)} rec/s (both connect included)`,
+    );
     out(`  consumer ratio MqttSource / mosquitto_sub = ${consumer.toFixed(2)}`);
     return { producer, consumer };
   } finally {

@@ -28,6 +28,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { F } from '../../core/schema.ts';
 import { TrafficError } from '../../core/errors.ts';
+import { createLogger, logFn } from '../../core/log.ts';
 import { encodeRecord } from '../record.ts';
 import { checkSourceOptions, countReject, decodeRecord, deliverWithRetry, newStats, stopSignal } from './decode.ts';
 import type { Sink, SinkOptions, Source, SourceOptions, SourceStats, StreamItem } from './types.ts';
@@ -142,8 +143,7 @@ export class MqttSink implements Sink {
     }
     const clientId = `${opts.clientId ?? 'traffic-producer'}-${randomBytes(4).toString('hex')}`;
     const client = mqtt.connect(url, { ...baseOptions(clientId), clean: true });
-    const log = (m: string): void => void process.stderr.write(m + '\n');
-    const stop = keepReconnecting(client, `producer ${clientId}`, log);
+    const stop = keepReconnecting(client, `producer ${clientId}`, logFn(createLogger('bus'), 'warn'));
     try {
       await firstConnect(client, url, `producer ${clientId}`);
     } catch (err) {
@@ -256,7 +256,7 @@ export class MqttSource implements Source {
   ) {
     this.o = checkSourceOptions(opts);
     this.clientId = mqttClientId(opts.groupId, topic);
-    this.log = opts.log ?? ((m: string) => void process.stderr.write(m + '\n'));
+    this.log = opts.log ?? logFn(createLogger('bus'));
     opts.signal?.addEventListener('abort', () => void this.stop(), { once: true });
   }
 
@@ -284,7 +284,9 @@ export class MqttSource implements Source {
       // Records of the previous connection not yet acknowledged come again (DUP): drop our copies.
       this.queue = this.queue.filter((r) => r.conn === this.conn);
       if (!connack.sessionPresent && this.hadSession) {
-        this.log(`mqtt: ${this.clientId}: the broker had no session for us (expired or broker restarted without persistence): records published meanwhile are lost`);
+        this.log(
+          `mqtt: ${this.clientId}: the broker had no session for us (expired or broker restarted without persistence): records published meanwhile are lost`,
+        );
       }
       this.hadSession = true;
       // Also on a resumed session: cheap, and repairs a session created by a crash before SUBACK.
@@ -304,7 +306,13 @@ export class MqttSource implements Source {
     client.on('disconnect', (packet) => {
       // 0x8E Session taken over: another consumer runs with the same group id on this topic.
       if (packet.reasonCode === 0x8e) {
-        this.fail(new TrafficError('INVALID_OPTION', `MQTT: another consumer took over session ${this.clientId} (same --group on ${this.topic}); one consumer per group`, { option: '--group' }));
+        this.fail(
+          new TrafficError(
+            'INVALID_OPTION',
+            `MQTT: another consumer took over session ${this.clientId} (same --group on ${this.topic}); one consumer per group`,
+            { option: '--group' },
+          ),
+        );
       }
     });
     client.on('error', (err) => {
@@ -391,7 +399,12 @@ export class MqttSource implements Source {
         }),
       ),
     ).catch((err: unknown) => {
-      throw new TrafficError('SERVICE_UNAVAILABLE', `MQTT: dead-lettering to ${bad[0]!.packet.topic}-dlq failed: ${(err as Error).message}`, {}, { cause: err });
+      throw new TrafficError(
+        'SERVICE_UNAVAILABLE',
+        `MQTT: dead-lettering to ${bad[0]!.packet.topic}-dlq failed: ${(err as Error).message}`,
+        {},
+        { cause: err },
+      );
     });
     for (const b of bad) countReject(this.stats, b.reason);
   }

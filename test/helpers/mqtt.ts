@@ -19,22 +19,39 @@ export function mqttUri(topic: string, host = MQTT_HOST): string {
 
 /** Ends a persistent session (connect with Clean Start and expiry 0, disconnect). */
 export async function forgetSession(clientId: string, host = MQTT_HOST): Promise<void> {
-  const c = await mqtt.connectAsync(`mqtt://${host}`, { clientId, clean: true, protocolVersion: 5, reconnectPeriod: 0, properties: { sessionExpiryInterval: 0 } }).catch(() => null);
+  const c = await mqtt
+    .connectAsync(`mqtt://${host}`, { clientId, clean: true, protocolVersion: 5, reconnectPeriod: 0, properties: { sessionExpiryInterval: 0 } })
+    .catch(() => null);
   await c?.endAsync().catch(() => undefined);
 }
 
 /** A clean-session subscriber that records every message (payload text and MQTT 5 user properties). */
-export async function listen(topic: string, host = MQTT_HOST): Promise<{ client: MqttClient; messages: { topic: string; payload: string; props: Record<string, unknown> }[] }> {
-  const client = await mqtt.connectAsync(`mqtt://${host}`, { clientId: `test-listen-${randomBytes(4).toString('hex')}`, protocolVersion: 5, clean: true, reconnectPeriod: 0 });
+export async function listen(
+  topic: string,
+  host = MQTT_HOST,
+): Promise<{ client: MqttClient; messages: { topic: string; payload: string; props: Record<string, unknown> }[] }> {
+  const client = await mqtt.connectAsync(`mqtt://${host}`, {
+    clientId: `test-listen-${randomBytes(4).toString('hex')}`,
+    protocolVersion: 5,
+    clean: true,
+    reconnectPeriod: 0,
+  });
   const messages: { topic: string; payload: string; props: Record<string, unknown> }[] = [];
-  client.on('message', (t, payload, packet) => messages.push({ topic: t, payload: payload.toString(), props: (packet.properties?.userProperties ?? {}) as Record<string, unknown> }));
+  client.on('message', (t, payload, packet) =>
+    messages.push({ topic: t, payload: payload.toString(), props: (packet.properties?.userProperties ?? {}) as Record<string, unknown> }),
+  );
   await client.subscribeAsync(topic, { qos: 1 });
   return { client, messages };
 }
 
 /** Publishes raw payloads with QoS 1 and waits for every PUBACK. */
 export async function publishRaw(topic: string, payloads: string[], host = MQTT_HOST): Promise<void> {
-  const client = await mqtt.connectAsync(`mqtt://${host}`, { clientId: `test-pub-${randomBytes(4).toString('hex')}`, protocolVersion: 5, clean: true, reconnectPeriod: 0 });
+  const client = await mqtt.connectAsync(`mqtt://${host}`, {
+    clientId: `test-pub-${randomBytes(4).toString('hex')}`,
+    protocolVersion: 5,
+    clean: true,
+    reconnectPeriod: 0,
+  });
   try {
     for (const p of payloads) await client.publishAsync(topic, p, { qos: 1 });
   } finally {

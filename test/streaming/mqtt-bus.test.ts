@@ -19,7 +19,12 @@ afterAll(async () => {
 
 function source(topic: string, group: string, extra: { maxBatch?: number } = {}): MqttSource {
   sessions.push(mqttClientId(group, topic));
-  return new MqttSource(parseBusUriMqtt(topic).url, topic, { groupId: group, maxBatch: extra.maxBatch ?? 500, log: () => undefined, retryMs: { initial: 10, max: 50 } });
+  return new MqttSource(parseBusUriMqtt(topic).url, topic, {
+    groupId: group,
+    maxBatch: extra.maxBatch ?? 500,
+    log: () => undefined,
+    retryMs: { initial: 10, max: 50 },
+  });
 }
 
 function parseBusUriMqtt(topic: string): { url: string } {
@@ -96,7 +101,9 @@ describe('MQTT bus (Mosquitto on 1883)', () => {
     await expect(run).rejects.toThrow('disk full');
     expect(stored.has('1030')).toBe(false);
     const next = source(topic, 'g-fail');
-    const redo = consume(next, Number.POSITIVE_INFINITY, async (b) => b.forEach((i) => stored.add(i.row[F.GCXH]!)));
+    const redo = consume(next, Number.POSITIVE_INFINITY, async (b) => {
+      for (const i of b) stored.add(i.row[F.GCXH]!);
+    });
     await next.ready;
     await waitUntil(() => stored.size === 50, 10_000, 'all 50 records stored');
     await next.stop();
@@ -116,7 +123,11 @@ describe('MQTT bus (Mosquitto on 1883)', () => {
       const got = await done;
       expect(got.map((i) => i.row[F.GCXH])).toEqual(['1000', '1001', '1002']);
       await waitUntil(() => dlq.messages.length === 2, 5000, 'two dead letters');
-      expect(dlq.messages[0]).toMatchObject({ topic: `${topic}-dlq`, payload: 'not\ta\trecord', props: { reason: 'expected 12 tab-separated fields, got 3', source: topic } });
+      expect(dlq.messages[0]).toMatchObject({
+        topic: `${topic}-dlq`,
+        payload: 'not\ta\trecord',
+        props: { reason: 'expected 12 tab-separated fields, got 3', source: topic },
+      });
       expect(dlq.messages[1]!.props.reason).toBe('empty record');
       expect(src.stats.deadLettered).toBe(2);
       expect(src.stats.deadLetterReasons).toEqual({ 'expected 12 tab-separated fields, got 3': 1, 'empty record': 1 });

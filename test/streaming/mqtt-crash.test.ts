@@ -42,8 +42,25 @@ function traffic(args: string[]): { child: ChildProcess; stderr: () => string; e
 }
 
 function startSink(): ReturnType<typeof traffic> {
-  return traffic(['sink', '--from', mqttUri(topic), '--group', group, '--mysql', `mysql://root@127.0.0.1:3306/${db}`,
-    '--batch-size', '200', '--max-wait-ms', '150', '--ttl-days', '0', '--ttl-interval-s', '0', '--rejects', path.join(dir, 'rejects.csv')]);
+  return traffic([
+    'sink',
+    '--from',
+    mqttUri(topic),
+    '--group',
+    group,
+    '--mysql',
+    `mysql://root@127.0.0.1:3306/${db}`,
+    '--batch-size',
+    '200',
+    '--max-wait-ms',
+    '150',
+    '--ttl-days',
+    '0',
+    '--ttl-interval-s',
+    '0',
+    '--rejects',
+    path.join(dir, 'rejects.csv'),
+  ]);
 }
 
 async function stored(): Promise<number> {

@@ -34,7 +34,18 @@ describe('detector over MQTT', () => {
 
     const alerts = new MemoryAlertSink({ capacity: 10_000 });
     let source: Source | undefined;
-    const done = runDetect({ quiet: true, rule: 'default', windowS: 300, speedKmh: 150, latenessS: 60, dim, from: mqttUri(topic), to: alerts, groupId: group, onSource: (s) => (source = s) });
+    const done = runDetect({
+      quiet: true,
+      rule: 'default',
+      windowS: 300,
+      speedKmh: 150,
+      latenessS: 60,
+      dim,
+      from: mqttUri(topic),
+      to: alerts,
+      groupId: group,
+      onSource: (s) => (source = s),
+    });
     await waitUntil(() => source !== undefined, 10_000, 'the source');
     await (source as MqttSource).ready;
     const sink = await openSink(mqttUri(topic));
@@ -44,6 +55,11 @@ describe('detector over MQTT', () => {
     await source!.stop();
     const s = await done;
     expect(s.records).toBe(rows.length);
-    expect(alerts.recent(10_000).map((a) => a.id).sort()).toEqual(expected.map((a) => a.id).sort());
+    expect(
+      alerts
+        .recent(10_000)
+        .map((a) => a.id)
+        .sort(),
+    ).toEqual(expected.map((a) => a.id).sort());
   }, 60_000);
 });

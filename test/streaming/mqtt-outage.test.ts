@@ -37,7 +37,12 @@ function freePort(): Promise<number> {
 async function ownMosquitto(extra: string[], port?: number, dir = tmpDir('traffic-mosquitto-')): Promise<string> {
   port ??= await freePort();
   const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', ...(extra.some((l) => l.startsWith('persistence')) ? [] : ['persistence false']), ...extra, ''].join('\n'));
+  writeFileSync(
+    conf,
+    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', ...(extra.some((l) => l.startsWith('persistence')) ? [] : ['persistence false']), ...extra, ''].join(
+      '\n',
+    ),
+  );
   const p = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
   brokers.push(p);
   const t0 = Date.now();
@@ -67,11 +72,15 @@ async function outage(host: string, n: number): Promise<string[]> {
   await again.ready;
   // Everything the broker kept arrives at once; then nothing more for a while.
   let last = -1;
-  await waitUntil(() => {
-    const settled = got.length === last;
-    last = got.length;
-    return settled && got.length > 0;
-  }, 20_000, 'the backlog');
+  await waitUntil(
+    () => {
+      const settled = got.length === last;
+      last = got.length;
+      return settled && got.length > 0;
+    },
+    20_000,
+    'the backlog',
+  );
   await again.stop();
   await run2;
   return got;
@@ -121,7 +130,9 @@ describe.skipIf(!hasMosquitto)('MQTT consumer back after a long outage (own Mosq
     await new Promise((r) => setTimeout(r, 1500)); // the consumer retries meanwhile
     await ownMosquitto(persist, port, dir);
     await publish(rows.slice(100));
-    await waitUntil(() => got.length === 300, 20_000, 'all 300 after the restart').catch((e) => { throw new Error(`${e.message}; got ${got.length}; log:\n${logs.join('\n')}`); });
+    await waitUntil(() => got.length === 300, 20_000, 'all 300 after the restart').catch((e) => {
+      throw new Error(`${e.message}; got ${got.length}; log:\n${logs.join('\n')}`);
+    });
     await src.stop();
     await run;
     expect(got).toEqual(rows.map((r) => r[F.GCXH]));
