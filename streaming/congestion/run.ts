@@ -89,9 +89,9 @@ export async function runCongestion(o: CongestionRunOptions): Promise<Congestion
   if (snap) {
     windows.restore(snap.windows);
     levels.restore(snap.levels);
-    // Only Kafka offsets name the same record across runs; an MQTT item's offset counts arrivals
-    // in this run, so its snapshot skips nothing (what it had not acknowledged comes again).
-    if (kafka) {
+    // Kafka offsets and file positions name the same record across runs; an MQTT item's offset
+    // counts arrivals in this run, so its snapshot skips nothing (what was not acknowledged comes again).
+    if (!o.from.startsWith('mqtt://')) {
       restored = new Map(Object.entries(snap.offsets).map(([p, off]) => [Number(p), BigInt(off)]));
       for (const [p, off] of restored) offsets.set(p, off);
     }
@@ -133,7 +133,7 @@ export async function runCongestion(o: CongestionRunOptions): Promise<Congestion
   // An offline replay commits nothing, so windows may be written in large batches (an embedded
   // store pays per statement); a committing source stores every batch before its commit.
   const isKafka = o.from.startsWith('kafka://');
-  // A live bus (Kafka, MQTT, memory) never ends: windows stay open in the snapshot at stop.
+  // A broker (Kafka, MQTT) never ends: windows stay open in the snapshot at stop.
   const isLive = isKafka || o.from.startsWith('mqtt://');
   const commits = isLive || o.from.startsWith('memory:') || (o.commit ?? o.follow ?? false);
   const windowBatch = commits ? 0 : 20_000;
