@@ -21,7 +21,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   predict: { summary: 'predict hourly flow from the model JSON', load: () => import('../models/predict-cli.ts') },
   forecast: { summary: 'short-term flow forecast per checkpoint-hour (rolling origin) → CSV', load: () => import('../models/forecast-cli.ts') },
   report: { summary: 'render the analysis report (self-contained HTML)', load: () => import('../notebooks/report-cli.ts') },
-  'services:up': { summary: 'start Kafka, the second MariaDB; check MariaDB and Redis', dev: true, load: () => import('../scripts/services-up.ts') },
+  'services:up': { summary: 'start Kafka, the second MariaDB; check MariaDB, Redis and Mosquitto', dev: true, load: () => import('../scripts/services-up.ts') },
   'services:down': { summary: 'stop the services this project started', dev: true, load: () => import('../scripts/services-down.ts') },
   simulate: { summary: 'replay the master at N records/s to Kafka, a log file or stdout', load: () => import('../streaming/simulate-cli.ts') },
   sink: { summary: 'consume the stream into the MySQL shards', load: () => import('../streaming/sink-cli.ts') },
@@ -43,4 +43,5 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   'bench:sink': { summary: 'benchmark the sink and bulk load against LOAD DATA', dev: true, load: () => import('../bench/sink.ts') },
   'bench:api': { summary: 'benchmark the API (predictions/s, stats p95) on both stores', dev: true, load: () => import('../bench/api.ts') },
   'bench:detect': { summary: 'benchmark the detector', dev: true, load: () => import('../bench/detect.ts') },
+  'bench:scale': { summary: 'benchmark 1 vs 2 instances of sink, detect and congestion on one Kafka topic', dev: true, load: () => import('../bench/scale.ts') },
 };

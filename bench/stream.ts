@@ -22,6 +22,7 @@ import { ensureTopic, openSink, openSource } from '../streaming/bus/index.ts';
 import { kafkaClient } from '../streaming/bus/kafka.ts';
 import { simulate } from '../streaming/simulate.ts';
 import { ROOT, kafkaClasspath } from '../scripts/services/paths.ts';
+import { benchMqtt } from './stream-mqtt.ts';
 
 const usage = `usage: traffic bench:stream [--records N] [--pacing-seconds S] [--rate R] [--rounds N] [--in master.csv] [--kafka host:port]
 
@@ -31,7 +32,9 @@ const usage = `usage: traffic bench:stream [--records N] [--pacing-seconds S] [-
   --in FILE            master CSV to replay (default: <data dir>/${FILES.master} when it has enough
                        rows, else a synthetic master written to bench/out/)
   --rounds N           interleaved producer rounds, best of each side compared (default 2)
-  --kafka BROKERS      default TRAFFIC_KAFKA or 127.0.0.1:9092 (start it with services:up)`;
+  --kafka BROKERS      default TRAFFIC_KAFKA or 127.0.0.1:9092 (start it with services:up)
+  --mqtt-records N     records for the MQTT runs [4] (default 50000)
+  --only kafka|mqtt    run only the Kafka parts [1]-[3] or only the MQTT part [4]`;
 
 function pct(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
@@ -83,6 +86,8 @@ export const command: Command = {
       in: { type: 'string' },
       kafka: { type: 'string' },
       rounds: { type: 'string' },
+      'mqtt-records': { type: 'string' },
+      only: { type: 'string' },
     });
     const env = readEnv();
     const records = int(v.records, 'records', 200_000, { min: 1000 });
@@ -90,7 +95,10 @@ export const command: Command = {
     const rate = num(v.rate, 'rate', 50, { min: 1 });
     const rounds = int(v.rounds, 'rounds', 2, { min: 1, max: 10 });
     const brokers = str(v.kafka, 'kafka', env.kafka ?? '127.0.0.1:9092').split(',');
-    if (!existsSync(path.join(ROOT, 'infra/kafka/lib'))) throw new TrafficError('SERVICE_UNAVAILABLE', 'Kafka jars missing: run `npm run services:up` first');
+    const mqttRecords = int(v['mqtt-records'], 'mqtt-records', 50_000, { min: 1000 });
+    const only = v.only === undefined ? 'all' : str(v.only, 'only');
+    if (only !== 'all' && only !== 'kafka' && only !== 'mqtt') throw new TrafficError('INVALID_OPTION', `--only must be kafka or mqtt, got "${only}"`, { option: '--only' });
+    if (only !== 'mqtt' && !existsSync(path.join(ROOT, 'infra/kafka/lib'))) throw new TrafficError('SERVICE_UNAVAILABLE', 'Kafka jars missing: run `npm run services:up` first');
 
     const dataMaster = path.join(env.dataDir, FILES.master);
     let input = v.in === undefined ? undefined : path.resolve(str(v.in, 'in'));
@@ -98,6 +106,12 @@ export const command: Command = {
     if (!input) {
       input = path.join(ROOT, 'bench/out', `stream-master-${records}.csv`);
       if (!existsSync(input)) await syntheticMaster(input, records);
+    }
+    if (only === 'mqtt') {
+      process.stdout.write(`bench:stream (mqtt only)\n  machine   ${os.cpus().length} cores, node ${process.version}\n  input     ${path.relative(process.cwd(), input)}\n`);
+      const m = await benchMqtt(input, mqttRecords, (s) => void process.stdout.write(s + '\n'));
+      if (m) process.stdout.write(`\nsummary\n  mqtt producer ratio ${m.producer.toFixed(2)}; mqtt consumer ratio ${m.consumer.toFixed(2)}\n`);
+      return 0;
     }
     const tag = Date.now().toString(36);
     const topics = { pace: `bench-pace-${tag}`, prod: `bench-sim-${tag}`, java: `bench-java-${tag}` };
@@ -190,8 +204,10 @@ export const command: Command = {
     await admin.connect();
     await admin.deleteTopics({ topics: [...Object.values(topics), ...extraTopics], timeout: 10_000 }).catch(() => undefined);
     await admin.disconnect();
+    const m = only === 'all' ? await benchMqtt(input, mqttRecords, out) : null;
     out('\nsummary');
     out(`  pacing ${rate}/s over ${pacingSeconds} s: see [1]; producer ratio ${(ourProd / javaProd).toFixed(2)}; consumer ratio ${(ourCons / javaCons).toFixed(2)}`);
+    if (m) out(`  mqtt producer ratio ${m.producer.toFixed(2)}; mqtt consumer ratio ${m.consumer.toFixed(2)}`);
     return 0;
   },
 };

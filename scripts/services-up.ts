@@ -1,14 +1,15 @@
 /**
  * `traffic services:up`: the services tests and local runs need, idempotent and quick when all is
  * up. Starts (detached, pid files under .state/) a Kafka 3.9 KRaft broker on 127.0.0.1:9092 and a
- * second MariaDB on 127.0.0.1:3307; checks the machine's MariaDB 3306 and Redis 6379 and starts
- * them if they are installed but down. Exit 0 only when every service answers.
+ * second MariaDB on 127.0.0.1:3307; checks the machine's MariaDB 3306, Redis 6379 and Mosquitto 1883
+ * and starts them if they are installed but down. Exit 0 only when every service answers.
  */
 import type { Command } from '../core/command.ts';
 import { parseFlags } from '../core/args.ts';
 import { kafkaAnswers, kafkaUp } from './services/kafka.ts';
 import { mariadbAnswers, mariadbMainUp, shard2Up } from './services/mariadb.ts';
 import { redisAnswers, redisUp } from './services/redis.ts';
+import { mosquittoAnswers, mosquittoUp } from './services/mosquitto.ts';
 import { withServicesLock } from './services/lock.ts';
 import type { ServiceResult } from './services/result.ts';
 
@@ -20,6 +21,7 @@ Starts what the project runs itself (state in .state/):
 and checks the machine's services, starting them when installed but down:
   mariadb       127.0.0.1:3306 (root, no password)
   redis         127.0.0.1:6379
+  mosquitto     127.0.0.1:1883 (MQTT; mosquitto -d -c /etc/mosquitto/mosquitto.conf)
 Idempotent: what already answers is left alone. Stop with \`traffic services:down\`.
   --check   only report whether each service answers; start nothing (exit 4 if one does not)`;
 
@@ -30,6 +32,7 @@ async function checkOnly(): Promise<ServiceResult[]> {
   return Promise.all([
     probe('mariadb', '127.0.0.1:3306', mariadbAnswers(3306)),
     probe('redis', '127.0.0.1:6379', redisAnswers()),
+    probe('mosquitto', '127.0.0.1:1883', mosquittoAnswers()),
     probe('mariadb-3307', '127.0.0.1:3307', mariadbAnswers(3307)),
     probe('kafka', '127.0.0.1:9092', kafkaAnswers()),
   ]);
@@ -37,7 +40,7 @@ async function checkOnly(): Promise<ServiceResult[]> {
 
 export const command: Command = {
   name: 'services:up',
-  summary: 'start Kafka, the second MariaDB; check MariaDB and Redis',
+  summary: 'start Kafka, the second MariaDB; check MariaDB, Redis and Mosquitto',
   usage,
   async run(argv) {
     const { values } = parseFlags(argv, { check: { type: 'boolean' } });
@@ -48,6 +51,7 @@ export const command: Command = {
         Promise.all([
           mariadbMainUp(),
           redisUp(),
+          mosquittoUp(),
           shard2Up(),
           kafkaUp(log).catch((err: unknown): ServiceResult => ({ name: 'kafka', where: '127.0.0.1:9092', ok: false, note: String((err as Error).message ?? err) })),
         ]),

@@ -10,6 +10,7 @@ import { readEnv } from '../core/config.ts';
 import { TrafficError } from '../core/errors.ts';
 import { STORE_FLAGS, STORE_USAGE, normalizeStoreOptions } from '../store/options.ts';
 import type { StoreOptions } from '../store/mysql.ts';
+import { parseBusUri } from './bus/uri.ts';
 import { DEFAULT_LEVEL_OPTIONS } from './congestion/levels.ts';
 import { changesTable, runCongestion } from './congestion/run.ts';
 import { CONGESTION_KEY, CONGESTION_MAX } from './congestion/sinks.ts';
@@ -27,13 +28,13 @@ by a watermark (newest event time − lateness; late records are counted, never 
 closed windows to the store and raises one record per congestion level change of a checkpoint
 (5-minute passes, both directions, against kkmc_thresholds.csv). See docs/congestion.md.
 
-  --from URI        kafka://BROKERS/TOPIC, file:PATH (master CSV or stream log, replayed
-                    offline) or memory:NAME (default kafka://$TRAFFIC_KAFKA/$TRAFFIC_TOPIC when set)
+  --from URI        kafka://BROKERS/TOPIC, mqtt://HOST:PORT/TOPIC, file:PATH (master CSV or stream
+                    log, replayed offline) or memory:NAME (default kafka://$TRAFFIC_KAFKA/$TRAFFIC_TOPIC when set)
   --to URI          redis://HOST:PORT (LPUSH/LTRIM/PUBLISH ${CONGESTION_KEY}, idempotent by id),
                     jsonl:PATH, stdout or memory:NAME
                     (default $TRAFFIC_REDIS when set, else jsonl:<data dir>/congestion.jsonl)
   --thresholds FILE kkmc_thresholds.csv (default: beside a file input, else the data dir)
-  --group ID        Kafka consumer group (default traffic-congestion)
+  --group ID        Kafka consumer group / MQTT session (default traffic-congestion)
   --lateness N      seconds behind the newest event time a record may come (default ${DEFAULT_LATENESS_S})
   --retain-s N      how long closed windows still take late records (default ${DEFAULT_RETAIN_S})
   --rise N          windows above a higher level before escalating (default ${DEFAULT_LEVEL_OPTIONS.riseWindows})
@@ -94,9 +95,10 @@ export interface CongestionCliOptions {
 export function normalizeCongestionOptions(argv: string[], env = readEnv()): CongestionCliOptions {
   const { values: v } = parseFlags(argv, FLAGS);
   const from = str(v.from, 'from', env.kafka ? `kafka://${env.kafka}/${env.topic}` : undefined);
-  if (!/^(kafka:\/\/|file:.|memory:)/.test(from)) {
-    throw new TrafficError('INVALID_OPTION', `--from must be kafka://…, file:PATH or memory:NAME, got "${from}"`, { option: '--from' });
+  if (!/^(kafka:\/\/|mqtt:\/\/|file:.|memory:)/.test(from)) {
+    throw new TrafficError('INVALID_OPTION', `--from must be kafka://…, mqtt://…, file:PATH or memory:NAME, got "${from}"`, { option: '--from' });
   }
+  if (from.startsWith('mqtt://')) parseBusUri(from);
   const to = str(v.to, 'to', env.redis ?? `jsonl:${path.join(env.dataDir, 'congestion.jsonl')}`);
   if (!/^(rediss?:\/\/|jsonl:.|stdout$|memory:)/.test(to)) {
     throw new TrafficError('INVALID_OPTION', `--to must be redis://HOST:PORT, jsonl:PATH, stdout or memory:NAME, got "${to}"`, {
@@ -122,7 +124,7 @@ export function normalizeCongestionOptions(argv: string[], env = readEnv()): Con
   else if (storeKind === 'mysql') store = { kind: 'mysql', opts: normalizeStoreOptions(v, env) };
   else if (storeKind.startsWith('duckdb:') && storeKind.length > 7) store = { kind: 'duckdb', file: storeKind.slice(7) };
   else throw new TrafficError('INVALID_OPTION', `--store must be none, mysql or duckdb:PATH, got "${storeKind}"`, { option: '--store' });
-  const commits = from.startsWith('kafka://') || follow;
+  const commits = from.startsWith('kafka://') || from.startsWith('mqtt://') || follow;
   const stateFlag = optStr(v.state, 'state');
   let state: CongestionCliOptions['state'];
   if (stateFlag === 'none' || (stateFlag === undefined && !commits)) state = { kind: 'none' };

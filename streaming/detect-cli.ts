@@ -13,6 +13,7 @@ import { DEFAULT_PARAMS } from './detect/core.ts';
 import { resolveDimensionFile } from './detect/geo.ts';
 import { formatQuality } from './detect/quality.ts';
 import { RULES } from './detect/rules.ts';
+import { parseBusUri } from './bus/uri.ts';
 import { runDetect } from './detect/run.ts';
 import { createLogger } from '../core/log.ts';
 import { serveMetricsFromEnv } from '../core/metrics.ts';
@@ -22,13 +23,14 @@ const usage = `usage: traffic detect [--from URI] [--to URI] [options]
 Raises cloned-plate (套牌车) alerts: the same plate at two checkpoints too far apart for the time
 between the passes (event time, GCSJ). See docs/detector.md.
 
-  --from URI        kafka://BROKERS/TOPIC (consumer group), file:PATH (master CSV or stream log,
-                    replayed offline in event time) or memory:NAME
+  --from URI        kafka://BROKERS/TOPIC (consumer group), mqtt://HOST:PORT/TOPIC (persistent
+                    session per group), file:PATH (master CSV or stream log, replayed offline in
+                    event time) or memory:NAME
                     (default: kafka://$TRAFFIC_KAFKA/$TRAFFIC_TOPIC when TRAFFIC_KAFKA is set)
   --to URI          redis://HOST:PORT (LPUSH/LTRIM/PUBLISH the list, idempotent by alert id),
                     jsonl:PATH (appended, ids already in the file skipped), stdout or memory:NAME
                     (default: $TRAFFIC_REDIS when set, else jsonl:<data dir>/alerts.jsonl)
-  --group ID        Kafka consumer group (default traffic-detect)
+  --group ID        Kafka consumer group / MQTT session (default traffic-detect)
   --rule NAME       default | window (default: default)
   --window-s N      max seconds between the two passes (default 300)
   --speed-kmh N     speed above which a known distance alerts (default 150)
@@ -91,11 +93,13 @@ export function normalizeDetectOptions(argv: string[], env = readEnv()): DetectC
   const { values: v } = parseFlags(argv, FLAGS);
   const fromDefault = env.kafka ? `kafka://${env.kafka}/${env.topic}` : undefined;
   const from = str(v.from, 'from', fromDefault);
-  if (!/^(kafka:\/\/|file:|memory:)/.test(from)) {
-    throw new TrafficError('INVALID_OPTION', `--from must be kafka://…, file:PATH or memory:NAME, got "${from}"`, {
+  if (!/^(kafka:\/\/|mqtt:\/\/|file:|memory:)/.test(from)) {
+    throw new TrafficError('INVALID_OPTION', `--from must be kafka://…, mqtt://…, file:PATH or memory:NAME, got "${from}"`, {
       option: '--from',
     });
   }
+  // An mqtt:// address is checked whole here (topic levels, wildcards), not at connect time.
+  if (from.startsWith('mqtt://')) parseBusUri(from);
   const to = str(v.to, 'to', env.redis ?? `jsonl:${path.join(env.dataDir, 'alerts.jsonl')}`);
   if (!/^(rediss?:\/\/|jsonl:.|stdout$|memory:)/.test(to)) {
     throw new TrafficError('INVALID_OPTION', `--to must be redis://HOST:PORT, jsonl:PATH, stdout or memory:NAME, got "${to}"`, {

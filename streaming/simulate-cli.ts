@@ -9,6 +9,7 @@ import { TrafficError } from '../core/errors.ts';
 import { fmtInt } from '../core/progress.ts';
 import { FILES } from '../core/schema.ts';
 import { ensureTopic, openSink, parseBusUri } from './bus/index.ts';
+import { mqttIsFilter } from './bus/uri.ts';
 import { findDimension, loadDimension } from './inject.ts';
 import { simulate, type SimMode } from './simulate.ts';
 
@@ -17,8 +18,8 @@ const usage = `usage: traffic simulate [--in master.csv] [--to URI] [--rate N|ma
 
 Replays the 12-column master CSV as stream records (tab-separated, one per message/line).
   --in FILE           master CSV (default: <data dir>/${FILES.master})
-  --to URI            kafka://host:port[,host:port]/topic (key = HPHM) | file:PATH (appends; follows
-                      rotation) | stdout. Default: kafka://$TRAFFIC_KAFKA/$TRAFFIC_TOPIC when
+  --to URI            kafka://host:port[,host:port]/topic (key = HPHM) | mqtt://host:port/topic/path
+                      (QoS 1, one record per message) | file:PATH (appends; follows rotation) | stdout. Default: kafka://$TRAFFIC_KAFKA/$TRAFFIC_TOPIC when
                       TRAFFIC_KAFKA is set, else file:<data dir>/traffic-raw.log
   --rate N            records per second (default 50), paced from a fixed start (no drift, never
                       early); 0 or "max" = as fast as the target accepts
@@ -55,6 +56,9 @@ export const command: Command = {
     if (!existsSync(input)) throw new TrafficError('INPUT_NOT_FOUND', `no such file: ${input} (run etl:all first or pass --in)`, { file: input, option: '--in' });
     const to = str(v.to, 'to', env.kafka ? `kafka://${env.kafka}/${env.topic}` : `file:${path.join(env.dataDir, 'traffic-raw.log')}`);
     const target = parseBusUri(to);
+    if (target.kind === 'mqtt' && mqttIsFilter(target.topic)) {
+      throw new TrafficError('INVALID_OPTION', `--to ${to}: + and # are for subscribers; publish to one topic`, { option: '--to' });
+    }
     if (target.kind === 'memory') throw new TrafficError('INVALID_OPTION', 'memory: is in-process only; simulate as a command writes to kafka://, file: or stdout', { option: '--to' });
     const rateText = v.rate === undefined ? '50' : str(v.rate, 'rate');
     const rate = rateText === 'max' ? Infinity : num(rateText, 'rate', 50, { min: 0 });

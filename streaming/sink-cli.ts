@@ -19,16 +19,16 @@ import { runSink, type SinkRunOptions } from './sink.ts';
 import { createLogger } from '../core/log.ts';
 import { serveMetricsFromEnv } from '../core/metrics.ts';
 
-const usage = `usage: traffic sink [--from kafka://host:port/topic | file:PATH | memory:NAME]
+const usage = `usage: traffic sink [--from kafka://host:port/topic | mqtt://host:port/topic | file:PATH | memory:NAME]
                    [--mysql URL[,URL…] | --mycat URL] [--weights 0:1,1:2] [--group traffic-sink]
                    [--batch-size 1000] [--max-wait-ms 0] [--ttl-days N] [--ttl-interval-s 300]
                    [--no-follow] [--rejects FILE] [--dim kkmc_dimension.csv]
 
 Consumes stream records into traffic_data, each row on the shard MyCat murmur(kkmc) names
-(or through one MyCat server with --mycat). Offsets are committed only after the rows are
-stored; writes are idempotent on gcxh (a restart replays, never duplicates).
+(or through one MyCat server with --mycat). Offsets are committed (MQTT: PUBACKs sent) only after the rows
+are stored; writes are idempotent on gcxh (a restart replays, never duplicates).
   --from URI           default kafka://$TRAFFIC_KAFKA/$TRAFFIC_TOPIC (${DEFAULTS.kafka}, ${DEFAULTS.topic})
-  --group ID           consumer group (default traffic-sink)
+  --group ID           consumer group / MQTT persistent session (default traffic-sink)
   --batch-size N       rows per INSERT per shard and per bus delivery (default 1000)
   --max-wait-ms N      let rows wait up to N ms to share a statement (default 0: write at once)
   --ttl-days N         retention (default TRAFFIC_TTL_DAYS, else 3; 0 = keep all)

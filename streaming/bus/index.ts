@@ -1,6 +1,7 @@
 /**
  * The stream bus: where simulator records go and consumers (sink, detector) read them.
- * Addresses: `kafka://host:port[,host:port]/topic` | `file:PATH` | `stdout` (sink only) | `memory:NAME`.
+ * Addresses: `kafka://host:port[,host:port]/topic` | `mqtt://host:port/topic/path` | `file:PATH` |
+ * `stdout` (sink only) | `memory:NAME`.
  * Records are the stream record of streaming/record.ts (12 master fields, tab-separated).
  * See docs/streaming.md.
  */
@@ -9,6 +10,7 @@ import { FileSink, StdoutSink } from './file-sink.ts';
 import { FileSource } from './file-source.ts';
 import { ensureTopic, KafkaSink, KafkaSource } from './kafka.ts';
 import { MemorySink, MemorySource, memoryTopic } from './memory.ts';
+import { MqttSink, MqttSource } from './mqtt.ts';
 import type { Sink, SinkOptions, Source, SourceOptions } from './types.ts';
 import { parseBusUri } from './uri.ts';
 import { trackConsumer } from '../../core/metrics.ts';
@@ -16,6 +18,7 @@ import { trackConsumer } from '../../core/metrics.ts';
 export type { BusUri, Sink, SinkOptions, Source, SourceOptions, SourceStats, StreamItem } from './types.ts';
 export { parseBusUri } from './uri.ts';
 export { ensureTopic } from './kafka.ts';
+export { mqttClientId, MQTT_SESSION_EXPIRY_S } from './mqtt.ts';
 export { memoryPublish, memoryRecords, memoryDelete } from './memory.ts';
 
 /** Opens a consumer on a bus address; its counts appear in the metrics under its group id. */
@@ -34,6 +37,8 @@ async function openBusSource(uri: string, opts: SourceOptions): Promise<Source> 
       return new FileSource(u.path, opts);
     case 'memory':
       return new MemorySource(memoryTopic(u.name), opts);
+    case 'mqtt':
+      return new MqttSource(u.url, u.topic, opts);
     case 'stdout':
       throw new TrafficError('INVALID_OPTION', 'stdout is a sink, not a source');
   }
@@ -50,6 +55,8 @@ export async function openSink(uri: string, opts: SinkOptions = {}): Promise<Sin
       return new StdoutSink();
     case 'memory':
       return new MemorySink(memoryTopic(u.name));
+    case 'mqtt':
+      return MqttSink.open(u.url, u.topic, opts);
   }
 }
 

@@ -82,4 +82,6 @@ export type BusUri =
   | { kind: 'kafka'; brokers: string[]; topic: string }
   | { kind: 'file'; path: string }
   | { kind: 'stdout' }
-  | { kind: 'memory'; name: string };
+  | { kind: 'memory'; name: string }
+  /** url = `mqtt://host:port` (the broker), topic = the rest of the path (a filter with + / # for sources). */
+  | { kind: 'mqtt'; url: string; topic: string };

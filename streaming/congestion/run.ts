@@ -89,8 +89,12 @@ export async function runCongestion(o: CongestionRunOptions): Promise<Congestion
   if (snap) {
     windows.restore(snap.windows);
     levels.restore(snap.levels);
-    restored = new Map(Object.entries(snap.offsets).map(([p, off]) => [Number(p), BigInt(off)]));
-    for (const [p, off] of restored) offsets.set(p, off);
+    // Kafka offsets and file positions name the same record across runs; an MQTT item's offset
+    // counts arrivals in this run, so its snapshot skips nothing (what was not acknowledged comes again).
+    if (!o.from.startsWith('mqtt://')) {
+      restored = new Map(Object.entries(snap.offsets).map(([p, off]) => [Number(p), BigInt(off)]));
+      for (const [p, off] of restored) offsets.set(p, off);
+    }
     restoredFrom = o.snapshot!.where;
   }
   const idleMs = o.idleMs ?? 10_000;
@@ -129,7 +133,9 @@ export async function runCongestion(o: CongestionRunOptions): Promise<Congestion
   // An offline replay commits nothing, so windows may be written in large batches (an embedded
   // store pays per statement); a committing source stores every batch before its commit.
   const isKafka = o.from.startsWith('kafka://');
-  const commits = isKafka || o.from.startsWith('memory:') || (o.commit ?? o.follow ?? false);
+  // A broker (Kafka, MQTT) never ends: windows stay open in the snapshot at stop.
+  const isLive = isKafka || o.from.startsWith('mqtt://');
+  const commits = isLive || o.from.startsWith('memory:') || (o.commit ?? o.follow ?? false);
   const windowBatch = commits ? 0 : 20_000;
   let unwritten: FlowWindow[] = [];
   let queued = false;
@@ -198,7 +204,7 @@ export async function runCongestion(o: CongestionRunOptions): Promise<Congestion
     });
     // A finite input (offline replay) ends every window; a stopped live source keeps them open
     // in the snapshot for the next start.
-    if (!isKafka && !o.from.startsWith('memory:') && !(o.follow ?? false)) {
+    if (!isLive && !o.from.startsWith('memory:') && !(o.follow ?? false)) {
       collect(windows.closeAll());
       await store(true);
     }

@@ -94,6 +94,9 @@ describe('command options', () => {
       kind: 'redis',
       uri: 'redis://127.0.0.1:6379',
     });
+    // MQTT is a live source: it keeps a restart snapshot like Kafka.
+    expect(normalizeCongestionOptions(['--from', 'mqtt://127.0.0.1:1883/t'], env).state.kind).toBe('file');
+    expect(() => normalizeCongestionOptions(['--from', 'mqtt://127.0.0.1:1883/'], env)).toThrow(/empty MQTT topic/);
     expect(() => normalizeCongestionOptions(['--from', 'http://x'], env)).toThrow(/--from must be/);
     expect(() => normalizeCongestionOptions(['--from', 'file:x', '--to', 'mysql://x'], env)).toThrow(/--to must be/);
     expect(() => normalizeCongestionOptions(['--from', 'file:x', '--clear-ratio', '1.5'], env)).toThrow(/--clear-ratio must be in/);

@@ -41,6 +41,11 @@ describe('detect options', () => {
     expect(o.to).toBe('redis://127.0.0.1:6379');
   });
 
+  it('reads from an MQTT topic, its address checked at the edge', () => {
+    expect(normalizeDetectOptions(['--from', 'mqtt://127.0.0.1:1883/city/+/raw'], env).from).toBe('mqtt://127.0.0.1:1883/city/+/raw');
+    expect(() => normalizeDetectOptions(['--from', 'mqtt://127.0.0.1:1883/a/#/b'], env)).toThrow(/# must be the whole last level/);
+  });
+
   it.each([
     [[], /--from is required/],
     [['--from', 'http://x'], /--from must be/],

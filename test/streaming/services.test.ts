@@ -10,7 +10,17 @@ describe('services:up --check', () => {
     expect(r.stdout).toMatch(/^ok +kafka +127\.0\.0\.1:9092 +answers/m);
     expect(r.stdout).toMatch(/^ok +mariadb +127\.0\.0\.1:3306/m);
     expect(r.stdout).toMatch(/^ok +redis +127\.0\.0\.1:6379/m);
+    expect(r.stdout).toMatch(/^ok +mosquitto +127\.0\.0\.1:1883 +answers/m);
     expect(r.stdout).toMatch(/^(ok|FAIL) +mariadb-3307 +127\.0\.0\.1:3307/m);
     expect(Date.now() - t0).toBeLessThan(15_000);
+  });
+});
+
+describe('the Mosquitto probe', () => {
+  it('accepts an MQTT broker and refuses another service or a closed port', async () => {
+    const { mosquittoAnswers } = await import('../../scripts/services/mosquitto.ts');
+    expect(await mosquittoAnswers(1883)).toBe(true);
+    expect(await mosquittoAnswers(6379)).toBe(false); // Redis answers, but not with a CONNACK
+    expect(await mosquittoAnswers(1)).toBe(false);
   });
 });

@@ -13,6 +13,24 @@ describe('bus addresses', () => {
     expect(parseBusUri('memory:traffic')).toEqual({ kind: 'memory', name: 'traffic' });
   });
 
+  it('parses mqtt addresses: the broker, then the whole rest as the topic (levels, wildcards for consumers)', () => {
+    expect(parseBusUri('mqtt://127.0.0.1:1883/traffic-raw')).toEqual({ kind: 'mqtt', url: 'mqtt://127.0.0.1:1883', topic: 'traffic-raw' });
+    expect(parseBusUri('mqtt://broker.local:1883/city/checkpoints/+/passes')).toEqual({ kind: 'mqtt', url: 'mqtt://broker.local:1883', topic: 'city/checkpoints/+/passes' });
+    expect(parseBusUri('mqtt://h:1/a/%E5%8D%A1%E5%8F%A3/#')).toEqual({ kind: 'mqtt', url: 'mqtt://h:1', topic: 'a/卡口/#' });
+  });
+
+  it('rejects mqtt addresses a broker would refuse, naming why', () => {
+    const cases: [string, RegExp][] = [
+      ['mqtt://127.0.0.1:1883', /no topic/],
+      ['mqtt://127.0.0.1:1883/', /empty MQTT topic/],
+      ['mqtt://host/t', /not host:port/],
+      ['mqtt://h:1/a/#/b', /# must be the whole last level/],
+      ['mqtt://h:1/a/b+', /\+ must be a whole level/],
+      ['mqtt://h:1/$share/g/t', /shared subscription/],
+    ];
+    for (const [uri, why] of cases) expect(() => parseBusUri(uri), uri).toThrow(why);
+  });
+
   it('rejects malformed addresses with INVALID_OPTION', () => {
     for (const bad of ['kafka://127.0.0.1:9092', 'kafka:///t', 'kafka://host/t', 'kafka://h:1/bad topic', 'file:', 'memory:', 'http://x/y', '']) {
       expect(() => parseBusUri(bad), bad).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
