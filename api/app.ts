@@ -3,12 +3,10 @@
  * `{code: 0, msg: "ok", data}`; errors carry the HTTP status as `code` and a message saying what
  * was wrong. Static pages (dashboard, query page) and ECharts are served from disk, no CDN.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { Socket } from 'node:net';
+import { isValidCheckpointCode } from '../core/checkpoint-code.ts';
 import { TrafficError } from '../core/errors.ts';
-import { packageFile } from '../core/paths.ts';
 import type { TrafficStore } from '../store/store-api.ts';
 import { chinaIso, formatChinaTime, isWeekend, toEpochSeconds } from '../core/time.ts';
 import { parseHourStart, type Forecaster } from '../models/forecaster.ts';
@@ -16,18 +14,13 @@ import type { AlertFeed } from './alerts.ts';
 import { ForecastService } from './forecast.ts';
 import type { CongestionFeed } from './congestion.ts';
 import { exportCsv, exportXlsx } from './export.ts';
+import { admit, checkApiKey, parseTarget, redactedTarget, setSecurityHeaders } from './guard.ts';
+import { badRequest, fail, failWith, ok, readJsonBody, requireJson, type CorsPolicy, type RequestContext, type Route } from './http.ts';
+import { API_SERVER_DEFAULTS, type ApiServerOptions } from './options.ts';
+import { SseHub } from './sse.ts';
+import { PAGES, serveFile, staticFile } from './static.ts';
 import {
-  applyCors,
-  badRequest,
-  fail,
-  failWith,
-  ok,
-  readJsonBody,
-  type CorsPolicy,
-  type RequestContext,
-  type Route,
-} from './http.ts';
-import {
+  checkpointCodeParam,
   intParam,
   parseCongestionLogParams,
   parseFilterParams,
@@ -62,9 +55,14 @@ export interface AppDeps {
   thresholds?: () => Promise<ThresholdSource | null>;
   /** Extra health lines (bus, model file …) from whoever composes the app. */
   health?: () => Promise<Record<string, { ok: boolean; detail: string }>>;
+  /** Origins allowed to read replies cross-origin (TRAFFIC_CORS_ORIGINS; none by default). */
   cors: CorsPolicy;
+  /** Host names accepted besides loopback (TRAFFIC_ALLOWED_HOSTS). */
+  allowedHosts?: readonly string[];
   apiKey?: string;
   bodyLimit?: number;
+  /** Stream cap and socket timeouts (api/options.ts; defaults there). */
+  limits?: Partial<Pick<ApiServerOptions, 'sseMax' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections'>>;
   /** Wall-clock ms between SSE flow updates. */
   flowIntervalMs?: number;
   /**
@@ -76,35 +74,6 @@ export interface AppDeps {
   statsCacheMs?: number;
 }
 
-const PUBLIC = packageFile('api', 'public');
-const PAGES: Record<string, string> = { '/': 'dashboard.html', '/query': 'query.html' };
-const VENDOR: Record<string, string> = {
-  '/vendor/echarts.min.js': path.join(PUBLIC, 'vendor', 'echarts.min.js'),
-  '/vendor/china.json': path.join(PUBLIC, 'vendor', 'china.json'),
-};
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-};
-
-/** The file behind a static path, or null: pages, /static/* under api/public, vendored ECharts. */
-function staticFile(pathname: string): string | null {
-  const page = PAGES[pathname];
-  if (page) return path.join(PUBLIC, page);
-  const vendor = VENDOR[pathname];
-  if (vendor) return vendor;
-  if (pathname.startsWith('/static/')) {
-    const rel = path.normalize(decodeURIComponent(pathname.slice('/static/'.length)));
-    if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
-    return path.join(PUBLIC, rel);
-  }
-  return null;
-}
-
 export interface ApiApp {
   server: Server;
   /** Stops accepting, ends SSE streams, waits for in-flight requests (force after `graceMs`). */
@@ -113,27 +82,50 @@ export interface ApiApp {
 
 export function createApiApp(deps: AppDeps): ApiApp {
   const bodyLimit = deps.bodyLimit ?? 64 * 1024;
-  const sse = new Set<ServerResponse>();
+  const limits = { ...API_SERVER_DEFAULTS, ...deps.limits };
+  const guard = { corsOrigins: deps.cors.origins, allowedHosts: deps.allowedHosts ?? [], apiKey: deps.apiKey };
+
+  // Checkpoints known to the store: the dimension table plus codes seen in the data, refreshed at
+  // most every 30 s by one query whoever asks. A code not in it is looked up once by an indexed
+  // point query (store.hasCheckpoint) and remembered as unknown for 10 s, so a stream of made-up
+  // codes costs neither a scan nor a refresh per request.
   let known: Set<string> | null = null;
   let knownAt = 0;
+  let knownLoading: Promise<Set<string>> | null = null;
+  const unknown = new Map<string, number>();
 
-  async function checkpointSet(force = false): Promise<Set<string>> {
-    if (!known || force || Date.now() - knownAt > 30_000) {
-      const dims = await deps.store.checkpoints();
-      const fromData = await deps.store.kkmcCount(10_000);
-      known = new Set([...dims.map((d) => d.kkmc), ...fromData.map((d) => d.name)]);
-      knownAt = Date.now();
-    }
-    return known;
+  function checkpointSet(): Promise<Set<string>> {
+    if (known && Date.now() - knownAt <= 30_000) return Promise.resolve(known);
+    knownLoading ??= (async () => {
+      try {
+        const [dims, fromData] = await Promise.all([deps.store.checkpoints(), deps.store.kkmcCount(10_000)]);
+        known = new Set([...dims.map((d) => d.kkmc), ...fromData.map((d) => d.name)]);
+        knownAt = Date.now();
+        unknown.clear();
+        return known;
+      } finally {
+        knownLoading = null;
+      }
+    })();
+    return knownLoading;
   }
-  async function knownCheckpoint(): Promise<(code: string) => boolean> {
+  async function isKnownCheckpoint(code: string): Promise<boolean> {
+    if (!isValidCheckpointCode(code)) return false;
     const set = await checkpointSet();
-    return (code) => set.has(code);
+    if (set.has(code)) return true;
+    const missAt = unknown.get(code);
+    if (missAt !== undefined && Date.now() - missAt < 10_000) return false;
+    if (await deps.store.hasCheckpoint(code)) {
+      set.add(code);
+      return true;
+    }
+    if (unknown.size >= 10_000) unknown.clear();
+    unknown.set(code, Date.now());
+    return false;
   }
   async function ensureKnown(code: string): Promise<void> {
-    if ((await checkpointSet()).has(code)) return;
-    if ((await checkpointSet(true)).has(code)) return;
-    throw new TrafficError('UNKNOWN_CHECKPOINT', `unknown checkpoint "${code}"`);
+    checkpointCodeParam(code);
+    if (!(await isKnownCheckpoint(code))) throw new TrafficError('UNKNOWN_CHECKPOINT', `unknown checkpoint ${JSON.stringify(code)}`);
   }
 
   async function labels(): Promise<Map<string, string>> {
@@ -176,18 +168,8 @@ export function createApiApp(deps: AppDeps): ApiApp {
       method: 'POST',
       path: '/api/query',
       handler: async ({ body }) => {
-        const check = await knownCheckpoint();
-        let req;
-        try {
-          req = parseQueryRequest(body, check);
-        } catch (err) {
-          // A checkpoint added since the cache was filled is not a client error.
-          if (err instanceof TrafficError && err.code === 'UNKNOWN_CHECKPOINT') {
-            const b = body as { kkmc?: string };
-            await ensureKnown(String(b.kkmc));
-            req = parseQueryRequest(body, () => true);
-          } else throw err;
-        }
+        const req = parseQueryRequest(body);
+        if (req.filter.kkmc !== undefined) await ensureKnown(req.filter.kkmc);
         const { total, rows } = await deps.store.query(req.filter, req.page, req.size);
         return { total, page: req.page, size: req.size, rows };
       },
@@ -212,9 +194,8 @@ export function createApiApp(deps: AppDeps): ApiApp {
           const latest = await stat('latest', () => deps.store.latestGcsj());
           date = (latest ?? formatChinaTime(Date.now())).slice(0, 10);
         }
-        const kkmcRaw = url.searchParams.get('kkmc');
-        if (kkmcRaw) await ensureKnown(kkmcRaw);
-        const kkmc = kkmcRaw || undefined;
+        const kkmc = url.searchParams.get('kkmc')?.trim() || undefined;
+        if (kkmc) await ensureKnown(kkmc);
         const [counts, ahead] = await Promise.all([
           stat(`hourly:${date}:${kkmc ?? ''}`, () => deps.store.hourly(date, kkmc)),
           next3On(date, kkmc),
@@ -348,7 +329,7 @@ export function createApiApp(deps: AppDeps): ApiApp {
         if (!p) throw new TrafficError('SERVICE_UNAVAILABLE', 'no flow model loaded (run `npm run train`)');
         const kkmc = url.searchParams.get('kkmc');
         if (!kkmc) throw badRequest('kkmc is required');
-        if (!p.checkpoints.includes(kkmc)) throw new TrafficError('UNKNOWN_CHECKPOINT', `unknown checkpoint "${kkmc}"`);
+        if (!p.checkpoints.includes(kkmc)) throw new TrafficError('UNKNOWN_CHECKPOINT', `unknown checkpoint ${JSON.stringify(kkmc)}`);
         const at = url.searchParams.get('at');
         if (at !== null) {
           if (!forecasts) throw new TrafficError('SERVICE_UNAVAILABLE', 'the loaded model has no forecast part (retrain with `npm run train`)');
@@ -401,8 +382,8 @@ export function createApiApp(deps: AppDeps): ApiApp {
       path: '/api/export.csv',
       kind: 'raw',
       handler: async ({ url, res }) => {
-        const check = await knownCheckpoint();
-        const filter = parseFilterParams(url.searchParams, check);
+        const filter = parseFilterParams(url.searchParams);
+        if (filter.kkmc !== undefined) await ensureKnown(filter.kkmc);
         await exportCsv(deps.store, filter, res);
       },
     },
@@ -411,8 +392,8 @@ export function createApiApp(deps: AppDeps): ApiApp {
       path: '/api/export.xlsx',
       kind: 'raw',
       handler: async ({ url, res }) => {
-        const check = await knownCheckpoint();
-        const filter = parseFilterParams(url.searchParams, check);
+        const filter = parseFilterParams(url.searchParams);
+        if (filter.kkmc !== undefined) await ensureKnown(filter.kkmc);
         await exportXlsx(deps.store, filter, res, `/api/export.csv${url.search}`);
       },
     },
@@ -420,43 +401,7 @@ export function createApiApp(deps: AppDeps): ApiApp {
       method: 'GET',
       path: '/api/stream',
       kind: 'raw',
-      handler: async ({ req, res }) => {
-        res.writeHead(200, {
-          'Content-Type': 'text/event-stream; charset=utf-8',
-          'Cache-Control': 'no-store',
-          Connection: 'keep-alive',
-          'X-Accel-Buffering': 'no',
-        });
-        res.write('retry: 3000\n\n');
-        sse.add(res);
-        const send = (event: string, data: unknown): void => {
-          res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-        };
-        const unsubscribe = deps.alerts.subscribe((a) => send('alert', a));
-        const unsubscribeCongestion = deps.congestion ? deps.congestion.subscribe((c) => send('congestion', c)) : () => undefined;
-        const pushFlow = async (): Promise<void> => {
-          try {
-            send('flow', await minuteFlow(30));
-          } catch {
-            /* store busy or down: next tick */
-          }
-        };
-        void pushFlow();
-        const flowTimer = setInterval(() => void pushFlow(), deps.flowIntervalMs ?? 5000);
-        const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-        await new Promise<void>((resolve) => {
-          const end = (): void => {
-            clearInterval(flowTimer);
-            clearInterval(ping);
-            unsubscribe();
-            unsubscribeCongestion();
-            sse.delete(res);
-            resolve();
-          };
-          req.on('close', end);
-          res.on('close', end);
-        });
-      },
+      handler: ({ req, res }) => hub.serve(req, res),
     },
   ];
 
@@ -481,6 +426,16 @@ export function createApiApp(deps: AppDeps): ApiApp {
     return { latest_gcsj: latest, minutes: out };
   }
 
+  const hub = new SseHub({
+    max: limits.sseMax,
+    flowIntervalMs: deps.flowIntervalMs ?? 5000,
+    flow: () => minuteFlow(30),
+    sources: [
+      (emit) => deps.alerts.subscribe((a) => emit('alert', a)),
+      ...(deps.congestion ? [(emit: (event: string, data: unknown) => void) => deps.congestion!.subscribe((c) => emit('congestion', c))] : []),
+    ],
+  });
+
   const table = new Map(routes.map((r) => [`${r.method} ${r.path}`, r]));
   const paths = new Set(routes.map((r) => r.path));
 
@@ -488,10 +443,12 @@ export function createApiApp(deps: AppDeps): ApiApp {
   const routeOf = new WeakMap<ServerResponse, string>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (applyCors(req, res, deps.cors)) return;
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const target = parseTarget(req.url);
+    const pathname = target.pathname;
+    const page = !pathname.startsWith('/api/');
+    setSecurityHeaders(res, page);
+    if (admit(req, res, guard)) return;
     const method = req.method ?? 'GET';
-    const pathname = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
     if (pathname === '/metrics' && (method === 'GET' || method === 'HEAD')) {
       // Counts and timings only, no record data: scraped without the API key (docs/operations.md).
       routeOf.set(res, '/metrics');
@@ -508,19 +465,23 @@ export function createApiApp(deps: AppDeps): ApiApp {
       res.end();
       return;
     }
-    const asset = staticFile(pathname);
-    if (asset && (method === 'GET' || method === 'HEAD')) return serveFile(res, asset);
-
-    if (pathname.startsWith('/api/') && deps.apiKey) {
-      const key = req.headers['x-api-key'] ?? url.searchParams.get('key');
-      if (key !== deps.apiKey) throw new TrafficError('UNAUTHORIZED', 'missing or wrong X-API-Key header');
+    if (method === 'GET' || method === 'HEAD') {
+      const asset = staticFile(pathname);
+      if (asset) return serveFile(req, res, asset);
     }
+
+    const url = new URL('http://localhost' + pathname + (target.search ? '?' + target.search : ''));
+    if (!page && deps.apiKey) checkApiKey(req, pathname, url.searchParams, deps.apiKey);
     const route = table.get(`${method} ${pathname}`);
     if (!route) {
       if (paths.has(pathname)) throw new TrafficError('METHOD_NOT_ALLOWED', `method ${method} not allowed on ${pathname}`);
-      throw new TrafficError('NOT_FOUND', `no such endpoint: ${method} ${pathname}`);
+      throw new TrafficError('NOT_FOUND', `no such endpoint: ${method} ${pathname.length > 200 ? pathname.slice(0, 200) + '…' : pathname}`);
     }
-    const body = method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined;
+    let body: unknown;
+    if (method === 'POST') {
+      requireJson(req);
+      body = await readJsonBody(req, bodyLimit);
+    }
     const ctx: RequestContext = { req, res, url, body };
     const result = await route.handler(ctx);
     if (route.kind !== 'raw') ok(res, result);
@@ -528,34 +489,66 @@ export function createApiApp(deps: AppDeps): ApiApp {
 
   enableProcessMetrics();
   const log = createLogger('api');
-  const server = createServer((req, res) => {
-    const t0 = performance.now();
-    res.once('finish', () => {
-      const ms = performance.now() - t0;
-      const route = routeOf.get(res) ?? 'other';
-      const method = req.method ?? 'GET';
-      httpRequests.inc({ method, route, status: res.statusCode });
-      httpDuration.observe({ method, route }, ms / 1000);
-      // The path only: query strings may carry a key (SSE, export links) or personal filters.
-      const pathOnly = (req.url ?? '/').split('?')[0]!.slice(0, 200);
-      log.info({ method, path: pathOnly, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
-    });
-    handle(req, res).catch((err: unknown) => {
-      // Client errors and unavailable services are told as they are; anything else is a bug.
-      if (err instanceof TrafficError && (err.httpStatus < 500 || err.retriable)) return failWith(res, err);
-      // Not the client's fault: log the detail here, tell the client only that it failed.
-      log.error({ method: req.method, path: (req.url ?? '/').split('?')[0], err }, 'request failed');
-      fail(res, 500, 'internal error while handling the request');
-    });
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // Node checks both timeouts on this interval: it bounds how late a slow client is cut.
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      const t0 = performance.now();
+      res.once('finish', () => {
+        const ms = performance.now() - t0;
+        const route = routeOf.get(res) ?? 'other';
+        const method = req.method ?? 'GET';
+        httpRequests.inc({ method, route, status: res.statusCode });
+        httpDuration.observe({ method, route }, ms / 1000);
+        // The path only: query strings may carry a key (SSE, export links) or personal filters.
+        const pathOnly = (req.url ?? '/').split('?')[0]!.slice(0, 200);
+        log.info({ method, path: pathOnly, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      });
+      handle(req, res).catch((err: unknown) => {
+        // Client errors are told as they are, and not logged.
+        if (err instanceof TrafficError && err.httpStatus < 500) return failWith(res, err);
+        // The client left (aborted body, closed socket): nobody to answer, nothing to log.
+        // (req.destroyed alone is no sign: a request stream destroys itself once its body is read.)
+        if (res.destroyed || req.socket.destroyed) return void res.destroy();
+        if (err instanceof TrafficError && err.retriable) {
+          // A store that timed out or cannot be reached: say so, briefly, without a stack.
+          log.warn({ method: req.method, path: redactedTarget(req.url).split('?')[0], msg: err.message }, 'store unavailable');
+          if (!res.headersSent && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', '5');
+          return fail(res, 503, err.message, err.code);
+        }
+        // Not the client's fault: log the detail here, tell the client only that it failed.
+        log.error({ method: req.method, path: redactedTarget(req.url).split('?')[0], err }, 'request failed');
+        fail(res, 500, 'internal error while handling the request');
+      });
+    },
+  );
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.maxConnections = limits.maxConnections;
+  // Requests the parser refuses (bad request line, smuggling headers, oversized headers, timeouts)
+  // get a short JSON answer and a closed socket; none is logged.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+    const [status, msg] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'request headers too large']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'request not received in time']
+          : [400, 'malformed HTTP request'];
+    const body = JSON.stringify({ code: status, msg, error: 'BAD_REQUEST', data: null });
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
-  server.keepAliveTimeout = 5_000;
 
   return {
     server,
     async shutdown(graceMs = 3000) {
-      for (const res of sse) res.end();
+      hub.closeAll();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
@@ -575,18 +568,3 @@ function predictTotal(p: FlowPredictor, hour: number, weekend: 0 | 1, kkmc?: str
 function round1(x: number): number {
   return Math.round(x * 10) / 10;
 }
-
-function serveFile(res: ServerResponse, file: string): void {
-  const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
-  if (!existsSync(file) || !statSync(file).isFile()) {
-    fail(res, 404, `static file missing: ${path.basename(file)}`);
-    return;
-  }
-  res.writeHead(200, {
-    'Content-Type': type,
-    'Content-Length': statSync(file).size,
-    'Cache-Control': 'public, max-age=300',
-  });
-  createReadStream(file).pipe(res);
-}
-

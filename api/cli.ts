@@ -10,7 +10,7 @@ import { int, optStr, parseFlags } from '../core/args.ts';
 import type { Command } from '../core/command.ts';
 import { openApiDeps, type ApiDepsOptions } from './compose.ts';
 import { createApiApp } from './app.ts';
-import { parseCorsOrigins } from './http.ts';
+import { appSecurityDeps, readApiServerOptions } from './options.ts';
 import { createLogger } from '../core/log.ts';
 
 const log = createLogger('api');
@@ -18,13 +18,18 @@ const log = createLogger('api');
 const usage = `usage: traffic api [--port N] [--host H] [--data-dir DIR] [--model FILE] [--redis URL] [--mysql URL[,URL…]]
 
   --port N        listen port (TRAFFIC_PORT, default 5000)
-  --host H        listen address (default 127.0.0.1)
+  --host H        listen address (default 127.0.0.1; listening wider, list the names clients
+                  use in TRAFFIC_ALLOWED_HOSTS, or they get 421)
   --data-dir DIR  data dir with the embedded store and model (TRAFFIC_DATA_DIR, default data/out)
   --model FILE    flow model JSON (default <data-dir>/traffic_flow_model.json when present)
   --redis URL     read alerts from Redis list traffic:warnings and congestion level changes from
                   traffic:congestion (TRAFFIC_REDIS; default in-process alerts, no congestion)
   --mysql URLS    query the MySQL shards (TRAFFIC_MYSQL; default the embedded store)
-  CORS: TRAFFIC_CORS_ORIGINS (default *); API key: TRAFFIC_API_KEY (header X-API-Key)`;
+
+  Safety settings (env; SECURITY.md): TRAFFIC_API_KEY (header X-API-Key), TRAFFIC_CORS_ORIGINS
+  (default none), TRAFFIC_ALLOWED_HOSTS (default loopback only), TRAFFIC_SSE_MAX,
+  TRAFFIC_QUERY_TIMEOUT_MS, TRAFFIC_HEADERS_TIMEOUT_MS, TRAFFIC_REQUEST_TIMEOUT_MS,
+  TRAFFIC_KEEPALIVE_TIMEOUT_MS, TRAFFIC_MAX_CONNECTIONS`;
 
 export const command: Command = {
   name: 'api',
@@ -32,6 +37,7 @@ export const command: Command = {
   usage,
   async run(argv) {
     const env = readEnv();
+    const server = readApiServerOptions();
     const { values } = parseFlags(argv, {
       port: { type: 'string' },
       host: { type: 'string' },
@@ -47,13 +53,13 @@ export const command: Command = {
       model: optStr(values.model, 'model'),
       redis: optStr(values.redis, 'redis') ?? env.redis,
       mysql: optStr(values.mysql, 'mysql')?.split(',') ?? env.mysql,
+      queryTimeoutMs: server.queryTimeoutMs,
     };
     const deps = await openApiDeps(opts);
     const app = createApiApp({
       ...deps,
-      cors: parseCorsOrigins(env.corsOrigins),
+      ...appSecurityDeps(server),
       statsCacheMs: env.statsCacheMs,
-      ...(env.apiKey ? { apiKey: env.apiKey } : {}),
     });
     try {
       await new Promise<void>((resolve, reject) => {

@@ -19,6 +19,8 @@ export interface ApiDepsOptions {
   model?: string | undefined;
   redis?: string | undefined;
   mysql?: string[] | undefined;
+  /** Longest a store query may run (ms, 0 = no limit); beyond it the API answers 503. */
+  queryTimeoutMs?: number | undefined;
   /** An already open store / feed (one-process platform). */
   store?: TrafficStore;
   alerts?: AlertFeed;
@@ -35,13 +37,14 @@ export interface ApiDeps {
   close(): Promise<void>;
 }
 
-export async function openStore(opts: { dataDir: string; mysql?: string[] | undefined }): Promise<TrafficStore> {
+export async function openStore(opts: { dataDir: string; mysql?: string[] | undefined; queryTimeoutMs?: number | undefined }): Promise<TrafficStore> {
+  const timeout = opts.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: opts.queryTimeoutMs };
   if (opts.mysql && opts.mysql.length) {
     // Loaded only when asked for: the embedded platform never pays for mysql2.
     const { openMysqlApiStore } = await import('../store/api-store.ts');
-    return openMysqlApiStore(opts.mysql);
+    return openMysqlApiStore(opts.mysql, timeout);
   }
-  return EmbeddedStore.open(path.join(opts.dataDir, EMBEDDED_DB_FILE));
+  return EmbeddedStore.open(path.join(opts.dataDir, EMBEDDED_DB_FILE), timeout);
 }
 
 export async function loadFlowPredictor(file: string): Promise<FlowPredictor> {

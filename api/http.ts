@@ -1,7 +1,8 @@
 /**
  * The little HTTP framework the API needs, on node:http only: a routing table, the reply
- * envelope `{code, msg, data}`, typed client errors, JSON bodies with a size limit, CORS with
- * preflight and an optional API key. Errors never leak a stack to the client.
+ * envelope `{code, msg, data}`, typed client errors and JSON bodies with a size limit. Errors
+ * never leak a stack to the client. The checks every request passes first (Host, Origin/CORS,
+ * security headers, API key) are in guard.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TrafficError, type ErrorCode } from '../core/errors.ts';
@@ -59,7 +60,7 @@ export function failWith(res: ServerResponse, err: TrafficError): void {
   fail(res, err.httpStatus, err.message, err.code);
 }
 
-/** Reads a JSON body up to `limit` bytes; 413 past it, 400 for invalid JSON. */
+/** Reads a JSON body up to `limit` bytes; 413 past it, 400 for invalid JSON or a body cut off by the client. */
 export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limit) {
@@ -68,51 +69,46 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      req.resume();
-      throw new TrafficError('PAYLOAD_TOO_LARGE', `request body too large: over ${limit} bytes`);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        req.resume();
+        throw new TrafficError('PAYLOAD_TOO_LARGE', `request body too large: over ${limit} bytes`);
+      }
+      chunks.push(chunk as Buffer);
     }
-    chunks.push(chunk as Buffer);
+  } catch (err) {
+    if (err instanceof TrafficError) throw err;
+    throw badRequest('request body aborted before it was complete');
   }
+  if (req.aborted || !req.complete) throw badRequest('request body aborted before it was complete');
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return {};
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw badRequest(`invalid JSON body: ${(err as Error).message}`);
+    const why = err instanceof RangeError ? 'nested too deeply' : (err as Error).message;
+    throw badRequest(`invalid JSON body: ${why}`);
+  }
+}
+
+/** A POST body must say it is JSON: a cross-site form cannot, so it cannot post here without a CORS preflight. */
+export function requireJson(req: IncomingMessage): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new TrafficError('UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json, got ${JSON.stringify(type || '(none)')}`);
   }
 }
 
 export interface CorsPolicy {
-  /** `*` or an explicit list of origins. */
-  origins: '*' | string[];
+  /** `*` (explicitly configured) or the list of origins allowed to read replies cross-origin. */
+  origins: '*' | readonly string[];
 }
 
+/** TRAFFIC_CORS_ORIGINS → policy: empty means no cross-origin reader at all (the default). */
 export function parseCorsOrigins(value: string): CorsPolicy {
   const v = value.trim();
-  if (v === '*' || v === '') return { origins: '*' };
+  if (v === '*') return { origins: '*' };
   return { origins: v.split(',').map((s) => s.trim()).filter(Boolean) };
-}
-
-/** Sets CORS headers; returns true when the request was a preflight that has been answered. */
-export function applyCors(req: IncomingMessage, res: ServerResponse, policy: CorsPolicy): boolean {
-  const origin = req.headers.origin;
-  if (policy.origins === '*') {
-    res.setHeader('Access-Control-Allow-Origin', '*');
-  } else if (origin && policy.origins.includes(origin)) {
-    res.setHeader('Access-Control-Allow-Origin', origin);
-    res.setHeader('Vary', 'Origin');
-  }
-  if (req.method === 'OPTIONS') {
-    res.writeHead(204, {
-      'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
-      'Access-Control-Allow-Headers': 'Content-Type, X-API-Key',
-      'Access-Control-Max-Age': '600',
-    });
-    res.end();
-    return true;
-  }
-  return false;
 }

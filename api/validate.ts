@@ -4,6 +4,7 @@
  */
 import { TrafficError } from '../core/errors.ts';
 import { badRequest } from './http.ts';
+import { isValidCheckpointCode, MAX_CODE_LENGTH } from '../core/checkpoint-code.ts';
 import { parseGcsjText } from '../core/time.ts';
 import type { QueryFilter } from '../store/store-api.ts';
 
@@ -64,11 +65,21 @@ function optString(body: Record<string, unknown>, field: string, maxLen: number)
   return s === '' ? undefined : s;
 }
 
+/** 400 unless `code` has the shape of a checkpoint code (core/checkpoint-code.ts). */
+export function checkpointCodeParam(code: string, field = 'kkmc'): string {
+  if (!isValidCheckpointCode(code)) {
+    const shown = code.length > 48 ? code.slice(0, 48) + '…' : code;
+    throw badRequest(`${field} is not a checkpoint code (1–${MAX_CODE_LENGTH} of A-Z a-z 0-9 _ -): ${JSON.stringify(shown)}`);
+  }
+  return code;
+}
+
 /**
- * POST /api/query body. `isKnownCheckpoint` lets the caller reject an unknown code with a 400
- * (a typo should not look like "no passes").
+ * POST /api/query body. The checkpoint code is checked for its shape here; whether the store knows
+ * it is the caller's question (the app asks the store, so a typo is a 400, not "no passes").
+ * `isKnownCheckpoint`, when given, is asked too.
  */
-export function parseQueryRequest(body: unknown, isKnownCheckpoint: (code: string) => boolean): QueryRequest {
+export function parseQueryRequest(body: unknown, isKnownCheckpoint?: (code: string) => boolean): QueryRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw badRequest(`body must be a JSON object, got ${typeName(body)}`);
   }
@@ -79,7 +90,8 @@ export function parseQueryRequest(body: unknown, isKnownCheckpoint: (code: strin
   const filter: QueryFilter = {};
   const kkmc = optString(b, 'kkmc', 64);
   if (kkmc !== undefined) {
-    if (!isKnownCheckpoint(kkmc)) throw new TrafficError('UNKNOWN_CHECKPOINT', `unknown checkpoint "${kkmc}"`);
+    checkpointCodeParam(kkmc);
+    if (isKnownCheckpoint && !isKnownCheckpoint(kkmc)) throw new TrafficError('UNKNOWN_CHECKPOINT', `unknown checkpoint ${JSON.stringify(kkmc)}`);
     filter.kkmc = kkmc;
   }
   const hphm = optString(b, 'hphm', 32);
@@ -107,7 +119,7 @@ export function parseQueryRequest(body: unknown, isKnownCheckpoint: (code: strin
 }
 
 /** The same filter from a query string (CSV export link of the query page). */
-export function parseFilterParams(params: URLSearchParams, isKnownCheckpoint: (code: string) => boolean): QueryFilter {
+export function parseFilterParams(params: URLSearchParams, isKnownCheckpoint?: (code: string) => boolean): QueryFilter {
   const body: Record<string, unknown> = {};
   for (const [k, v] of params) if (k !== 'key') body[k] = v;
   delete body.page;
@@ -139,6 +151,7 @@ export function parseSeriesParams(params: URLSearchParams): SeriesRequest {
   const kkmc = (params.get('kkmc') ?? '').trim();
   if (!kkmc) throw badRequest('kkmc is required');
   if (kkmc.length > 64) throw badRequest('kkmc is too long (max 64 characters)');
+  checkpointCodeParam(kkmc);
   const raw = params.get('date');
   return { kkmc, date: raw === null || raw === '' ? undefined : validDate(raw.trim(), 'date') };
 }

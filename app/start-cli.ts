@@ -18,7 +18,7 @@ import { InProcessAlertFeed, RedisAlertFeed, type AlertFeed } from '../api/alert
 import { createApiApp } from '../api/app.ts';
 import { InProcessCongestionFeed, ThresholdsFile } from '../api/congestion.ts';
 import { loadFlowPredictor } from '../api/compose.ts';
-import { parseCorsOrigins } from '../api/http.ts';
+import { appSecurityDeps, readApiServerOptions } from '../api/options.ts';
 import { DEFAULT_RAW_DIR } from '../etl/cli.ts';
 import { listRawFiles } from '../etl/read/raw.ts';
 import { runEtl } from '../etl/runner.ts';
@@ -96,6 +96,7 @@ export const command: Command = {
   usage,
   async run(argv) {
     const env = readEnv();
+    const apiOptions = readApiServerOptions();
     const { values } = parseFlags(argv, {
       raw: { type: 'string' },
       'data-dir': { type: 'string' },
@@ -151,14 +152,14 @@ export const command: Command = {
       await shards.ensureSchema();
       if (existsSync(dimFile)) await shards.replaceKkmcInfo(await readDimension(dimFile));
       await ensureFlowWindowTable(shards);
-      store = new MysqlApiStore(shards);
+      store = new MysqlApiStore(shards, { queryTimeoutMs: apiOptions.queryTimeoutMs });
       windowStore = {
         where: 'mysql',
         write: async (rows) => void (rows.length && (await upsertFlowWindows(shards, rows))),
         close: async () => {},
       };
     } else {
-      const embedded = await EmbeddedStore.open(path.join(dataDir, EMBEDDED_DB_FILE));
+      const embedded = await EmbeddedStore.open(path.join(dataDir, EMBEDDED_DB_FILE), { queryTimeoutMs: apiOptions.queryTimeoutMs });
       if (existsSync(dimFile)) await embedded.loadDimensionCsv(dimFile);
       // Through the store's own connection: DuckDB allows one writer process per file.
       await ensureFlowWindowTableDuckDB(embedded);
@@ -201,9 +202,8 @@ export const command: Command = {
       congestion: new InProcessCongestionFeed(congestionState),
       thresholds: () => thresholdsView.get(),
       health,
-      cors: parseCorsOrigins(env.corsOrigins),
+      ...appSecurityDeps(apiOptions),
       statsCacheMs: env.statsCacheMs,
-      ...(env.apiKey ? { apiKey: env.apiKey } : {}),
     });
     await new Promise<void>((resolve, reject) => {
       app.server.once('error', (err) => reject(new TrafficError('SERVICE_UNAVAILABLE', `cannot listen on port ${port}: ${(err as Error).message}`)));

@@ -172,7 +172,10 @@ async function sampleLatency(
     while (next < n) {
       next++;
       const t0 = performance.now();
-      const r = await fetch(base + req.path, req.body === undefined ? {} : { method: 'POST', body: JSON.stringify(req.body) });
+      const r = await fetch(
+        base + req.path,
+        req.body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(req.body) },
+      );
       await r.arrayBuffer();
       if (!r.ok) throw new Error(`${req.path}: HTTP ${r.status}`);
       times.push(performance.now() - t0);

@@ -45,7 +45,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): TrafficEnv {
     port: port === undefined ? DEFAULTS.port : Number(port),
     dataDir: path.resolve(nonEmpty(env.TRAFFIC_DATA_DIR) ?? DEFAULTS.dataDir),
     ttlDays: ttl === undefined ? DEFAULTS.ttlDays : Number(ttl),
-    corsOrigins: nonEmpty(env.TRAFFIC_CORS_ORIGINS) ?? '*',
+    // No cross-origin reader unless listed (the API's own options check the list: api/options.ts).
+    corsOrigins: nonEmpty(env.TRAFFIC_CORS_ORIGINS) ?? '',
     apiKey: nonEmpty(env.TRAFFIC_API_KEY),
     statsCacheMs: nonEmpty(env.TRAFFIC_STATS_CACHE_MS) === undefined ? 2000 : Number(env.TRAFFIC_STATS_CACHE_MS),
   };

@@ -20,20 +20,40 @@ export interface CsvParseStats {
   emptyLines: number;
 }
 
+/**
+ * Longest record held while waiting for its end (characters). Real records are ~100 characters;
+ * without a bound, a line that never ends or a quote that is never closed would make the parser
+ * hold (and rescan) the rest of the file: memory and time would grow with the square of it.
+ * Past the bound the record is cut off as an error record and reading goes on (see drain).
+ */
+export const MAX_RECORD_CHARS = 1 << 20;
+/** Raw text kept of a record cut off for its length. */
+const RAW_KEEP = 1000;
+
 export class CsvParser {
   private buf = '';
   private line = 1;
+  /** Inside a line longer than MAX_RECORD_CHARS: input is dropped up to its newline. */
+  private skipping = false;
   readonly stats: CsvParseStats = { records: 0, emptyLines: 0 };
 
   constructor(private readonly onRecord: (rec: CsvRecord) => void) {}
 
   push(text: string): void {
+    if (this.skipping) {
+      const nl = text.indexOf('\n');
+      if (nl === -1) return;
+      this.skipping = false;
+      this.line++;
+      text = text.slice(nl + 1);
+    }
     this.buf = this.buf.length ? this.buf + text : text;
     this.drain(false);
   }
 
   end(): void {
-    this.drain(true);
+    if (!this.skipping) this.drain(true);
+    this.skipping = false;
     this.buf = '';
   }
 
@@ -43,7 +63,20 @@ export class CsvParser {
     let pos = 0;
     while (pos < n) {
       const nl = buf.indexOf('\n', pos);
-      if (nl === -1 && !final) break;
+      if (nl === -1 && !final) {
+        if (n - pos > MAX_RECORD_CHARS) {
+          // A line with no end in sight: one error record for it, the rest of it is skipped.
+          this.emit({
+            fields: [],
+            line: this.line,
+            raw: buf.slice(pos, pos + RAW_KEEP) + '…',
+            error: `line longer than ${MAX_RECORD_CHARS} characters`,
+          });
+          this.skipping = true;
+          pos = n;
+        }
+        break;
+      }
       const end = nl === -1 ? n : nl;
       const lineEnd = end > pos && buf.charCodeAt(end - 1) === 13 ? end - 1 : end;
       const text = buf.slice(pos, lineEnd);
@@ -78,7 +111,23 @@ export class CsvParser {
         }
       }
       const r = scanRecord(buf, pos, final);
-      if (r === null) break; // a quoted field continues past what we have: wait for more input
+      if (r === null) {
+        // A quoted field continues past what we have: wait for more input, unless it has run on
+        // for too long. Then its opening quote is taken for a stray one: the record's first line
+        // becomes an error record and parsing resumes on the next line.
+        if (n - pos > MAX_RECORD_CHARS) {
+          this.emit({
+            fields: [],
+            line: this.line,
+            raw: text.length > RAW_KEEP ? text.slice(0, RAW_KEEP) + '…' : text,
+            error: `quoted field not closed within ${MAX_RECORD_CHARS} characters`,
+          });
+          this.line++;
+          pos = end + 1;
+          continue;
+        }
+        break;
+      }
       const raw = buf.slice(pos, r.end).replace(/\r$/, '');
       const rec: CsvRecord = { fields: r.fields, line: this.line, raw };
       if (r.error) rec.error = r.error;

@@ -19,6 +19,12 @@ export const ERROR_CODES = {
   // Requests to the API: the client must change the request (HTTP status beside each).
   BAD_REQUEST: { retriable: false, exit: 2, http: 400 },
   UNAUTHORIZED: { retriable: false, exit: 2, http: 401 },
+  /** A cross-origin request from an origin not in TRAFFIC_CORS_ORIGINS. */
+  FORBIDDEN: { retriable: false, exit: 2, http: 403 },
+  /** A POST body that is not declared as JSON. */
+  UNSUPPORTED_MEDIA_TYPE: { retriable: false, exit: 2, http: 415 },
+  /** A Host header that is not loopback or in TRAFFIC_ALLOWED_HOSTS (DNS rebinding). */
+  MISDIRECTED_REQUEST: { retriable: false, exit: 2, http: 421 },
   NOT_FOUND: { retriable: false, exit: 2, http: 404 },
   METHOD_NOT_ALLOWED: { retriable: false, exit: 2, http: 405 },
   PAYLOAD_TOO_LARGE: { retriable: false, exit: 2, http: 413 },

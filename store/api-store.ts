@@ -17,6 +17,7 @@ import {
   type QueryFilter,
   type TrafficStore,
 } from './store-api.ts';
+import { TrafficError } from '../core/errors.ts';
 import { ShardedStore, storeError, type Shard } from './mysql.ts';
 
 const SELECT_PASS = `gcxh, xzqhmc, kkmc, fxlx, DATE_FORMAT(gcsj, '%Y-%m-%d %H:%i:%s') AS gcsj, hpzl, hphm, clppxh,
@@ -58,15 +59,65 @@ function byValueThenName(a: NameValue, b: NameValue): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-async function rows(pool: Pool, sql: string, params: unknown[]): Promise<RowDataPacket[]> {
-  const [r] = await pool.query<RowDataPacket[]>(sql, params);
-  return r;
+export interface MysqlApiStoreOptions {
+  /**
+   * Longest a read may take, ms (0 = no limit). The server stops the statement (MariaDB
+   * max_statement_time, MySQL MAX_EXECUTION_TIME) and the client gives up a little later in any
+   * case; either way the read fails with SERVICE_UNAVAILABLE (the API answers 503).
+   */
+  queryTimeoutMs?: number;
 }
+
+type Flavor = 'mariadb' | 'mysql';
 
 export class MysqlApiStore implements TrafficStore {
   readonly kind = 'mysql' as const;
+  private readonly queryTimeoutMs: number;
+  private flavor: Promise<Flavor> | null = null;
 
-  constructor(readonly sharded: ShardedStore) {}
+  constructor(
+    readonly sharded: ShardedStore,
+    opts: MysqlApiStoreOptions = {},
+  ) {
+    this.queryTimeoutMs = opts.queryTimeoutMs ?? 0;
+  }
+
+  /** One read on one shard, bounded by the query timeout. */
+  private async read(pool: Pool, sql: string, params: unknown[]): Promise<RowDataPacket[]> {
+    const ms = this.queryTimeoutMs;
+    if (ms <= 0) {
+      const [r] = await pool.query<RowDataPacket[]>(sql, params);
+      return r;
+    }
+    // The server stops the statement itself (freeing its threads and locks); the client-side
+    // timeout, a second later, covers a server that cannot (or a connection that hangs).
+    const limited =
+      (await this.serverFlavor(pool)) === 'mariadb'
+        ? `SET STATEMENT max_statement_time=${(ms / 1000).toFixed(3)} FOR ${sql}`
+        : sql.replace(/^\s*SELECT\b/i, `SELECT /*+ MAX_EXECUTION_TIME(${ms}) */`);
+    try {
+      const [r] = await pool.query<RowDataPacket[]>({ sql: limited, timeout: ms + 1000 }, params);
+      return r;
+    } catch (err) {
+      const e = err as { code?: string; errno?: number };
+      if (e.code === 'PROTOCOL_SEQUENCE_TIMEOUT' || e.errno === 1969 || e.errno === 3024) {
+        throw new TrafficError('SERVICE_UNAVAILABLE', `MySQL query timed out after ${ms} ms (TRAFFIC_QUERY_TIMEOUT_MS)`, {}, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** MariaDB and MySQL spell a statement time limit differently; asked once. */
+  private serverFlavor(pool: Pool): Promise<Flavor> {
+    this.flavor ??= pool.query<RowDataPacket[]>('SELECT VERSION() AS v').then(
+      ([r]) => (/mariadb/i.test(String(r[0]?.v ?? '')) ? 'mariadb' : 'mysql'),
+      (err: unknown) => {
+        this.flavor = null;
+        throw err;
+      },
+    );
+    return this.flavor;
+  }
 
   /** Only the shard that holds a checkpoint's rows when the filter names one. */
   private shardsFor(f: QueryFilter): readonly Shard[] {
@@ -85,9 +136,9 @@ export class MysqlApiStore implements TrafficStore {
     const w = where(f);
     const need = page * size;
     const parts = await this.fan(shards, 'query', async (pool) => {
-      const [count] = await rows(pool, `SELECT COUNT(*) AS n FROM traffic_data ${w.sql}`, w.params);
+      const [count] = await this.read(pool, `SELECT COUNT(*) AS n FROM traffic_data ${w.sql}`, w.params);
       // Each shard's first page*size rows contain the merged page.
-      const top = await rows(pool, `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ${ORDER} LIMIT ?`, [...w.params, need]);
+      const top = await this.read(pool, `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ${ORDER} LIMIT ?`, [...w.params, need]);
       return { n: Number(count?.n ?? 0), rows: top.map(toPass) };
     });
     const merged = parts.flatMap((p) => p.rows).sort(passOrder);
@@ -158,7 +209,7 @@ export class MysqlApiStore implements TrafficStore {
   }
 
   private async sumBy(sql: string, params: unknown[], shards: readonly Shard[] = this.sharded.shards): Promise<Map<string, number>> {
-    const parts = await this.fan(shards, 'stats', (pool) => rows(pool, sql, params));
+    const parts = await this.fan(shards, 'stats', (pool) => this.read(pool, sql, params));
     const m = new Map<string, number>();
     for (const part of parts) for (const r of part) m.set(String(r.k), (m.get(String(r.k)) ?? 0) + Number(r.n));
     return m;
@@ -202,7 +253,7 @@ export class MysqlApiStore implements TrafficStore {
 
   async latestGcsj(): Promise<string | null> {
     const parts = await this.fan(this.sharded.shards, 'latest', (pool) =>
-      rows(pool, `SELECT DATE_FORMAT(MAX(gcsj), '%Y-%m-%d %H:%i:%s') AS t FROM traffic_data`, []),
+      this.read(pool, `SELECT DATE_FORMAT(MAX(gcsj), '%Y-%m-%d %H:%i:%s') AS t FROM traffic_data`, []),
     );
     let best: string | null = null;
     for (const p of parts) {
@@ -254,7 +305,8 @@ export class MysqlApiStore implements TrafficStore {
   }
 
   async total(): Promise<number> {
-    return (await this.sharded.counts()).reduce((a, b) => a + b, 0);
+    const parts = await this.fan(this.sharded.shards, 'count', (pool) => this.read(pool, 'SELECT COUNT(*) AS n FROM traffic_data', []));
+    return parts.reduce((s, p) => s + Number(p[0]?.n ?? 0), 0);
   }
 
   async checkpointCount(): Promise<number> {
@@ -266,7 +318,7 @@ export class MysqlApiStore implements TrafficStore {
     // kkmc_info is a global table: every shard holds the same rows; read the first.
     const first = this.sharded.shards[0]!;
     const r = await this.sharded.onShard(first, 'kkmc_info', (pool) =>
-      rows(pool, 'SELECT kkmc, kkmc_name, lon, lat FROM kkmc_info ORDER BY kkmc COLLATE utf8mb4_bin', []),
+      this.read(pool, 'SELECT kkmc, kkmc_name, lon, lat FROM kkmc_info ORDER BY kkmc COLLATE utf8mb4_bin', []),
     );
     return r.map((x) => ({
       kkmc: String(x.kkmc),
@@ -274,6 +326,17 @@ export class MysqlApiStore implements TrafficStore {
       lon: x.lon == null ? null : Number(x.lon),
       lat: x.lat == null ? null : Number(x.lat),
     }));
+  }
+
+  async hasCheckpoint(kkmc: string): Promise<boolean> {
+    const first = this.sharded.shards[0]!;
+    const dim = await this.sharded.onShard(first, 'kkmc_info', (pool) => this.read(pool, 'SELECT 1 AS x FROM kkmc_info WHERE kkmc = ? LIMIT 1', [kkmc]));
+    if (dim.length) return true;
+    // Rows of a checkpoint live on its shard only; (kkmc, gcsj) is indexed.
+    const parts = await this.fan(this.shardsFor({ kkmc }), 'checkpoint lookup', (pool) =>
+      this.read(pool, 'SELECT 1 AS x FROM traffic_data WHERE kkmc = ? LIMIT 1', [kkmc]),
+    );
+    return parts.some((p) => p.length > 0);
   }
 
   async insert(rowsIn: readonly MasterRow[]): Promise<number> {
@@ -295,8 +358,8 @@ export class MysqlApiStore implements TrafficStore {
   }
 }
 
-export async function openMysqlApiStore(urls: string[]): Promise<TrafficStore> {
+export async function openMysqlApiStore(urls: string[], opts: MysqlApiStoreOptions = {}): Promise<TrafficStore> {
   const sharded = ShardedStore.open({ urls });
   await sharded.ensureSchema();
-  return new MysqlApiStore(sharded);
+  return new MysqlApiStore(sharded, opts);
 }

@@ -9,6 +9,7 @@
  * equal to every other, so GROUP BY kkmc would merge distinct checkpoints. Text columns people
  * search (plates, names) keep the case-insensitive default.
  */
+import { checkpointCodeProblem } from '../core/checkpoint-code.ts';
 import { DIMENSION_COLUMNS, F, MASTER_COLUMNS, type MasterRow } from '../core/schema.ts';
 
 export const TRAFFIC_TABLE = 'traffic_data';
@@ -58,13 +59,14 @@ export const CREATE_KKMC_INFO = `CREATE TABLE IF NOT EXISTS ${KKMC_TABLE} (
 
 /**
  * Why a master row cannot be stored, or null when it can. Checks what the server would otherwise
- * coerce or truncate: field count, empty key fields, a GCSJ that is not a real calendar time,
- * 0/1 flags, field widths.
+ * coerce or truncate: field count, empty key fields, a KKMC that is not a checkpoint code (codes
+ * reach pages, logs and exports), a GCSJ that is not a real calendar time, 0/1 flags, field widths.
  */
 export function storeRowProblem(row: readonly string[]): string | null {
   if (row.length !== MASTER_COLUMNS.length) return `expected ${MASTER_COLUMNS.length} fields, got ${row.length}`;
   if (!row[F.GCXH]) return 'GCXH empty';
-  if (!row[F.KKMC]) return 'KKMC empty';
+  const kkmc = checkpointCodeProblem(row[F.KKMC] ?? '');
+  if (kkmc) return kkmc;
   const gcsj = row[F.GCSJ] ?? '';
   if (!isStoreTime(gcsj)) return `GCSJ not a valid YYYY-MM-DD HH:mm:ss time: "${gcsj}"`;
   for (const i of [F.IS_WEEKEND, F.IS_PEAK_HOUR]) {

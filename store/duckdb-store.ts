@@ -6,11 +6,14 @@
  * DuckDB allows one read-write process per file: the API, the stream sink and `traffic load`
  * share it inside one process (`traffic start`); run `load` before `api`, not beside it.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { TrafficError } from '../core/errors.ts';
-import { DIMENSION_COLUMNS, type MasterRow } from '../core/schema.ts';
+import { openCsvTable, TextFileWriter } from '../core/io.ts';
+import { DIMENSION_COLUMNS, MASTER_COLUMNS, type MasterRow, type Reject } from '../core/schema.ts';
+import { storeRowProblem } from './ddl.ts';
 import {
   filterWhere,
   type FilterDialect,
@@ -85,9 +88,15 @@ export class EmbeddedStore implements TrafficStore {
     private readonly conn: DuckDBConnection,
     private readonly readers: Lane[],
     readonly file: string,
+    private readonly queryTimeoutMs: number,
   ) {}
 
-  static async open(file: string): Promise<EmbeddedStore> {
+  /**
+   * `queryTimeoutMs` (0 = none) bounds each read from the moment it starts running: past it the
+   * query is interrupted and fails with SERVICE_UNAVAILABLE (the API answers 503). Writes are
+   * never interrupted.
+   */
+  static async open(file: string, opts: { queryTimeoutMs?: number } = {}): Promise<EmbeddedStore> {
     if (file !== ':memory:') await mkdir(path.dirname(path.resolve(file)), { recursive: true });
     let instance: DuckDBInstance;
     try {
@@ -103,7 +112,7 @@ export class EmbeddedStore implements TrafficStore {
     for (const sql of DDL) await conn.run(sql);
     const readers: Lane[] = [];
     for (let i = 0; i < READERS; i++) readers.push({ conn: await instance.connect(), queue: Promise.resolve(), pending: 0 });
-    return new EmbeddedStore(instance, conn, readers, file);
+    return new EmbeddedStore(instance, conn, readers, file, opts.queryTimeoutMs ?? 0);
   }
 
   /**
@@ -117,13 +126,32 @@ export class EmbeddedStore implements TrafficStore {
   }
 
   /** Reads go to the least busy read connection; DuckDB runs them in parallel. */
-  private async rows(sql: string, params: DuckDBValue[] = []): Promise<Record<string, unknown>[]> {
+  private async rows(sql: string, params: DuckDBValue[] = [], timed = true): Promise<Record<string, unknown>[]> {
     let lane = this.readers[0]!;
     for (const r of this.readers) if (r.pending < lane.pending) lane = r;
     lane.pending++;
+    const limit = timed ? this.queryTimeoutMs : 0;
     const run = async (): Promise<Record<string, unknown>[]> => {
-      const reader = await lane.conn.runAndReadAll(sql, params);
-      return reader.getRowObjectsJS() as Record<string, unknown>[];
+      let timedOut = false;
+      // A lane runs one statement at a time, so the statement interrupted is this one.
+      const timer =
+        limit > 0
+          ? setTimeout(() => {
+              timedOut = true;
+              lane.conn.interrupt();
+            }, limit)
+          : undefined;
+      try {
+        const reader = await lane.conn.runAndReadAll(sql, params);
+        return reader.getRowObjectsJS() as Record<string, unknown>[];
+      } catch (err) {
+        if (timedOut) {
+          throw new TrafficError('SERVICE_UNAVAILABLE', `embedded store query timed out after ${limit} ms (TRAFFIC_QUERY_TIMEOUT_MS)`, {}, { cause: err });
+        }
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
     };
     const next = lane.queue.then(run, run).finally(() => lane.pending--);
     lane.queue = next.catch(() => undefined);
@@ -274,6 +302,12 @@ export class EmbeddedStore implements TrafficStore {
     return Number(r?.n ?? 0);
   }
 
+  /** Row count for the writers' own bookkeeping: never interrupted by the API's query timeout. */
+  private async rowCount(): Promise<number> {
+    const [r] = await this.rows(`SELECT count(*) AS n FROM traffic_data`, [], false);
+    return Number(r?.n ?? 0);
+  }
+
   async checkpointCount(): Promise<number> {
     const [r] = await this.rows(`SELECT count(DISTINCT kkmc) AS n FROM traffic_data`);
     return Number(r?.n ?? 0);
@@ -289,13 +323,21 @@ export class EmbeddedStore implements TrafficStore {
     }));
   }
 
+  async hasCheckpoint(kkmc: string): Promise<boolean> {
+    const rows = await this.rows(
+      `SELECT 1 AS x FROM kkmc_info WHERE kkmc = ? UNION ALL (SELECT 1 AS x FROM traffic_data WHERE kkmc = ? LIMIT 1) LIMIT 1`,
+      [kkmc, kkmc],
+    );
+    return rows.length > 0;
+  }
+
   async insert(rows: readonly MasterRow[]): Promise<number> {
     if (rows.length === 0) return 0;
     return timeStoreWrite('duckdb', () => this.insertBatches(rows));
   }
 
   private async insertBatches(rows: readonly MasterRow[]): Promise<number> {
-    const before = await this.total();
+    const before = await this.rowCount();
     const batch = 500;
     for (let i = 0; i < rows.length; i += batch) {
       const part = rows.slice(i, i + batch);
@@ -314,7 +356,7 @@ export class EmbeddedStore implements TrafficStore {
         ),
       );
     }
-    return (await this.total()) - before;
+    return (await this.rowCount()) - before;
   }
 
   /**
@@ -352,18 +394,58 @@ export class EmbeddedStore implements TrafficStore {
     return this.serial(async () => Number((await this.conn.run(`DELETE FROM traffic_data WHERE gcsj < CAST(? AS TIMESTAMP)`, [cutoff])).rowsChanged));
   }
 
-  /** Bulk load of a master CSV (UTF-8, header, 12 columns); idempotent. Returns rows added. */
-  async loadMasterCsv(file: string): Promise<number> {
-    const before = await this.total();
-    const types = PASS_COLUMNS.map((c) => `'${c}': '${c === 'is_weekend' || c === 'is_peak_hour' ? 'TINYINT' : c === 'gcsj' ? 'TIMESTAMP' : 'VARCHAR'}'`);
-    await this.serial(() =>
-      this.conn.run(
-        `INSERT OR IGNORE INTO traffic_data SELECT * FROM read_csv(${sqlString(path.resolve(file))},
-           header = true, delim = ',', quote = '"', escape = '"', timestampformat = '%Y-%m-%d %H:%M:%S',
-           columns = {${types.join(', ')}})`,
-      ),
-    );
-    return (await this.total()) - before;
+  /**
+   * Bulk load of a master CSV (UTF-8, header, 12 columns); idempotent. Returns rows added.
+   * Every row is checked first with the MySQL loader's rule (storeRowProblem: a safe checkpoint
+   * code, a real GCSJ, 0/1 flags, widths), so both stores hold the same rows and a bad row goes to
+   * `onReject` with its line and reason instead of failing the whole file. A clean file (the
+   * usual case) is then read by DuckDB directly; otherwise the good rows go through a temporary copy.
+   */
+  async loadMasterCsv(file: string, opts: { onReject?: (r: Reject) => void } = {}): Promise<number> {
+    const clean = await this.checkedCopy(file, opts.onReject);
+    try {
+      const before = await this.rowCount();
+      const types = PASS_COLUMNS.map((c) => `'${c}': '${c === 'is_weekend' || c === 'is_peak_hour' ? 'TINYINT' : c === 'gcsj' ? 'TIMESTAMP' : 'VARCHAR'}'`);
+      await this.serial(() =>
+        this.conn.run(
+          `INSERT OR IGNORE INTO traffic_data SELECT * FROM read_csv(${sqlString(path.resolve(clean?.file ?? file))},
+             header = true, delim = ',', quote = '"', escape = '"', timestampformat = '%Y-%m-%d %H:%M:%S',
+             columns = {${types.join(', ')}})`,
+        ),
+      );
+      return (await this.rowCount()) - before;
+    } finally {
+      if (clean) await rm(clean.dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Checks every row; null when all are good, else a temporary CSV of the good ones. */
+  private async checkedCopy(file: string, onReject?: (r: Reject) => void): Promise<{ dir: string; file: string } | null> {
+    const bad = new Set<number>();
+    {
+      const { rows } = await openCsvTable(file, MASTER_COLUMNS);
+      for await (const rec of rows) {
+        const problem = rec.error ?? storeRowProblem(rec.fields);
+        if (!problem) continue;
+        bad.add(rec.line);
+        onReject?.({ sourceFile: file, line: rec.line, stage: 'load', reason: problem, raw: rec.raw });
+      }
+    }
+    if (bad.size === 0) return null;
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'traffic-load-'));
+    const out = await TextFileWriter.open(path.join(dir, 'clean.csv'));
+    try {
+      out.writeCsv(MASTER_COLUMNS);
+      const { rows } = await openCsvTable(file, MASTER_COLUMNS);
+      for await (const rec of rows) {
+        if (bad.has(rec.line)) continue;
+        const full = out.writeCsv(rec.fields);
+        if (full) await full;
+      }
+    } finally {
+      await out.close();
+    }
+    return { dir, file: path.join(dir, 'clean.csv') };
   }
 
   /** Replaces kkmc_info with a kkmc_dimension.csv. */

@@ -63,7 +63,7 @@ export const command: Command = {
     if (dimFlag && !existsSync(dim!)) throw new TrafficError('INPUT_NOT_FOUND', `dimension CSV not found: ${dim}`, { file: dim });
     const rejectsFile = path.resolve(optStr(values.rejects, 'rejects') ?? path.join(path.dirname(input), 'load_rejects.csv'));
     if (values.mysql === undefined && values.mycat === undefined && !env.mysql) {
-      return loadEmbedded(input, dim, path.join(env.dataDir, EMBEDDED_DB_FILE));
+      return loadEmbedded(input, dim, path.join(env.dataDir, EMBEDDED_DB_FILE), rejectsFile);
     }
     const storeOpts = normalizeStoreOptions(values, env);
 
@@ -110,27 +110,42 @@ export const command: Command = {
 };
 
 /**
- * No MySQL configured: the embedded store. DuckDB reads the (UTF-8, ETL-written) master in one
- * INSERT OR IGNORE … SELECT FROM read_csv; a malformed file fails as a whole with DuckDB's message.
+ * No MySQL configured: the embedded store. Rows are checked with the same rule as for the shards
+ * (bad ones → the rejects file with line and reason); DuckDB then reads the good rows in one
+ * INSERT OR IGNORE … SELECT FROM read_csv.
  */
-async function loadEmbedded(input: string, dim: string | undefined, dbFile: string): Promise<number> {
+async function loadEmbedded(input: string, dim: string | undefined, dbFile: string, rejectsFile: string): Promise<number> {
   const t0 = performance.now();
   process.stderr.write(`load: ${input} → embedded store ${dbFile}\n`);
   const store = await EmbeddedStore.open(dbFile);
+  const rejects = await TextFileWriter.open(rejectsFile);
+  rejects.writeCsv(REJECT_COLUMNS);
+  const reasons: Record<string, number> = {};
+  let rejected = 0;
   try {
     const before = await store.total();
-    const added = await store.loadMasterCsv(input);
+    const added = await store.loadMasterCsv(input, {
+      onReject: (r) => {
+        rejected++;
+        const reason = r.reason.replace(/: ".*$/, '');
+        reasons[reason] = (reasons[reason] ?? 0) + 1;
+        void rejects.writeCsv([r.sourceFile, String(r.line), r.stage, r.reason, r.raw]);
+      },
+    });
     const after = await store.total();
     let dimNote = 'kkmc_info not loaded (--no-dim)';
     if (dim && existsSync(dim)) dimNote = `kkmc_info ${await store.loadDimensionCsv(dim)} rows`;
     else if (dim) dimNote = `kkmc_info not loaded (no ${path.basename(dim)} beside the master)`;
     const seconds = (performance.now() - t0) / 1000;
     process.stderr.write(
-      `load: ${fmtInt(added)} inserted, ${fmtInt(before)} were already stored (${fmtInt(after)} rows now); ${dimNote}; ` +
+      `load: ${fmtInt(added)} inserted, ${fmtInt(before)} were already stored (${fmtInt(after)} rows now), ` +
+        `${fmtInt(rejected)} rejected${rejected ? ` ${JSON.stringify(reasons)} → ${rejectsFile}` : ''}; ${dimNote}; ` +
         `${seconds.toFixed(1)} s, ${fmtRate(added, seconds)}\n`,
     );
     return 0;
   } finally {
+    await rejects.close();
+    if (rejected === 0) await rm(rejectsFile, { force: true });
     await store.close();
   }
 }

@@ -77,6 +77,11 @@ export interface TrafficStore {
   total(): Promise<number>;
   checkpointCount(): Promise<number>;
   checkpoints(): Promise<CheckpointInfo[]>;
+  /**
+   * Whether a checkpoint code is in the dimension table or has any pass: a point lookup (index on
+   * MySQL, zone maps on DuckDB), never a scan of every row, so an unknown code is cheap to answer.
+   */
+  hasCheckpoint(kkmc: string): Promise<boolean>;
   /** Idempotent on gcxh. */
   insert(rows: readonly MasterRow[]): Promise<number>;
   health(): Promise<{ ok: boolean; detail: string }>;

@@ -1,9 +1,10 @@
 /**
  * The stream record (DESIGN.md "Stream record"): the 12 master fields in master order,
  * tab-separated, UTF-8, no header; one per log line or Kafka message value (key = HPHM).
- * Decoding validates what every consumer relies on; a bad record is returned with the reason
+ * Decoding validates what every consumer relies on (including a KKMC that is a safe checkpoint code); a bad record is returned with the reason
  * so the caller can dead-letter it and go on.
  */
+import { checkpointCodeProblem } from '../core/checkpoint-code.ts';
 import { F, MASTER_COLUMNS, type MasterRow } from '../core/schema.ts';
 import { isCanonicalGcsj } from '../core/time.ts';
 
@@ -30,7 +31,9 @@ export function decodeRecord(text: string): DecodeResult {
     return { ok: false, reason: `expected ${FIELD_COUNT} tab-separated fields, got ${row.length}` };
   }
   if (!row[F.GCXH]) return { ok: false, reason: 'GCXH empty' };
-  if (!row[F.KKMC]) return { ok: false, reason: 'KKMC empty' };
+  // The code is shown on pages, in logs and in exports: only safe characters get in.
+  const kkmcProblem = checkpointCodeProblem(row[F.KKMC]!);
+  if (kkmcProblem) return { ok: false, reason: kkmcProblem };
   if (!isCanonicalGcsj(row[F.GCSJ] ?? '')) return { ok: false, reason: `GCSJ not YYYY-MM-DD HH:mm:ss: "${row[F.GCSJ]}"` };
   const w = row[F.IS_WEEKEND];
   const p = row[F.IS_PEAK_HOUR];

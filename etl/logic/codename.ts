@@ -6,9 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { pinyin } from 'pinyin-pro';
+import { isValidCheckpointCode, MAX_CODE_LENGTH } from '../../core/checkpoint-code.ts';
 import { PROVINCE_BY_CHAR } from '../../core/reference.ts';
 
-export const MAX_CODE_LENGTH = 40;
+export { MAX_CODE_LENGTH };
 
 export interface CheckpointParts {
   /** Road code (`S325`, `G3`) or, for a named road without a number, its pinyin (`Luliang`). */
@@ -144,9 +145,9 @@ export function physicalKey(name: string, p: CheckpointParts): string {
   return ruleCode(p) ? `R|${p.road}|${p.countyZh}|${p.km}` : `N|${cleanName(name)}`;
 }
 
-const CODE_RE = /^[A-Za-z0-9_-]{1,40}$/;
+/** The checkpoint code rule lives in core/checkpoint-code.ts (stream and load check it too). */
 export function isValidCode(code: string): boolean {
-  return CODE_RE.test(code);
+  return isValidCheckpointCode(code);
 }
 
 export interface CodeAssignment {

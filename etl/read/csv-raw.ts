@@ -19,7 +19,19 @@ export async function openCsvFile(
   bytes: number,
 ): Promise<{ info: RawFileInfo; records: AsyncGenerator<RawRecord> }> {
   const stream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
-  const chunks = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  return openCsvChunks(stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>, file, bytes, () => stream.destroy());
+}
+
+/**
+ * The reader over any source of byte chunks (`file` names it in errors and records): the file
+ * reader above, and tests that feed bytes cut at chosen places. `close` releases the source.
+ */
+export async function openCsvChunks(
+  chunks: AsyncIterator<Buffer>,
+  file: string,
+  bytes: number,
+  close: () => void = () => undefined,
+): Promise<{ info: RawFileInfo; records: AsyncGenerator<RawRecord> }> {
   const hash = createHash('sha256');
   const decoder = new StreamDecoder();
   let queue: CsvRecord[] = [];
@@ -66,12 +78,12 @@ export async function openCsvFile(
       await pull();
     }
   } catch (err) {
-    stream.destroy();
+    close();
     throw err;
   }
   const positions = recognizeHeader(header.fields);
   if (!positions) {
-    stream.destroy();
+    close();
     throw new TrafficError('HEADER_UNRECOGNISED', describeHeaderMismatch(header.fields), { file, line: header.line });
   }
   const map = fieldMap(positions, header.fields.length);
@@ -98,7 +110,7 @@ export async function openCsvFile(
       info.bytes = streamed;
       info.encoding = decoder.encoding ?? 'utf-8';
     } finally {
-      stream.destroy();
+      close();
     }
   }
   return { info, records: records() };

@@ -43,6 +43,7 @@ export function readSharedStrings(xml: string | undefined): string[] {
       if (b + tClose.length === end) text = xml.slice(a, b);
     }
     if (text === undefined) text = collectText(xml, gt + 1, end, tOpen, tClose, rPhOpen, rPhClose);
+    text = xmlNewlines(text);
     out.push(text.indexOf('&') === -1 && text.indexOf('_x') === -1 ? text : decodeCellText(text));
     i = xml.indexOf(siOpen, end);
   }
@@ -111,6 +112,10 @@ export interface SheetContext {
   dateKinds: readonly DateKind[];
   date1904: boolean;
 }
+
+/** Excel's last column is XFD = 16384. */
+const MAX_COLUMNS = 16384;
+const BAD_COLUMN = -2;
 
 // Cell types by the first letter of the t attribute (`str` and `s` told apart by length).
 const T_NUMBER = 0;
@@ -191,6 +196,11 @@ export class SheetScanner {
       i += this.rowOpen.length;
     }
     const gt = xml.indexOf('>', i);
+    if (gt === -1 || gt >= this.end) {
+      // A row tag cut off at the end of the sheet: nothing more to read (never scan backwards).
+      this.pos = this.end;
+      return null;
+    }
     const r = rowNumber(xml, i, gt);
     this.lastRow = r > 0 ? r : this.lastRow + 1;
     const row: SheetRow = { r: this.lastRow, cells: [], hasValue: false, needsQuoting: false };
@@ -263,13 +273,14 @@ export class SheetScanner {
           refStart = vStart;
           refEnd = vEnd;
           let n = 0;
-          for (let q = vStart; q < vEnd; q++) {
+          for (let q = vStart; q < vEnd && n <= MAX_COLUMNS; q++) {
             const L = xml.charCodeAt(q);
             if (L >= 65 && L <= 90) n = n * 26 + (L - 64);
             else if (L >= 97 && L <= 122) n = n * 26 + (L - 96);
             else break;
           }
-          if (n > 0) refCol = n - 1;
+          if (n > MAX_COLUMNS) refCol = BAD_COLUMN;
+          else if (n > 0) refCol = n - 1;
         } else if (name === 116 /* t */) {
           type = cellType(xml, vStart, vEnd);
         } else if (name === 115 /* s */) {
@@ -279,7 +290,26 @@ export class SheetScanner {
         }
       }
       if (k >= len) return end;
+      if (refCol === BAD_COLUMN) {
+        // Past Excel's last column (XFD): no sheet holds it; flag the row rather than pad to it.
+        addError(row, `cell ${xml.slice(refStart, Math.min(refEnd, refStart + 20))} is beyond column XFD`);
+        const close = xml.indexOf('>', k);
+        if (close === -1) return end;
+        if (xml.charCodeAt(close - 1) !== 47) {
+          const cEnd = xml.indexOf(this.cClose, close);
+          if (cEnd === -1) return end;
+          j = cEnd + this.cClose.length;
+        } else j = close + 1;
+        continue;
+      }
       col = refCol >= 0 ? refCol : col + 1;
+      if (col >= MAX_COLUMNS) {
+        addError(row, `more than ${MAX_COLUMNS} cells in row ${row.r}`);
+        const close = xml.indexOf('>', k);
+        if (close === -1) return end;
+        j = close + 1;
+        continue;
+      }
       if (ch === 47) {
         // <c …/>: an empty (styled) cell
         const gt = xml.indexOf('>', k);
@@ -347,7 +377,7 @@ export class SheetScanner {
       if (a === -1) return '';
       const e = xml.indexOf(this.isClose, a);
       const t = collectText(xml, a, e === -1 || e > to ? to : e, this.tOpen, this.tClose, this.rPhOpen, this.rPhClose);
-      return decodeCellText(utf8FromLatin1(t));
+      return decodeCellText(xmlNewlines(utf8FromLatin1(t)));
     }
     // <v>…</v> after a formula (<f>) or with attributes.
     const v = findTag(xml, this.vOpen, from, to);
@@ -395,7 +425,7 @@ export class SheetScanner {
         return v;
       }
       default:
-        return decodeCellText(utf8FromLatin1(xml.slice(a, b)));
+        return decodeCellText(xmlNewlines(utf8FromLatin1(xml.slice(a, b))));
     }
   }
 }
@@ -410,6 +440,14 @@ const NEEDS_QUOTING_RE = /[",\r\n]/;
  */
 function utf8FromLatin1(s: string): string {
   return NON_ASCII_RE.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s;
+}
+
+/**
+ * XML 1.0 §2.11: a parser hands on every literal CR LF or lone CR as LF. (A CR the writer meant
+ * is escaped, `&#13;` or `_x000D_`, and is decoded after this.)
+ */
+function xmlNewlines(s: string): string {
+  return s.indexOf('\r') === -1 ? s : s.replace(/\r\n?/g, '\n');
 }
 
 function addError(row: SheetRow, msg: string): void {

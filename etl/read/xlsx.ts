@@ -4,7 +4,7 @@
  * first row with a value is the header; later rows with no value at all are skipped (they hold
  * nothing to lose).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { csvField } from '../../core/csv.ts';
@@ -35,8 +35,19 @@ interface Workbook {
   stylesPart?: string;
 }
 
+/** A workbook is read whole: past this it is refused (its sheet would be past MAX_SHEET_BYTES anyway). */
+const MAX_XLSX_FILE_BYTES = 1e9;
+
 export async function openXlsxFile(file: string): Promise<{ info: RawFileInfo; records: AsyncGenerator<RawRecord> }> {
-  const data = await readFile(file);
+  const size = (await stat(file)).size;
+  if (size > MAX_XLSX_FILE_BYTES) {
+    throw new TrafficError('XLSX_INVALID', `workbook is ${Math.round(size / 1e6)} MB, more than this reader holds (${MAX_XLSX_FILE_BYTES / 1e6} MB); export it as CSV or split it`, { file });
+  }
+  return readXlsxBytes(await readFile(file), file);
+}
+
+/** The same from bytes already in memory (`file` names them in errors). */
+export async function readXlsxBytes(data: Buffer, file: string): Promise<{ info: RawFileInfo; records: AsyncGenerator<RawRecord> }> {
   const sha256 = createHash('sha256').update(data).digest('hex');
   const book = openWorkbook(data, file);
 

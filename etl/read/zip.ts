@@ -5,6 +5,12 @@
  * Entries are inflated by node:zlib (native), measured twice as fast as fflate's JavaScript
  * inflate on the real workbooks (docs/etl-readers.md); that is most of an .xlsx read. Archives
  * this small reader does not handle (ZIP64 records) are handed to fflate whole.
+ *
+ * Inflation is bounded (zip bombs): an entry is refused before any inflating when its declared
+ * size is over MAX_PART_BYTES, or over 16 MiB at more than 100:1 compression (real workbook parts
+ * compress about 8:1; a bomb about 1000:1); and it can never inflate past its declared size
+ * (zlib's maxOutputLength; fflate writes into a buffer of exactly that size), so a lying size
+ * cannot fill memory either.
  */
 import { inflateRawSync } from 'node:zlib';
 import { unzipSync } from 'fflate';
@@ -12,7 +18,24 @@ import { unzipSync } from 'fflate';
 interface Entry {
   method: number;
   compressedSize: number;
+  uncompressedSize: number;
   localHeader: number;
+}
+
+/** Largest part inflated (V8 cannot hold a longer string anyway; ~1.7 M sheet rows). */
+export const MAX_PART_BYTES = 500e6;
+const RATIO_CHECK_FROM = 16 * 1024 * 1024;
+const MAX_RATIO = 100;
+
+/** Why an entry of these sizes is not inflated, or null. */
+export function inflationProblem(name: string, compressed: number, uncompressed: number): string | null {
+  if (uncompressed > MAX_PART_BYTES) {
+    return `${name} would inflate to ${Math.round(uncompressed / 1e6)} MB, over the ${MAX_PART_BYTES / 1e6} MB a part may hold`;
+  }
+  if (uncompressed > RATIO_CHECK_FROM && uncompressed > MAX_RATIO * compressed) {
+    return `${name} would inflate ${Math.round(uncompressed / Math.max(1, compressed))}-fold to ${Math.round(uncompressed / 1e6)} MB (a zip bomb?); workbook parts compress about 8:1`;
+  }
+  return null;
 }
 
 const EOCD_SIG = 0x06054b50;
@@ -24,6 +47,8 @@ export class ZipArchive {
     private readonly data: Uint8Array,
     private readonly entries: Map<string, Entry> | null,
     readonly names: ReadonlySet<string>,
+    /** Sizes of the entries listed by fflate (ZIP64 archives). */
+    private readonly sizes?: Map<string, { compressed: number; uncompressed: number }>,
   ) {}
 
   /** Lists the archive; throws (a plain Error) when the bytes are not a readable zip. */
@@ -31,13 +56,15 @@ export class ZipArchive {
     const entries = readCentralDirectory(data);
     if (entries) return new ZipArchive(data, entries, new Set(entries.keys()));
     const names: string[] = [];
+    const sizes = new Map<string, { compressed: number; uncompressed: number }>();
     unzipSync(data, {
       filter: (f) => {
         names.push(f.name);
+        sizes.set(f.name, { compressed: f.size, uncompressed: f.originalSize });
         return false;
       },
     });
-    return new ZipArchive(data, null, new Set(names));
+    return new ZipArchive(data, null, new Set(names), sizes);
   }
 
   has(name: string): boolean {
@@ -59,8 +86,15 @@ export class ZipArchive {
   read(part: string): Uint8Array | undefined {
     const name = this.resolve(part);
     if (name === undefined) return undefined;
-    if (!this.entries) return unzipSync(this.data, { filter: (f) => f.name === name })[name];
+    if (!this.entries) {
+      const size = this.sizes?.get(name);
+      const problem = size ? inflationProblem(name, size.compressed, size.uncompressed) : null;
+      if (problem) throw new Error(problem);
+      return unzipSync(this.data, { filter: (f) => f.name === name })[name];
+    }
     const e = this.entries.get(name)!;
+    const problem = inflationProblem(name, e.compressedSize, e.uncompressedSize);
+    if (problem) throw new Error(problem);
     const d = this.data;
     const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
     if (e.localHeader + 30 > d.length || v.getUint32(e.localHeader, true) !== LOCAL_SIG) {
@@ -70,7 +104,19 @@ export class ZipArchive {
     const body = d.subarray(start, start + e.compressedSize);
     if (body.length !== e.compressedSize) throw new Error(`${name} is truncated`);
     if (e.method === 0) return body;
-    if (e.method === 8) return inflateRawSync(body);
+    if (e.method === 8) {
+      let out: Buffer;
+      try {
+        out = inflateRawSync(body, { maxOutputLength: Math.max(1, e.uncompressedSize) });
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+          throw new Error(`${name} inflates past its declared ${e.uncompressedSize} bytes (a zip bomb or a corrupt archive)`);
+        }
+        throw err;
+      }
+      if (out.length !== e.uncompressedSize) throw new Error(`${name} inflates to ${out.length} bytes, not the ${e.uncompressedSize} declared`);
+      return out;
+    }
     throw new Error(`${name} uses unsupported compression method ${e.method}`);
   }
 }
@@ -105,7 +151,7 @@ function readCentralDirectory(d: Uint8Array): Map<string, Entry> | null {
     const localHeader = v.getUint32(p + 42, true);
     if (compressedSize === 0xffffffff || uncompressedSize === 0xffffffff || localHeader === 0xffffffff) return null;
     const name = names.decode(d.subarray(p + 46, p + 46 + nameLen)).replace(/\\/g, '/');
-    out.set(name, { method, compressedSize, localHeader });
+    out.set(name, { method, compressedSize, uncompressedSize, localHeader });
     p += 46 + nameLen + extraLen + commentLen;
   }
   return out;

@@ -58,7 +58,10 @@ afterAll(async () => {
 
 async function both(path: string, body?: unknown): Promise<[unknown, unknown]> {
   const call = async (base: string): Promise<unknown> => {
-    const r = await fetch(base + path, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+    const r = await fetch(
+      base + path,
+      body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) },
+    );
     return { status: r.status, body: path.endsWith('.csv') || path.includes('.csv?') ? await r.text() : await r.json() };
   };
   return [await call(bases[0]!), await call(bases[1]!)];
@@ -174,6 +177,7 @@ describe('the embedded store and two MySQL shards give the same answers', () => 
     [{ hphm: "' OR 1=1 --" }],
   ])('POST /api/query %j', async (body) => {
     const [a, b] = await both('/api/query', body);
+    expect((a as { status: number }).status).toBe('kkmc' in body && body.kkmc === 'NOPE' ? 400 : 200);
     expect(b).toEqual(a);
   });
 });

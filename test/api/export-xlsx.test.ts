@@ -195,6 +195,9 @@ function syntheticStore(total: number, reportedTotal = total): TrafficStore & { 
     async checkpoints() {
       return [];
     },
+    async hasCheckpoint() {
+      return false;
+    },
     async kkmcCount() {
       return [];
     },

@@ -91,8 +91,13 @@ describe('rows the store accepts', () => {
     expect(storeRowProblem(set(2, ''))).toBe('KKMC empty');
     expect(storeRowProblem(set(9, 'true'))).toMatch(/IS_WEEKEND/);
     expect(storeRowProblem(set(0, 'x'.repeat(65)))).toMatch(/GCXH longer than 64/);
-    // 64 characters outside the BMP are 128 UTF-16 units but still fit VARCHAR(64).
-    expect(storeRowProblem(set(2, '𠀀'.repeat(64)))).toBeNull();
+    // 128 characters outside the BMP are 256 UTF-16 units but still fit VARCHAR(128).
+    expect(storeRowProblem(set(1, '𠀀'.repeat(128)))).toBeNull();
+    expect(storeRowProblem(set(1, '𠀀'.repeat(129)))).toMatch(/XZQHMC longer than 128/);
+    // KKMC is a checkpoint code: markup, spaces, quotes and non-ASCII never get in.
+    for (const bad of ['<img src=x onerror=alert(1)>', 'A B', "K'1", '卡口', 'x'.repeat(41)]) {
+      expect(storeRowProblem(set(2, bad))).toMatch(/^KKMC not a checkpoint code/);
+    }
     expect(storeRowProblem(ok.slice(0, 11))).toMatch(/expected 12 fields/);
   });
 

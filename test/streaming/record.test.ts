@@ -22,6 +22,8 @@ describe('stream record codec', () => {
     ['', 'empty record'],
     ['a\tb', 'expected 12 tab-separated fields, got 2'],
     [encodeRecord(row).replace('2023-12-01 00:02:00', '2023/12/1 0:02'), 'GCSJ not YYYY-MM-DD HH:mm:ss: "2023/12/1 0:02"'],
+    [encodeRecord(row).replace('S250_Pizhou_K1', '<script>x</script>'), 'KKMC not a checkpoint code (1–40 of A-Z a-z 0-9 _ -): "<script>x</script>"'],
+    [encodeRecord(row).replace('S250_Pizhou_K1', ''), 'KKMC empty'],
   ])('rejects %j with a reason', (text, reason) => {
     expect(decodeRecord(text)).toEqual({ ok: false, reason });
   });

@@ -1,3 +1,4 @@
+import { escapeHtml as esc } from '../html.js';
 import { axisStyle, C, shortName } from './theme.js';
 
 // Level colours: 舒适 green, 黄色拥堵 yellow, 红色警戒 red.
@@ -27,8 +28,8 @@ export function congestionOption(data, cols = 3, minRows = 7) {
       trigger: 'item',
       formatter: (p) => {
         const d = items[p.dataIndex];
-        const th = d.warning != null ? `黄色 > ${d.warning}，红色 > ${d.alert ?? '—'}` : '无阈值';
-        return `${d.label}<br/>${d.kkmc}<br/>${d.level}：${d.passes} 辆/5分钟（${th}）<br/>窗口 ${d.window_start || '—'}`;
+        const th = d.warning != null ? `黄色 > ${esc(d.warning)}，红色 > ${esc(d.alert ?? '—')}` : '无阈值';
+        return `${esc(d.label)}<br/>${esc(d.kkmc)}<br/>${esc(d.level)}：${esc(d.passes)} 辆/5分钟（${th}）<br/>窗口 ${esc(d.window_start || '—')}`;
       },
     },
     xAxis: { type: 'category', data: Array.from({ length: cols }, (_, i) => i), show: false },

@@ -1,3 +1,4 @@
+import { escapeHtml as esc } from '../html.js';
 import { C } from './theme.js';
 
 // Xuzhou, where every checkpoint is.
@@ -12,8 +13,8 @@ export function originMapOption(data, centers) {
   const max = Math.max(1, ...known.map((d) => d.value));
   const outside = known.filter((d) => d.name !== '江苏').sort((a, b) => b.value - a.value).slice(0, 15);
   return {
-    tooltip: { trigger: 'item', formatter: (p) => (p.seriesType === 'lines' ? `${p.data.fromName} → 徐州：${p.data.value.toLocaleString('zh-CN')} 辆次`
-      : `${p.name}：${(p.value ?? 0).toLocaleString?.('zh-CN') ?? p.value ?? 0} 辆次`) },
+    tooltip: { trigger: 'item', formatter: (p) => (p.seriesType === 'lines' ? `${esc(p.data.fromName)} → 徐州：${esc(p.data.value.toLocaleString('zh-CN'))} 辆次`
+      : `${esc(p.name)}：${esc((p.value ?? 0).toLocaleString?.('zh-CN') ?? p.value ?? 0)} 辆次`) },
     visualMap: { min: 0, max, left: 16, bottom: 16, calculable: true, text: ['多', '少'], textStyle: { color: C.text },
       inRange: { color: ['#0d2a5c', '#1b6fb8', '#35d0ff', '#ffd666'] }, seriesIndex: 0 },
     geo: { map: 'china', roam: false, zoom: 1.2, top: 40, label: { show: false },

@@ -1,3 +1,4 @@
+import { escapeHtml as esc } from '../html.js';
 import { axisStyle, C, shortName } from './theme.js';
 
 /** 卡口流量 Top 10: horizontal bars, busiest on top. data: [{name, label, value}] */
@@ -6,7 +7,7 @@ export function top10Option(data) {
   return {
     grid: { left: 8, right: 56, top: 6, bottom: 6, containLabel: true },
     tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' },
-      formatter: (p) => `${rows[p[0].dataIndex].label}<br/>${rows[p[0].dataIndex].name}：${p[0].value.toLocaleString('zh-CN')} 辆次` },
+      formatter: (p) => `${esc(rows[p[0].dataIndex].label)}<br/>${esc(rows[p[0].dataIndex].name)}：${esc(p[0].value.toLocaleString('zh-CN'))} 辆次` },
     xAxis: { type: 'value', ...axisStyle, axisLabel: { show: false }, splitLine: { show: false } },
     yAxis: { type: 'category', data: rows.map((d) => shortName(d.label)), ...axisStyle, axisTick: { show: false } },
     series: [{
