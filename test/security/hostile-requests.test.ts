@@ -19,6 +19,8 @@ import type { TrafficStore } from '../../store/store-api.ts';
 import { makeApiFixture } from '../api/fixture.ts';
 import { rawRequest, type RawResponse } from './raw-http.ts';
 
+// Readable log lines through process.stderr, so this test sees every line the server logs.
+process.env.TRAFFIC_LOG_FORMAT = 'pretty';
 const KEY = 'k3y-' + randomBytes(6).toString('hex');
 const ALLOWED_ORIGIN = 'http://allowed.example';
 const fx = makeApiFixture();
@@ -363,7 +365,7 @@ describe.each(['embedded', 'mysql'])('hostile requests against the API over the 
       expect(r.status).toBe(c.expect);
       if (c.expect >= 400) {
         const body = JSON.parse(r.body) as { code: number; msg: string; data: unknown };
-        expect(body).toEqual({ code: c.expect, msg: expect.any(String), data: null });
+        expect(body).toEqual({ code: c.expect, msg: expect.any(String), error: expect.stringMatching(/^[A-Z_]+$/), data: null });
         expect(body.msg).not.toMatch(/\n\s+at /);
         if (c.msg) expect(body.msg).toMatch(c.msg);
       }
@@ -383,6 +385,7 @@ describe.each(['embedded', 'mysql'])('hostile requests against the API over the 
 
   it('logged no stack trace and never the key', () => {
     const text = logged.join('');
+    expect(text).toContain('/api/health'); // the access log was seen
     expect(text).not.toMatch(/\n\s+at /);
     expect(text).not.toContain(KEY);
   });

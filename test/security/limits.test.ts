@@ -45,7 +45,7 @@ describe('store query timeout → 503', () => {
     try {
       const r = await rawRequest(api.port, POST_ALL, { timeoutMs: 10_000 });
       expect(r.status).toBe(503);
-      expect(JSON.parse(r.body)).toEqual({ code: 503, msg: expect.stringMatching(/store unavailable: embedded store query timed out after 300 ms/), data: null });
+      expect(JSON.parse(r.body)).toEqual({ code: 503, msg: expect.stringMatching(/embedded store query timed out after 300 ms/), error: 'SERVICE_UNAVAILABLE', data: null });
       expect(r.headers['retry-after']).toBe('5');
       expect(r.ms).toBeLessThan(2000);
       // The connection was freed: the next query runs (and times out) the same way.
@@ -209,8 +209,8 @@ describe('static files', () => {
     mkdirSync(path.join(dir, 'folder.js'));
     const server = createServer((req, res) => {
       const file = req.url === '/mem' ? '/proc/self/mem' : path.join(dir, req.url === '/folder' ? 'folder.js' : 'missing.js');
-      serveFile(req, res, file).catch((err: { status?: number }) => {
-        res.writeHead(err.status ?? 500);
+      serveFile(req, res, file).catch((err: { httpStatus?: number }) => {
+        res.writeHead(err.httpStatus ?? 500);
         res.end();
       });
     });
