@@ -275,7 +275,7 @@ export class MysqlApiStore implements TrafficStore {
   async hourlyByCheckpoint(from: string, to: string): Promise<HourlyCount[]> {
     // A checkpoint lives on one shard, but sum anyway: rows routed by an older ring must not vanish.
     const parts = await this.fan(this.sharded.shards, 'hourly', (pool) =>
-      rows(
+      this.read(
         pool,
         `SELECT kkmc, DATE_FORMAT(gcsj, '%Y-%m-%d %H:00:00') AS h, COUNT(*) AS n FROM traffic_data
          WHERE gcsj >= ? AND gcsj < ? AND gcxh NOT LIKE 'SYN%' GROUP BY kkmc, h`,
