@@ -72,6 +72,10 @@ export interface EtlResult {
   generated?: { dir: string; files: number; rows: number; truthFile: string };
   /** Heap bytes per kept row while stage 01 held the data (estimate of the sort's memory). */
   mergeBytesPerRow?: number;
+  /** The memory budget the run kept to (MiB). */
+  memoryMb: number;
+  /** Peak resident memory of this process so far (MiB), all threads: to compare with memoryMb. */
+  peakRssMb: number;
 }
 
 /** `01-merge   92,345 in → 80,000 out · 3 rejected · 12,345 copies removed · 1.20 s · 76,954 rows/s` */
@@ -299,7 +303,8 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
     totals: totals(stages),
   };
   await writeManifest(outDir, manifest);
-  return { ...result, manifest, outDir, seconds };
+  const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  return { ...result, manifest, outDir, seconds, memoryMb: plan.budgetMb, peakRssMb };
 }
 
 interface ThreadedRun {
@@ -460,7 +465,7 @@ export function finalLine(r: EtlResult): string {
   return (
     `etl:all done (${range}): ${fmtInt(t.rawRecords)} raw records → ${fmtInt(rows)} rows out; ` +
     `${fmtInt(t.rejected)} rejected, ${fmtInt(t.removedCopies)} copies removed, ${fmtInt(t.added)} added; ` +
-    `${r.seconds.toFixed(2)} s; outputs in ${r.outDir}` +
+    `${r.seconds.toFixed(2)} s; peak RSS ${fmtInt(r.peakRssMb)} MB (budget ${fmtInt(r.memoryMb)} MB); outputs in ${r.outDir}` +
     (existsSync(path.join(r.outDir, FILES.rejects)) && t.rejected ? ` (rejects: ${FILES.rejects})` : '')
   );
 }
