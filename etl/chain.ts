@@ -18,6 +18,7 @@ import { Progress } from '../core/progress.ts';
 import { F, SYN_PREFIX, type Reject } from '../core/schema.ts';
 import type { RowContext, RowStage, StageIO } from '../core/stage.ts';
 import { emptyStageEntry, reasonKey, type StageEntry } from './manifest.ts';
+import { PRESSURE_CHECK_ROWS, underPressure } from './memory.ts';
 import type { SortedRows } from './sorted-runs.ts';
 import { decodeRecord, encodeRecord, SpillFile } from './spill.ts';
 import { FS, unpackRow } from './stages/01-merge.ts';
@@ -356,9 +357,15 @@ export function packedSource(rows: SortedRows): BatchSource {
 export class RowStore {
   private readonly rows: (string | string[])[] = [];
   private spill: SpillFile | undefined;
-  private readonly cap: number;
+  private cap: number;
 
-  constructor(private readonly limit?: { rows: number; dir: string }) {
+  private sinceCheck = 0;
+
+  /**
+   * `limit.rows`: rows held at most; `limit.pressureBytes`: past this resident size (looked at
+   * every PRESSURE_CHECK_ROWS rows) the rows held so far are all that will be (etl/memory.ts).
+   */
+  constructor(private readonly limit?: { rows: number; dir: string; pressureBytes?: number }) {
     this.cap = limit ? Math.max(0, limit.rows) : Infinity;
   }
 
@@ -376,6 +383,10 @@ export class RowStore {
   pushPacked(row: string | string[]): void {
     if (this.rows.length < this.cap) {
       this.rows.push(row);
+      if (this.limit?.pressureBytes !== undefined && ++this.sinceCheck >= PRESSURE_CHECK_ROWS) {
+        this.sinceCheck = 0;
+        if (underPressure({ pressureBytes: this.limit.pressureBytes })) this.cap = this.rows.length;
+      }
       return;
     }
     (this.spill ??= SpillFile.create(this.limit!.dir, 'rows')).append(encodeRecord(row));

@@ -32,6 +32,8 @@ export const MIN_ROWS = 2048;
 
 export interface MemoryPlan {
   budgetMb: number;
+  /** Resident bytes above which the holders stop taking rows into memory (MemoryGuard). */
+  pressureBytes: number;
   /** Stage 01: kept rows held before a sorted run is spilled. */
   mergeRows: number;
   /** Rows held for stage 04's second pass before the rest go to disk. */
@@ -45,7 +47,22 @@ export interface MemoryPlan {
 export function memoryPlan(budgetMb: number): MemoryPlan {
   const free = Math.max(0, budgetMb - FIXED_MB) * 2 ** 20;
   const rows = Math.max(MIN_ROWS, Math.floor(free / 2 / BYTES_PER_ROW));
-  return { budgetMb, mergeRows: rows, storeRows: rows };
+  return { budgetMb, pressureBytes: Math.floor(budgetMb * PRESSURE_SHARE * 2 ** 20), mergeRows: rows, storeRows: rows };
+}
+
+/**
+ * Share of the budget at which the row holders stop holding, whatever their caps: what else the
+ * run holds (stage 04's tables, the threads' heaps) is not known in advance and differs with the
+ * data, so the caps are checked against the process's real resident size as well. The rest of
+ * the budget is headroom for what comes after (04's tables grow during the second pass too).
+ */
+const PRESSURE_SHARE = 0.8;
+/** Rows between two looks at the resident size (process.memoryUsage.rss() is a system call). */
+export const PRESSURE_CHECK_ROWS = 4096;
+
+/** Whether the process is past the plan's pressure point (resident size of all threads). */
+export function underPressure(plan: Pick<MemoryPlan, 'pressureBytes'>): boolean {
+  return process.memoryUsage.rss() > plan.pressureBytes;
 }
 
 /** A budget given as text (flag or env var), validated; errors name `option`. */

@@ -16,6 +16,7 @@ import { admitPacked, Deduper, MERGE_STAGE, sortPacked, unpackRow } from './stag
 import { mergeSource, readerCount } from './merge-source.ts';
 import { emptyStageEntry, reasonKey, type InputEntry, type StageEntry } from './manifest.ts';
 import { arrayRows, mergedRuns, type SortedRows } from './sorted-runs.ts';
+import { MIN_ROWS, PRESSURE_CHECK_ROWS, underPressure } from './memory.ts';
 import { SpillFile } from './spill.ts';
 
 export interface MergeRun {
@@ -55,7 +56,7 @@ export interface MergeFilesOptions {
    * Bounded memory (etl/memory.ts): once `rows` kept rows are held, they are sorted and spilled to
    * a scratch file in `dir` as one sorted run; the runs are merged when read. Default: no limit.
    */
-  spill?: { dir: string; rows: number };
+  spill?: { dir: string; rows: number; pressureBytes?: number };
 }
 
 async function writeMerged(opts: MergeFilesOptions, rows: SortedRows): Promise<void> {
@@ -106,6 +107,8 @@ export async function mergeRawFiles(opts: MergeFilesOptions): Promise<MergeRun> 
   const readers = readerCount(files.length, opts.readers);
   const spillRows = opts.spill ? Math.max(1, opts.spill.rows) : Infinity;
   let spillFile: SpillFile | undefined;
+  const pressure = opts.spill?.pressureBytes === undefined ? undefined : { pressureBytes: opts.spill.pressureBytes };
+  let checked = 0;
   try {
     for await (const ev of mergeSource(files, readers)) {
       const rel = rels[ev.file] as string;
@@ -116,7 +119,12 @@ export async function mergeRawFiles(opts: MergeFilesOptions): Promise<MergeRun> 
         }
         fileRows += ev.items.length;
         progress.add(ev.items.length);
-        if (dedupe.rows.length >= spillRows) dedupe.spillRun((spillFile ??= SpillFile.create(opts.spill!.dir, 'merge', true)));
+        let spill = dedupe.rows.length >= spillRows;
+      if (!spill && pressure && (checked += ev.items.length) >= PRESSURE_CHECK_ROWS) {
+        checked = 0;
+        spill = dedupe.rows.length >= MIN_ROWS && underPressure(pressure);
+      }
+      if (spill) dedupe.spillRun((spillFile ??= SpillFile.create(opts.spill!.dir, 'merge', true)));
         sinceDrain += ev.items.length;
         if (sinceDrain >= 4096 && opts.drain) {
           sinceDrain = 0;
@@ -153,7 +161,9 @@ export async function mergeRawFiles(opts: MergeFilesOptions): Promise<MergeRun> 
   }
   // Only files that contributed copies are worth a line in the manifest.
   for (const k of Object.keys(entry.counts)) if (entry.counts[k] === 0) delete entry.counts[k];
-  // The last rows stay in memory as the merge's last run.
+  // Once anything was spilled, the last rows are too: the rows held after stage 01 are then the
+  // next stages' (04's tables, 03's rows), not 01's.
+  if (spillFile) dedupe.spillRun(spillFile);
   const held = sortPacked(dedupe.rows);
   const heap1 = process.memoryUsage().heapUsed;
   const sorted = spillFile ? mergedRuns(spillFile, dedupe.runs, held) : arrayRows(held);
@@ -171,7 +181,7 @@ export async function mergeRawFiles(opts: MergeFilesOptions): Promise<MergeRun> 
   entry.rowsPerSecond = entry.seconds > 0 ? Math.round(entry.in / entry.seconds) : 0;
   const notes = [
     readers > 0 ? `files read by ${readers} reader thread${readers > 1 ? 's' : ''}` : '',
-    sorted.spilledRuns > 0 ? `sorted in ${sorted.spilledRuns + (held.length ? 1 : 0)} runs (${sorted.spilledRuns} spilled to disk)` : '',
+    sorted.spilledRuns > 0 ? `sorted in ${sorted.spilledRuns} runs spilled to disk` : '',
   ].filter(Boolean);
   progress.done(opts.summary(entry) + notes.map((n) => ` · ${n}`).join(''));
   return { sorted, inputs, entry, readers, bytesPerRow: !spillFile && held.length ? Math.max(0, Math.round((heap1 - heap0) / held.length)) : 0 };

@@ -167,7 +167,7 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
         ...(writer ? { writer } : {}),
         ...(o.readers === undefined ? {} : { readers: o.readers }),
         ...(tty === undefined ? {} : { tty }),
-        spill: { dir: outDir, rows: plan.mergeRows },
+        spill: { dir: outDir, rows: plan.mergeRows, pressureBytes: plan.pressureBytes },
       });
       scratch.push(m.sorted);
       checkBalance(m.entry);
@@ -221,7 +221,7 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
       }
       if (!source) source = fileSource(path.join(outDir, stageDef(n).input!), head.stage.inputColumns, head.name);
       // Kept in memory only when another segment follows and the run is fused.
-      const collect = k <= o.to && memory ? new RowStore({ rows: plan.storeRows, dir: outDir }) : undefined;
+      const collect = k <= o.to && memory ? new RowStore({ rows: plan.storeRows, dir: outDir, pressureBytes: plan.pressureBytes }) : undefined;
       if (collect) scratch.push(collect);
       // The next head scans the rows as they leave this segment (no second pass over them).
       const scanNext = collect && nextHead?.stage.scan ? nextHead : undefined;
@@ -356,7 +356,7 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
   };
   const run4 = await memoryRun(4);
   // 03's rows as they come back: kept for 04's transform and scanned by 04 now.
-  const store = new RowStore({ rows: c.plan.storeRows, dir: outDir });
+  const store = new RowStore({ rows: c.plan.storeRows, dir: outDir, pressureBytes: c.plan.pressureBytes });
   c.scratch.push(store);
   // One progress line for the rows coming back from 02 + 03 and scanned by 04 (made when the
   // feeding starts, so that its rate does not count stage 01's time).
@@ -392,7 +392,7 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
     writeOutput: false,
     ...(o.readers === undefined ? {} : { readers: o.readers }),
     ...(tty === undefined ? {} : { tty }),
-    spill: { dir: outDir, rows: c.plan.mergeRows },
+    spill: { dir: outDir, rows: c.plan.mergeRows, pressureBytes: c.plan.pressureBytes },
   });
   c.scratch.push(m.sorted);
   checkBalance(m.entry);
