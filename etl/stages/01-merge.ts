@@ -7,7 +7,7 @@
  *
  * Memory: the sort holds kept rows packed (~0.4 kB a row, see docs/etl.md) up to the run's memory
  * budget, then spills them as a sorted run (Deduper.spillRun; merged by etl/sorted-runs.ts); what
- * stays for every row is the compact key set for copy detection (~20 bytes a row).
+ * stays for every row is the compact key set for copy detection (~40 bytes a row).
  */
 import { F, RAW_COLUMNS, type PassRow } from '../../core/schema.ts';
 import { CHINA_OFFSET_S, EpochSeconds, parseGcsjText } from '../../core/time.ts';
