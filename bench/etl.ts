@@ -8,6 +8,10 @@
  *      at ~620k raw rows in all (December GBK CSVs with a copied and a missing day, January XLSX
  *      files, one covering five days), measured directly against the goal of < 10 s,
  *   3. the real sample (../shared/realdata) when present,
+ *   4. a generated year (365 days at the stand-in's density, ≥ 4M raw rows), as a command in a
+ *      fresh process: wall time, rows/s, peak RSS against the memory budget, and its rows/s as a
+ *      ratio to the stand-in's command in the same run (memory and time must not grow faster
+ *      than the data),
  * printing rows, seconds, rows/s, the ETL/baseline ratio and the machine.
  */
 import { spawnSync } from 'node:child_process';
@@ -29,17 +33,22 @@ const FULL_TWO_MONTHS_ROWS = 620_000;
 /** Weekday mean that gives ~620k raw rows over the 62 days (weekends are quieter). */
 const TWO_MONTHS_WEEKDAY_PASSES = 10_900;
 const TWO_MONTHS_GOAL_S = 10;
+/** Weekday mean of the generated year: ~4.2M raw rows over 365 days (the stand-in's density, a little more). */
+const YEAR_WEEKDAY_PASSES = 12_500;
+/** The year goals: its rows/s at least this share of the stand-in's, its peak RSS within the default budget. */
+const YEAR_RATE_GOAL = 0.85;
 /** Average raw rows per generated day (weekdays ~26.5k, weekends fewer, copies included). */
 const ROWS_PER_DAY_GUESS = 18_000;
 
-const usage = `usage: traffic bench:etl [--rows N] [--seed S] [--real DIR] [--skip-generated] [--skip-two-months] [--skip-real]
+const usage = `usage: traffic bench:etl [--rows N] [--seed S] [--real DIR] [--skip-generated] [--skip-two-months] [--skip-real] [--skip-year]
 
   --rows N          generated sample size, at least (default 1000000)
   --seed S          generator seed (default 7); the sample is cached in .tmp/bench
   --real DIR        real raw files (default ../shared/realdata beside the repo, if present)
   --skip-generated  not the ≥ N-row generated sample
   --skip-two-months not the stand-in for the full two months
-  --skip-real       not the real sample`;
+  --skip-real       not the real sample
+  --skip-year       not the generated year (the longest part: minutes)`;
 
 interface Figures {
   rows: number;
@@ -123,6 +132,28 @@ async function twoMonths(seed: number): Promise<string> {
   return dir;
 }
 
+/** The generated year, 2023-02-01 … 2024-01-31 (cached like the generated sample). */
+async function year(seed: number): Promise<{ dir: string; rows: number }> {
+  const { generateSample } = await import('../etl/sample/generate.ts');
+  const dir = path.join(ROOT, '.tmp', 'bench', `year-s${seed}-p${YEAR_WEEKDAY_PASSES}`);
+  const marker = path.join(dir, 'bench-sample.json');
+  if (existsSync(marker)) {
+    const m = JSON.parse(await readFile(marker, 'utf8')) as { rows: number; files: number };
+    console.log(`generated year: ${fmtInt(m.rows)} rows in ${m.files} files, 2023-02-01 … 2024-01-31, seed ${seed} (cached in ${path.relative(ROOT, dir)})`);
+    return { dir, rows: m.rows };
+  }
+  await rm(dir, { recursive: true, force: true });
+  const t0 = performance.now();
+  const g = await generateSample({ out: dir, seed, days: 365, startDate: '2023-02-01', passesPerDay: YEAR_WEEKDAY_PASSES });
+  const xlsx = g.files.filter((f) => f.endsWith('.xlsx')).length;
+  await writeFile(marker, JSON.stringify({ rows: g.rows, files: g.files.length, xlsx, seed }) + '\n');
+  console.log(
+    `generated year: ${fmtInt(g.rows)} rows in ${g.files.length} files (${xlsx} XLSX), 2023-02-01 … 2024-01-31, seed ${seed} ` +
+      `(${((performance.now() - t0) / 1000).toFixed(1)} s, cached in ${path.relative(ROOT, dir)})`,
+  );
+  return { dir, rows: g.rows };
+}
+
 /** Runs of the command on the stand-in: the machine's noise is ±15 % from one run to the next. */
 const COMMAND_RUNS = 3;
 
@@ -130,7 +161,7 @@ const COMMAND_RUNS = 3;
  * Wall time of the command as a user runs it (`npm run etl:all`'s node command, in a fresh
  * process): process start, loading the code and starting the threads included.
  */
-async function commandWall(rawDir: string): Promise<number> {
+async function commandRun(rawDir: string): Promise<{ seconds: number; peakRssMb: number; budgetMb: number }> {
   const out = path.join(ROOT, '.tmp', 'bench', `cmd-${process.pid}`);
   await rm(out, { recursive: true, force: true });
   try {
@@ -140,8 +171,12 @@ async function commandWall(rawDir: string): Promise<number> {
       env: { ...process.env, CI: 'true' },
     });
     const s = (performance.now() - t0) / 1000;
-    if (r.status !== 0) throw new Error(`etl:all failed (exit ${r.status}): ${r.stderr.toString().slice(-2000)}`);
-    return s;
+    const err = r.stderr.toString();
+    if (r.status !== 0) throw new Error(`etl:all failed (exit ${r.status}): ${err.slice(-2000)}`);
+    // The command's last line reports its own peak RSS (all threads) and budget.
+    const m = /peak RSS ([\d,]+) MB \(budget ([\d,]+) MB\)/.exec(err);
+    const num = (x: string | undefined): number => Number((x ?? '0').replace(/,/g, ''));
+    return { seconds: s, peakRssMb: num(m?.[1]), budgetMb: num(m?.[2]) };
   } finally {
     await rm(out, { recursive: true, force: true });
   }
@@ -223,6 +258,7 @@ export const command: Command = {
       'skip-generated': { type: 'boolean' },
       'skip-two-months': { type: 'boolean' },
       'skip-real': { type: 'boolean' },
+      'skip-year': { type: 'boolean' },
     });
     const rows = int(values.rows, 'rows', 1_000_000, { min: 1000 });
     const seed = int(values.seed, 'seed', 7, { min: 0 });
@@ -234,17 +270,23 @@ export const command: Command = {
     // as `npm run etl:all` runs it.
     let two: { base: Figures; run: Figures } | undefined;
     let twoCommand = 0;
+    let twoRssMb = 0;
+    let twoRows = 0;
     if (!values['skip-two-months']) {
       const dir = await twoMonths(seed);
       // The command first, while this process is still small: after the in-process run its
       // collector works through a 1 GB heap in the background, on the cores the command needs.
-      const walls: number[] = [];
-      for (let i = 0; i < COMMAND_RUNS; i++) walls.push(await commandWall(dir));
-      walls.sort((x, y) => x - y);
+      const runs: { seconds: number; peakRssMb: number }[] = [];
+      for (let i = 0; i < COMMAND_RUNS; i++) runs.push(await commandRun(dir));
+      const walls = runs.map((r) => r.seconds).sort((x, y) => x - y);
       twoCommand = walls[Math.floor(walls.length / 2)]!;
+      const rss = runs.map((r) => r.peakRssMb).sort((x, y) => x - y);
+      twoRssMb = rss[Math.floor(rss.length / 2)]!;
+      twoRows = JSON.parse(await readFile(path.join(dir, 'bench-sample.json'), 'utf8')).rows as number;
       console.log(
         `the command (fresh \`node bin/traffic.mjs etl:all\` process, start to exit): ${twoCommand.toFixed(2)} s, ` +
-          `the median of ${walls.length} runs (${walls.map((w) => w.toFixed(2)).join(', ')})`,
+          `the median of ${walls.length} runs (${runs.map((w) => w.seconds.toFixed(2)).join(', ')}); ` +
+          `${fmtInt(Math.round(twoRows / twoCommand))} rows/s; peak RSS ${fmtInt(twoRssMb)} MB (median; ${rss.map(fmtInt).join(', ')})`,
       );
       two = await benchOne('two-month stand-in (full December + January)', dir, seed);
     }
@@ -265,7 +307,27 @@ export const command: Command = {
         );
       }
     }
+    let yearLine: string[] = [];
+    if (!values['skip-year']) {
+      const y = await year(seed);
+      console.log(`\n== generated year (as a command, fresh process): ${y.dir}`);
+      const r = await commandRun(y.dir);
+      const yearRate = y.rows / r.seconds;
+      console.log(
+        `etl:all 01–05 (command): ${fmtInt(y.rows)} raw rows in ${r.seconds.toFixed(2)} s = ${fmtInt(yearRate)} rows/s; ` +
+          `peak RSS ${fmtInt(r.peakRssMb)} MB (budget ${fmtInt(r.budgetMb)} MB)`,
+      );
+      yearLine = [`GOAL year peak RSS ≤ ${fmtInt(r.budgetMb)} MB (the default budget): ${fmtInt(r.peakRssMb)} MB → ${r.peakRssMb <= r.budgetMb ? 'met' : 'NOT met'}`];
+      if (twoCommand > 0) {
+        const ratio = yearRate / (twoRows / twoCommand);
+        yearLine.unshift(
+          `GOAL year rows/s ≥ ${YEAR_RATE_GOAL}× the two-month stand-in's (both as commands, this run): ` +
+            `${fmtInt(yearRate)} / ${fmtInt(twoRows / twoCommand)} = ${ratio.toFixed(2)}× → ${ratio >= YEAR_RATE_GOAL ? 'met' : 'NOT met'}`,
+        );
+      }
+    }
     console.log('');
+    for (const l of yearLine) console.log(l);
     if (two) {
       const s = two.run.seconds;
       // Judged on the slower of the in-process run and the command (its median), as a user would time it.

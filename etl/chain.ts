@@ -18,6 +18,9 @@ import { Progress } from '../core/progress.ts';
 import { F, SYN_PREFIX, type Reject } from '../core/schema.ts';
 import type { RowContext, RowStage, StageIO } from '../core/stage.ts';
 import { emptyStageEntry, reasonKey, type StageEntry } from './manifest.ts';
+import { PRESSURE_CHECK_ROWS, underPressure } from './memory.ts';
+import type { SortedRows } from './sorted-runs.ts';
+import { decodeRecord, encodeRecord, SpillFile } from './spill.ts';
 import { FS, unpackRow } from './stages/01-merge.ts';
 
 /** Rows per batch between stages and threads: a batch as CSV stays near CHUNK_CHARS (core/io.ts). */
@@ -331,47 +334,81 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-/** Batches of stage 01's packed rows, unpacked batch by batch (short-lived arrays). */
-export function packedSource(rows: readonly string[]): BatchSource {
+/** Batches of stage 01's sorted rows, unpacked batch by batch (short-lived arrays). */
+export function packedSource(rows: SortedRows): BatchSource {
   return async function* () {
-    for (let i = 0; i < rows.length; i += BATCH_ROWS) {
-      const end = Math.min(rows.length, i + BATCH_ROWS);
-      const batch: Batch = new Array<string[]>(end - i);
-      for (let j = i; j < end; j++) batch[j - i] = unpackRow(rows[j] as string);
+    for (const packed of rows.batches(BATCH_ROWS)) {
+      const batch: Batch = new Array<string[]>(packed.length);
+      for (let j = 0; j < packed.length; j++) batch[j] = unpackRow(packed[j] as string);
       yield batch;
     }
   };
 }
 
 /**
- * Rows kept in memory between fused segments (03's output, held for 04's scan), packed like stage
+ * Rows kept between fused segments (03's output, held for 04's second pass), packed like stage
  * 01's: one string per row (fields joined by U+001F) instead of an array of strings, so the
  * collector has a tenth of the objects to trace. A row holding U+001F stays an array.
+ *
+ * Bounded memory (etl/memory.ts): past `limit.rows` rows, the rest go to a spill file in
+ * `limit.dir` (appended as they come, read back in order by source()), so a data set of any size
+ * is held up to the budget and streamed from disk beyond it.
  */
 export class RowStore {
   private readonly rows: (string | string[])[] = [];
+  private spill: SpillFile | undefined;
+  private cap: number;
+
+  private sinceCheck = 0;
+
+  /**
+   * `limit.rows`: rows held at most; `limit.pressureBytes`: past this resident size (looked at
+   * every PRESSURE_CHECK_ROWS rows) the rows held so far are all that will be (etl/memory.ts).
+   */
+  constructor(private readonly limit?: { rows: number; dir: string; pressureBytes?: number }) {
+    this.cap = limit ? Math.max(0, limit.rows) : Infinity;
+  }
 
   push(row: string[]): void {
     for (const f of row) {
       if (f.indexOf(FS) !== -1) {
-        this.rows.push(row);
+        this.pushPacked(row);
         return;
       }
     }
-    this.rows.push(row.join(FS));
+    this.pushPacked(row.join(FS));
   }
 
   /** A row already packed (etl/stage-thread.ts packFields: the same form). */
   pushPacked(row: string | string[]): void {
-    this.rows.push(row);
+    if (this.rows.length < this.cap) {
+      this.rows.push(row);
+      if (this.limit?.pressureBytes !== undefined && ++this.sinceCheck >= PRESSURE_CHECK_ROWS) {
+        this.sinceCheck = 0;
+        if (underPressure({ pressureBytes: this.limit.pressureBytes })) this.cap = this.rows.length;
+      }
+      return;
+    }
+    (this.spill ??= SpillFile.create(this.limit!.dir, 'rows')).append(encodeRecord(row));
   }
 
   get length(): number {
-    return this.rows.length;
+    return this.rows.length + (this.spill?.count ?? 0);
+  }
+
+  /** Rows written to disk. */
+  get spilled(): number {
+    return this.spill?.count ?? 0;
+  }
+
+  /** Removes the spill file (after the last read; also after a failure). */
+  release(): void {
+    this.spill?.remove();
   }
 
   source(): BatchSource {
     const rows = this.rows;
+    const spill = this.spill;
     return async function* () {
       for (let i = 0; i < rows.length; i += BATCH_ROWS) {
         const end = Math.min(rows.length, i + BATCH_ROWS);
@@ -382,6 +419,20 @@ export class RowStore {
         }
         yield batch;
       }
+      if (!spill) return;
+      const cursor = spill.cursor({ start: 0, end: spill.size, count: spill.count });
+      let batch: Batch = [];
+      while (cursor.head !== undefined) {
+        for (const rec of cursor.takeBlock()) {
+          const r = decodeRecord(rec);
+          batch.push(typeof r === 'string' ? r.split(FS) : r);
+          if (batch.length >= BATCH_ROWS) {
+            yield batch;
+            batch = [];
+          }
+        }
+      }
+      if (batch.length) yield batch;
     };
   }
 }

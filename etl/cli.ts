@@ -1,6 +1,6 @@
 /**
  * `traffic etl:all [--raw DIR] [--out DIR] [--from N | --only N] [--geo FILE] [--overrides FILE]
- * [--no-fill] [--seed S] [--readers N]`: raw files → the stage outputs, manifest.json and rejects.csv.
+ * [--no-fill] [--seed S] [--readers N] [--memory-mb N]`: raw files → the stage outputs, manifest.json and rejects.csv.
  * Options are normalized here once; the runner trusts them.
  */
 import { existsSync } from 'node:fs';
@@ -9,13 +9,14 @@ import { int, optStr, parseFlags, str } from '../core/args.ts';
 import type { Command } from '../core/command.ts';
 import { readEnv } from '../core/config.ts';
 import { TrafficError } from '../core/errors.ts';
+import { DEFAULT_MEMORY_MB, MAX_MEMORY_MB, memoryBudgetFromEnv, MIN_MEMORY_MB } from './memory.ts';
 import { finalLine, runEtl, type EtlOptions } from './runner.ts';
 import type { StageNo } from './stages.ts';
 
 export const DEFAULT_RAW_DIR = 'data/raw';
 export const DEFAULT_SEED = 42;
 
-const usage = `usage: traffic etl:all [--raw DIR] [--out DIR] [--from N | --only N] [--geo FILE] [--overrides FILE] [--no-fill] [--seed S] [--readers N]
+const usage = `usage: traffic etl:all [--raw DIR] [--out DIR] [--from N | --only N] [--geo FILE] [--overrides FILE] [--no-fill] [--seed S] [--readers N] [--memory-mb N]
 
 Runs the ETL stages 01 merge → 02 profile → 03 standardize → 04 repair → 05 features.
 
@@ -32,6 +33,9 @@ Runs the ETL stages 01 merge → 02 profile → 03 standardize → 04 repair →
   --readers N       threads reading the raw files in stage 01 (0 = the main thread; default: 2
                     on a machine with 2+ cores and 2+ files, up to 4 with more cores;
                     TRAFFIC_ETL_READERS=N overrides)
+  --memory-mb N     memory budget of the run in MiB (default TRAFFIC_ETL_MEMORY_MB, else
+                    ${DEFAULT_MEMORY_MB}): rows beyond it are sorted and kept in scratch files in
+                    --out (removed at the end); the outputs are the same whatever the budget
 
 Outputs in --out: merged_data.csv, kkmc_statistics.txt/.json, merged_data_standardized.csv,
 kkmc_dimension.csv, master_data_cleaned.csv, repair_log.csv, master_data_expanded.csv,
@@ -54,6 +58,7 @@ export function parseEtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     'no-fill': { type: 'boolean' },
     seed: { type: 'string' },
     readers: { type: 'string' },
+    'memory-mb': { type: 'string' },
   });
   const from = stageNo(values.from, 'from');
   const only = stageNo(values.only, 'only');
@@ -84,6 +89,8 @@ export function parseEtlArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     seed: int(values.seed, 'seed', DEFAULT_SEED, { min: 0 }),
   };
   if (values.readers !== undefined) opts.readers = int(values.readers, 'readers', 0, { min: 0, max: 64 });
+  // The flag wins over the env var; both are checked here, before any work.
+  opts.memoryMb = int(values['memory-mb'], 'memory-mb', memoryBudgetFromEnv(env), { min: MIN_MEMORY_MB, max: MAX_MEMORY_MB });
   if (geo !== undefined) opts.geo = path.resolve(geo);
   if (overrides !== undefined) opts.overrides = path.resolve(overrides);
   return opts;

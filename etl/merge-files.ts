@@ -15,15 +15,21 @@ import { listRawFiles } from './read/raw.ts';
 import { admitPacked, Deduper, MERGE_STAGE, sortPacked, unpackRow } from './stages/01-merge.ts';
 import { mergeSource, readerCount } from './merge-source.ts';
 import { emptyStageEntry, reasonKey, type InputEntry, type StageEntry } from './manifest.ts';
+import { arrayRows, mergedRuns, type SortedRows } from './sorted-runs.ts';
+import { MIN_ROWS, PRESSURE_CHECK_ROWS, underPressure } from './memory.ts';
+import { SpillFile } from './spill.ts';
 
 export interface MergeRun {
-  /** Kept rows, sorted, packed (01-merge.ts packRow): unpack with unpackRow / packedSource. */
-  rows: string[];
+  /**
+   * Kept rows, sorted, packed (01-merge.ts packRow): held in memory, or merged from the sorted
+   * runs spilled to disk. Release it once read.
+   */
+  sorted: SortedRows;
   inputs: InputEntry[];
   entry: StageEntry;
   /** Reader threads the files were read in (0: in this thread). */
   readers: number;
-  /** Heap growth while the rows were held, per kept row (the sort's memory cost). */
+  /** Heap growth while the rows were held, per kept row (the sort's memory cost; 0 once spilled). */
   bytesPerRow: number;
 }
 
@@ -46,17 +52,20 @@ export interface MergeFilesOptions {
    * returned rows (a stage thread writes it while stages 02–03 run: etl/stage-thread.ts).
    */
   writeOutput?: boolean;
+  /**
+   * Bounded memory (etl/memory.ts): once `rows` kept rows are held, they are sorted and spilled to
+   * a scratch file in `dir` as one sorted run; the runs are merged when read. Default: no limit.
+   */
+  spill?: { dir: string; rows: number; pressureBytes?: number };
 }
 
-async function writeMerged(opts: MergeFilesOptions, rows: readonly string[]): Promise<void> {
+async function writeMerged(opts: MergeFilesOptions, rows: SortedRows): Promise<void> {
   const target = path.join(opts.outDir, FILES.merged);
   const w = await openTextSink(target + '.partial', opts.writer);
   w.writeCsv(RAW_COLUMNS);
-  const CHUNK = BATCH_ROWS;
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const end = Math.min(rows.length, i + CHUNK);
-    const batch = new Array<string[]>(end - i);
-    for (let j = i; j < end; j++) batch[j - i] = unpackRow(rows[j] as string);
+  for (const packed of rows.batches(BATCH_ROWS)) {
+    const batch = new Array<string[]>(packed.length);
+    for (let j = 0; j < packed.length; j++) batch[j] = unpackRow(packed[j] as string);
     const p = w.write(batchCsv(batch));
     if (p) await p;
   }
@@ -96,56 +105,84 @@ export async function mergeRawFiles(opts: MergeFilesOptions): Promise<MergeRun> 
   let copiesBefore = 0;
   let sinceDrain = 0;
   const readers = readerCount(files.length, opts.readers);
-  for await (const ev of mergeSource(files, readers)) {
-    const rel = rels[ev.file] as string;
-    if (ev.type === 'batch') {
-      for (const it of ev.items) {
-        if ('packed' in it) admitPacked(dedupe, rel, it.line, it.packed, onReject);
-        else onReject({ file: rel, line: it.line, reason: it.reason, raw: it.raw });
+  const spillRows = opts.spill ? Math.max(1, opts.spill.rows) : Infinity;
+  let spillFile: SpillFile | undefined;
+  const pressure = opts.spill?.pressureBytes === undefined ? undefined : { pressureBytes: opts.spill.pressureBytes };
+  let checked = 0;
+  try {
+    for await (const ev of mergeSource(files, readers)) {
+      const rel = rels[ev.file] as string;
+      if (ev.type === 'batch') {
+        for (const it of ev.items) {
+          if ('packed' in it) admitPacked(dedupe, rel, it.line, it.packed, onReject);
+          else onReject({ file: rel, line: it.line, reason: it.reason, raw: it.raw });
+        }
+        fileRows += ev.items.length;
+        progress.add(ev.items.length);
+        let spill = dedupe.rows.length >= spillRows;
+      if (!spill && pressure && (checked += ev.items.length) >= PRESSURE_CHECK_ROWS) {
+        checked = 0;
+        spill = dedupe.rows.length >= MIN_ROWS && underPressure(pressure);
       }
-      fileRows += ev.items.length;
-      progress.add(ev.items.length);
-      sinceDrain += ev.items.length;
-      if (sinceDrain >= 4096 && opts.drain) {
-        sinceDrain = 0;
-        await opts.drain();
+      if (spill) dedupe.spillRun((spillFile ??= SpillFile.create(opts.spill!.dir, 'merge', true)));
+        sinceDrain += ev.items.length;
+        if (sinceDrain >= 4096 && opts.drain) {
+          sinceDrain = 0;
+          await opts.drain();
+        }
+        continue;
       }
-      continue;
+      const info = ev.info;
+      if (ev.rows !== fileRows) throw new TrafficError('INTERNAL', `reader count mismatch for ${rel}: ${ev.rows} vs ${fileRows}`);
+      entry.in += fileRows;
+      const input: InputEntry = {
+        path: rel,
+        sha256: info.sha256,
+        bytes: info.bytes,
+        rows: fileRows,
+        format: info.format,
+        headerLine: info.headerLine,
+        header: info.header,
+      };
+      if (info.encoding) input.encoding = info.encoding;
+      if (info.sheet) input.sheet = info.sheet;
+      const same = bySha.get(info.sha256);
+      if (same !== undefined) input.identicalTo = same;
+      else bySha.set(info.sha256, rel);
+      entry.counts[`copies.${rel}`] = dedupe.copies - copiesBefore;
+      inputs.push(input);
+      fileRows = 0;
+      copiesBefore = dedupe.copies;
+      if (opts.drain) await opts.drain();
     }
-    const info = ev.info;
-    if (ev.rows !== fileRows) throw new TrafficError('INTERNAL', `reader count mismatch for ${rel}: ${ev.rows} vs ${fileRows}`);
-    entry.in += fileRows;
-    const input: InputEntry = {
-      path: rel,
-      sha256: info.sha256,
-      bytes: info.bytes,
-      rows: fileRows,
-      format: info.format,
-      headerLine: info.headerLine,
-      header: info.header,
-    };
-    if (info.encoding) input.encoding = info.encoding;
-    if (info.sheet) input.sheet = info.sheet;
-    const same = bySha.get(info.sha256);
-    if (same !== undefined) input.identicalTo = same;
-    else bySha.set(info.sha256, rel);
-    entry.counts[`copies.${rel}`] = dedupe.copies - copiesBefore;
-    inputs.push(input);
-    fileRows = 0;
-    copiesBefore = dedupe.copies;
-    if (opts.drain) await opts.drain();
+  } catch (err) {
+    spillFile?.remove();
+    throw err;
   }
   // Only files that contributed copies are worth a line in the manifest.
   for (const k of Object.keys(entry.counts)) if (entry.counts[k] === 0) delete entry.counts[k];
-  const rows = sortPacked(dedupe.rows);
+  // Once anything was spilled, the last rows are too: the rows held after stage 01 are then the
+  // next stages' (04's tables, 03's rows), not 01's.
+  if (spillFile) dedupe.spillRun(spillFile);
+  const held = sortPacked(dedupe.rows);
   const heap1 = process.memoryUsage().heapUsed;
-  entry.out = rows.length;
+  const sorted = spillFile ? mergedRuns(spillFile, dedupe.runs, held) : arrayRows(held);
+  entry.out = sorted.length;
   entry.removedCopies = dedupe.copies;
 
-  if (opts.writeOutput !== false) await writeMerged(opts, rows);
+  try {
+    if (opts.writeOutput !== false) await writeMerged(opts, sorted);
+  } catch (err) {
+    sorted.release();
+    throw err;
+  }
 
   entry.seconds = Math.round(performance.now() - t0) / 1000;
   entry.rowsPerSecond = entry.seconds > 0 ? Math.round(entry.in / entry.seconds) : 0;
-  progress.done(opts.summary(entry) + (readers > 0 ? ` · files read by ${readers} reader thread${readers > 1 ? 's' : ''}` : ''));
-  return { rows, inputs, entry, readers, bytesPerRow: rows.length ? Math.max(0, Math.round((heap1 - heap0) / rows.length)) : 0 };
+  const notes = [
+    readers > 0 ? `files read by ${readers} reader thread${readers > 1 ? 's' : ''}` : '',
+    sorted.spilledRuns > 0 ? `sorted in ${sorted.spilledRuns} runs spilled to disk` : '',
+  ].filter(Boolean);
+  progress.done(opts.summary(entry) + notes.map((n) => ` · ${n}`).join(''));
+  return { sorted, inputs, entry, readers, bytesPerRow: !spillFile && held.length ? Math.max(0, Math.round((heap1 - heap0) / held.length)) : 0 };
 }

@@ -26,6 +26,7 @@ import { mergeRawFiles } from './merge-files.ts';
 import { listRawFiles } from './read/raw.ts';
 import { RejectSink } from './rejects.ts';
 import { StageThread, unpackFields } from './stage-thread.ts';
+import { memoryBudgetFromEnv, memoryPlan, type MemoryPlan } from './memory.ts';
 import { STAGE_NAMES, stageDef, type StageNo, type StageSettings } from './stages.ts';
 import { toolVersion } from '../core/version.ts';
 
@@ -56,6 +57,11 @@ export interface EtlOptions {
    * the writer thread is used. Same outputs either way.
    */
   stageThreads?: boolean;
+  /**
+   * Memory budget in MiB (`--memory-mb`; default TRAFFIC_ETL_MEMORY_MB, else DEFAULT_MEMORY_MB):
+   * rows beyond it are spilled to scratch files in --out (etl/memory.ts). Same outputs either way.
+   */
+  memoryMb?: number;
 }
 
 export interface EtlResult {
@@ -66,6 +72,10 @@ export interface EtlResult {
   generated?: { dir: string; files: number; rows: number; truthFile: string };
   /** Heap bytes per kept row while stage 01 held the data (estimate of the sort's memory). */
   mergeBytesPerRow?: number;
+  /** The memory budget the run kept to (MiB). */
+  memoryMb: number;
+  /** Peak resident memory of this process so far (MiB), all threads: to compare with memoryMb. */
+  peakRssMb: number;
 }
 
 /** `01-merge   92,345 in → 80,000 out · 3 rejected · 12,345 copies removed · 1.20 s · 76,954 rows/s` */
@@ -129,11 +139,14 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
   };
   const open: StageRun[] = [];
   const threads: StageThread[] = [];
+  const plan = memoryPlan(o.memoryMb ?? memoryBudgetFromEnv());
+  /** Rows held for a later read, in memory or spilled: released at the end, also after a failure. */
+  const scratch: { release(): void }[] = [];
   const writer = (o.writerThread ?? os.availableParallelism() >= 2) ? WriterThread.start() : undefined;
   try {
     for (const name of stagesRun) await rejects.open(name);
     if (o.from === 1 && o.to === 5 && writer && o.stageThreads !== false) {
-      const r = await runWithStageThreads({ o, rawDir, outDir, settings, writer, stream, onReject, drain, open, threads });
+      const r = await runWithStageThreads({ o, rawDir, outDir, settings, writer, stream, onReject, drain, open, threads, plan, scratch });
       Object.assign(entries, r.entries);
       inputs = r.inputs;
       result.mergeBytesPerRow = r.bytesPerRow;
@@ -154,16 +167,18 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
         ...(writer ? { writer } : {}),
         ...(o.readers === undefined ? {} : { readers: o.readers }),
         ...(tty === undefined ? {} : { tty }),
+        spill: { dir: outDir, rows: plan.mergeRows, pressureBytes: plan.pressureBytes },
       });
+      scratch.push(m.sorted);
       checkBalance(m.entry);
       entries[m.entry.stage] = m.entry;
       inputs = m.inputs;
       result.mergeBytesPerRow = m.bytesPerRow;
       lastOut = m.entry;
       if (o.to > 1) {
-        source = packedSource(m.rows);
+        source = packedSource(m.sorted);
         memory = true;
-      }
+      } else m.sorted.release();
     }
 
     // Stages 02..to in fused segments; a stage with scan() starts a new segment.
@@ -206,7 +221,8 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
       }
       if (!source) source = fileSource(path.join(outDir, stageDef(n).input!), head.stage.inputColumns, head.name);
       // Kept in memory only when another segment follows and the run is fused.
-      const collect = k <= o.to && memory ? new RowStore() : undefined;
+      const collect = k <= o.to && memory ? new RowStore({ rows: plan.storeRows, dir: outDir, pressureBytes: plan.pressureBytes }) : undefined;
+      if (collect) scratch.push(collect);
       // The next head scans the rows as they leave this segment (no second pass over them).
       const scanNext = collect && nextHead?.stage.scan ? nextHead : undefined;
       const headScanned = head === scannedHead;
@@ -243,6 +259,8 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
           `${scanNext.name} scanned ${fmtInt(scanNextProgress.rows)} rows (first pass, as they left ${last.name}) in ${scanNext.entry.seconds.toFixed(2)} s`,
         );
       }
+      // The rows this segment read are not read again.
+      for (const s of scratch.splice(0, collect ? scratch.length - 1 : scratch.length)) s.release();
       source = collect ? collect.source() : undefined;
       if (!collect) memory = false;
       n = k;
@@ -254,6 +272,7 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
     await rejects.cleanup();
     throw err;
   } finally {
+    for (const s of scratch) s.release();
     await writer?.stop();
   }
 
@@ -284,7 +303,8 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
     totals: totals(stages),
   };
   await writeManifest(outDir, manifest);
-  return { ...result, manifest, outDir, seconds };
+  const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+  return { ...result, manifest, outDir, seconds, memoryMb: plan.budgetMb, peakRssMb };
 }
 
 interface ThreadedRun {
@@ -299,6 +319,9 @@ interface ThreadedRun {
   /** Filled as runs open and threads start, for the caller to abort on failure. */
   open: StageRun[];
   threads: StageThread[];
+  plan: MemoryPlan;
+  /** Rows held for a later read: the caller releases them at the end (also after a failure). */
+  scratch: { release(): void }[];
 }
 
 /**
@@ -333,7 +356,8 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
   };
   const run4 = await memoryRun(4);
   // 03's rows as they come back: kept for 04's transform and scanned by 04 now.
-  const store = new RowStore();
+  const store = new RowStore({ rows: c.plan.storeRows, dir: outDir, pressureBytes: c.plan.pressureBytes });
+  c.scratch.push(store);
   // One progress line for the rows coming back from 02 + 03 and scanned by 04 (made when the
   // feeding starts, so that its rate does not count stage 01's time).
   let progress23: Progress | undefined;
@@ -368,19 +392,21 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
     writeOutput: false,
     ...(o.readers === undefined ? {} : { readers: o.readers }),
     ...(tty === undefined ? {} : { tty }),
+    spill: { dir: outDir, rows: c.plan.mergeRows, pressureBytes: c.plan.pressureBytes },
   });
+  c.scratch.push(m.sorted);
   checkBalance(m.entry);
   entries[m.entry.stage] = m.entry;
   // A thread that failed while 01 ran (options it could not load, a file it could not open).
   for (const t of c.threads) t.throwIfFailed();
-  progress23 = progressOf(`${stageDef(2).name} + ${stageDef(3).name} → ${run4.name} scan`, m.rows.length);
-  for (let i = 0; i < m.rows.length; i += BATCH_ROWS) {
-    const p = t23.feed(m.rows.slice(i, i + BATCH_ROWS));
+  progress23 = progressOf(`${stageDef(2).name} + ${stageDef(3).name} → ${run4.name} scan`, m.sorted.length);
+  for (const batch of m.sorted.batches(BATCH_ROWS)) {
+    const p = t23.feed(batch);
     if (p) await p;
   }
   // Stage 01's rows now live in thread A: dropped here, the collector no longer marks them while
   // 04 keeps 03's rows.
-  m.rows.length = 0;
+  m.sorted.release();
   let last = m.entry;
   const accept = (e: StageEntry): string => {
     checkBalance(e);
@@ -392,7 +418,10 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
   const e23 = await t23.end();
   const lines23 = e23.map(accept);
   if (store.length !== last.out) throw new TrafficError('INTERNAL', `${last.stage} emitted ${last.out} rows but ${store.length} came back from its thread`);
-  lines23.push(`${run4.name} scanned ${fmtInt(scanned)} rows (first pass, as they left ${last.stage}) in ${run4.entry.seconds.toFixed(2)} s`);
+  lines23.push(
+    `${run4.name} scanned ${fmtInt(scanned)} rows (first pass, as they left ${last.stage}) in ${run4.entry.seconds.toFixed(2)} s` +
+      (store.spilled ? ` · ${fmtInt(store.spilled)} of them kept on disk for the second pass` : ''),
+  );
   progress23.done(lines23.join('\n'));
 
   // 05 runs in its thread unless 04 adds more than half its input in filled days: a filled row
@@ -415,6 +444,7 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
   }
   const progress4 = progressOf(segment.map((r) => r.name).join(' + '), store.length);
   await runSegment(store.source(), segment, { progress: progress4, drain: c.drain, headScanned: true });
+  store.release();
   const lines: string[] = [];
   for (const run of segment) {
     await run.close();
@@ -435,7 +465,7 @@ export function finalLine(r: EtlResult): string {
   return (
     `etl:all done (${range}): ${fmtInt(t.rawRecords)} raw records → ${fmtInt(rows)} rows out; ` +
     `${fmtInt(t.rejected)} rejected, ${fmtInt(t.removedCopies)} copies removed, ${fmtInt(t.added)} added; ` +
-    `${r.seconds.toFixed(2)} s; outputs in ${r.outDir}` +
+    `${r.seconds.toFixed(2)} s; peak RSS ${fmtInt(r.peakRssMb)} MB (budget ${fmtInt(r.memoryMb)} MB); outputs in ${r.outDir}` +
     (existsSync(path.join(r.outDir, FILES.rejects)) && t.rejected ? ` (rejects: ${FILES.rejects})` : '')
   );
 }

@@ -5,13 +5,15 @@
  * is split into small pure pieces (normalize one record, dedupe, sort) that tests call on literal
  * rows; `mergeRawFiles` is the thin driver that feeds them from the raw readers.
  *
- * Memory: the sort holds every kept row (8 short strings) plus a GCXH → index map. Measured on the
- * real sample ≈ 0.5–0.6 kB a row (see docs/etl.md), i.e. ~350 MB for the full two months; this is
- * the one stage whose memory grows with the data set.
+ * Memory: the sort holds kept rows packed (~0.4 kB a row, see docs/etl.md) up to the run's memory
+ * budget, then spills them as a sorted run (Deduper.spillRun; merged by etl/sorted-runs.ts); what
+ * stays for every row is the compact key set for copy detection (~40 bytes a row).
  */
 import { F, RAW_COLUMNS, type PassRow } from '../../core/schema.ts';
 import { CHINA_OFFSET_S, EpochSeconds, parseGcsjText } from '../../core/time.ts';
+import { TrafficError } from '../../core/errors.ts';
 import { IntPairIndex } from '../logic/idtable.ts';
+import { Int32List, type SpillFile, type SpillRange } from '../spill.ts';
 
 export const MERGE_STAGE = '01-merge';
 export const FIELD_COUNT = RAW_COLUMNS.length;
@@ -91,18 +93,36 @@ export type AddResult = { kind: 'kept' } | { kind: 'copy' } | { kind: 'conflict'
  * copy (the exports overlap: a file duplicated under another day's name); same GCXH with other
  * content keeps the first and rejects the later one, naming where the first came from.
  * Rows are kept packed (packRow).
+ *
+ * Bounded memory (etl/memory.ts): `spillRun` sorts the rows held (`rows`) and appends them to a
+ * spill file as one sorted run, keeping only the compact global key set: per kept row its id's
+ * entry, source file and line, and where the spilled row sits in the file (4 bytes each), so that
+ * a later copy is still compared with the first row's exact content, read back from disk.
  */
 export class Deduper {
-  readonly rows: string[] = [];
+  /** Kept rows held in memory: all of them, or those since the last spilled run. */
+  rows: string[] = [];
+  /** Row index (in the order rows were kept) of rows[0]: the rows before it are spilled. */
+  private base = 0;
   private readonly index = new Map<string, number>();
   /** 18-digit GCXH as (first 9 digits, last 9 digits) → entry; rowOfEntry[entry] = row index. */
   private readonly numeric = new IntPairIndex(1 << 16);
-  private readonly rowOfEntry: number[] = [];
+  private readonly rowOfEntry = new Int32List(1 << 16);
   private readonly files: string[] = [];
   private readonly fileIds = new Map<string, number>();
-  private readonly srcFile: number[] = [];
-  private readonly srcLine: number[] = [];
+  private readonly srcFile = new Int32List(1 << 16);
+  private readonly srcLine = new Int32List(1 << 16);
+  /** Row index → its record's ordinal in the spill file (rows before `base` only). */
+  private readonly spilledAt = new Int32List(0);
+  private spill: SpillFile | undefined;
+  /** The sorted runs in the spill file, in the order they were written. */
+  readonly runs: SpillRange[] = [];
   copies = 0;
+
+  /** Rows kept so far (held and spilled). */
+  get kept(): number {
+    return this.base + this.rows.length;
+  }
 
   add(row: PassRow, src: RowSource): AddResult {
     return this.addPacked(packRow(row), src);
@@ -134,15 +154,15 @@ export class Deduper {
         const before = this.numeric.size;
         const e = this.numeric.intern(hi, lo);
         if (e === before) {
-          this.rowOfEntry.push(this.rows.length);
+          this.rowOfEntry.push(this.kept);
           return undefined;
         }
-        return this.rowOfEntry[e];
+        return this.rowOfEntry.get(e);
       }
     }
     const gcxh = packed.slice(a + 1, b);
     const at = this.index.get(gcxh);
-    if (at === undefined) this.index.set(gcxh, this.rows.length);
+    if (at === undefined) this.index.set(gcxh, this.kept);
     return at;
   }
 
@@ -160,7 +180,7 @@ export class Deduper {
       this.srcLine.push(src.line);
       return { kind: 'kept' };
     }
-    const firstPacked = this.rows[at] as string;
+    const firstPacked = at >= this.base ? (this.rows[at - this.base] as string) : (this.spill as SpillFile).recordAt(this.spilledAt.get(at));
     if (firstPacked === packed) {
       this.copies++;
       return { kind: 'copy' };
@@ -169,10 +189,34 @@ export class Deduper {
     const row = unpackRow(packed);
     const diff: string[] = [];
     for (let i = 1; i < FIELD_COUNT; i++) if (first[i] !== row[i]) diff.push(RAW_COLUMNS[i] as string);
-    const file = this.files[this.srcFile[at] as number] as string;
+    const file = this.files[this.srcFile.get(at)] as string;
     return {
-      kind: 'conflict',      reason: `GCXH duplicate with different content: first at ${file} line ${this.srcLine[at]} (differs in ${diff.join('/')})`,
+      kind: 'conflict',
+      reason: `GCXH duplicate with different content: first at ${file} line ${this.srcLine.get(at)} (differs in ${diff.join('/')})`,
     };
+  }
+
+  /**
+   * Sorts the rows held (sortPacked's order) and appends them to `file` as one sorted run; the
+   * memory they took is free after this. Every run goes to the same file.
+   */
+  spillRun(file: SpillFile): void {
+    if (this.spill && this.spill !== file) throw new TrafficError('INTERNAL', 'a Deduper spills to one file');
+    this.spill = file;
+    const rows = this.rows;
+    if (rows.length === 0) return;
+    const order = packedOrder(rows);
+    const start = file.size;
+    const first = file.count;
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k] as number;
+      file.append(rows[i] as string);
+      this.spilledAt.set(this.base + i, first + k);
+    }
+    file.flush();
+    this.runs.push({ start, end: file.size, count: rows.length });
+    this.base += rows.length;
+    this.rows = [];
   }
 }
 
@@ -215,31 +259,55 @@ export function sortPacked(rows: string[]): string[] {
 function keySort<T>(rows: T[], gcsjOf: (r: T) => string, cmp: (a: T, b: T) => number): T[] {
   const n = rows.length;
   if (n < 2) return rows;
+  const order = keyOrder(rows, gcsjOf, cmp);
+  const sorted: T[] = new Array<T>(n);
+  for (let i = 0; i < n; i++) sorted[i] = rows[order[i] as number] as T;
+  for (let i = 0; i < n; i++) rows[i] = sorted[i] as T;
+  return rows;
+}
+
+/**
+ * The sorted order of `rows` as indexes into it (order[k] = index of the k-th row), by the numeric
+ * key described at sortRows; the comparator decides ties on the second, and everything when a
+ * time is not canonical.
+ */
+function keyOrder<T>(rows: readonly T[], gcsjOf: (r: T) => string, cmp: (a: T, b: T) => number): Int32Array {
+  const n = rows.length;
+  const order = new Int32Array(n);
+  const byCmp = (): Int32Array => {
+    const idx = Array.from({ length: n }, (_, i) => i).sort((x, y) => cmp(rows[x] as T, rows[y] as T));
+    order.set(idx);
+    return order;
+  };
+  if (n < 2) return order;
   const bits = Math.max(1, Math.ceil(Math.log2(n)));
   const mult = 2 ** bits;
   const keys = new Float64Array(n);
   const secondsOf = makeSecondsOf();
   for (let i = 0; i < n; i++) {
     const s = secondsOf(gcsjOf(rows[i] as T));
-    if (s < 0 || s * mult + mult > Number.MAX_SAFE_INTEGER) return rows.sort(cmp);
+    if (s < 0 || s * mult + mult > Number.MAX_SAFE_INTEGER) return byCmp();
     keys[i] = s * mult + i;
   }
   keys.sort();
-  const sorted: T[] = new Array<T>(n);
-  for (let i = 0; i < n; i++) sorted[i] = rows[(keys[i] as number) % mult] as T;
+  for (let i = 0; i < n; i++) order[i] = (keys[i] as number) % mult;
   // Ties on the second: order by GCXH (runs are short). Equal keys ⇔ equal canonical GCSJ.
   let start = 0;
   for (let i = 1; i <= n; i++) {
     if (i === n || Math.floor((keys[i] as number) / mult) !== Math.floor((keys[start] as number) / mult)) {
       if (i - start > 1) {
-        const part = sorted.slice(start, i).sort(cmp);
-        for (let j = start; j < i; j++) sorted[j] = part[j - start] as T;
+        const part = Array.from(order.subarray(start, i)).sort((x, y) => cmp(rows[x] as T, rows[y] as T));
+        for (let j = start; j < i; j++) order[j] = part[j - start] as number;
       }
       start = i;
     }
   }
-  for (let i = 0; i < n; i++) rows[i] = sorted[i] as T;
-  return rows;
+  return order;
+}
+
+/** sortPacked as an order (indexes into `rows`), for a sorted run written without moving the rows. */
+export function packedOrder(rows: readonly string[]): Int32Array {
+  return keyOrder(rows, (r) => r.slice(0, r.indexOf(FS)), comparePacked);
 }
 
 /** China-local wall-clock seconds of 2000-01-01 00:00:00 as epoch seconds. */
