@@ -19,6 +19,7 @@ import { badRequest, fail, failWith, ok, readJsonBody, requireJson, type CorsPol
 import { API_SERVER_DEFAULTS, type ApiServerOptions } from './options.ts';
 import { SseHub } from './sse.ts';
 import { PAGES, serveFile, staticFile } from './static.ts';
+import { labelRoutes, parseRoutesParams, parseTrajectoryParams, trajectory } from './trips.ts';
 import {
   checkpointCodeParam,
   intParam,
@@ -209,6 +210,25 @@ export function createApiApp(deps: AppDeps): ApiApp {
           // Short-term forecast of the stream clock's hour and the two after it (else null).
           forecast: ahead.has(hour) ? round1(ahead.get(hour)!) : null,
         }));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/stats/routes',
+      handler: async ({ url }) => {
+        const req = parseRoutesParams(url.searchParams);
+        // Like flow_24h: without a date, the stream clock's day.
+        const date = req.date ?? ((await stat('latest', () => deps.store.latestGcsj())) ?? formatChinaTime(Date.now())).slice(0, 10);
+        const [routes, names] = await Promise.all([stat(`routes:${date}:${req.limit}`, () => deps.store.routes(date, req.limit)), labels()]);
+        return labelRoutes(routes, names);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/trajectory',
+      handler: async ({ url }) => {
+        const req = parseTrajectoryParams(url.searchParams);
+        return trajectory(deps.store, deps.alerts, await deps.store.checkpoints(), req);
       },
     },
     {

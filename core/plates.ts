@@ -5,6 +5,7 @@
  * plates with them.
  */
 import { PROVINCE_CHARS } from './reference.ts';
+import { MISSING } from './schema.ts';
 
 export type PlateClass = 'FULL' | 'MASKED' | 'INVALID';
 
@@ -12,13 +13,20 @@ const PROV = [...PROVINCE_CHARS].join('');
 /** Last character of special full plates: trailer, learner, police, HK/Macau, consulate, test, oversize. */
 const SPECIAL_LAST = '挂学警港澳领试超';
 
-// Province + issuing-office letter + 5 characters (the last may be a special marker), or + 6 (new energy).
-const FULL_RE = new RegExp(`^(?:WJ)?[${PROV}][A-Z](?:[A-Z0-9]{4}[A-Z0-9${SPECIAL_LAST}]|[A-Z0-9]{6})$`);
-// Embassy plates: 使 + 6 digits.
-const FULL_EMBASSY_RE = /^使\d{6}$/;
-// Province + letter + at least one visible character + the mask.
-const MASKED_RE = new RegExp(`^[${PROV}][A-Z][A-Z0-9]{1,5}\\*+$`);
-const MASKED_EMBASSY_RE = /^使\d{1,5}\*+$/;
+/**
+ * The classes as whole-value patterns, written in the subset JavaScript, RE2 (DuckDB) and PCRE
+ * (MariaDB) share — anchors, character classes, non-capturing groups, counted repeats — so a
+ * store can class plates in SQL with the very same expressions (store/routes.ts).
+ */
+export const PLATE_PATTERNS: { readonly full: readonly string[]; readonly masked: readonly string[] } = {
+  // Province + issuing-office letter + 5 characters (the last may be a special marker), or + 6
+  // (new energy); embassy plates: 使 + 6 digits.
+  full: [`^(?:WJ)?[${PROV}][A-Z](?:[A-Z0-9]{4}[A-Z0-9${SPECIAL_LAST}]|[A-Z0-9]{6})$`, '^使[0-9]{6}$'],
+  // Province + letter + at least one visible character + the mask.
+  masked: [`^[${PROV}][A-Z][A-Z0-9]{1,5}[*]+$`, '^使[0-9]{1,5}[*]+$'],
+};
+const FULL_RES = PLATE_PATTERNS.full.map((p) => new RegExp(p));
+const MASKED_RES = PLATE_PATTERNS.masked.map((p) => new RegExp(p));
 /** A plate whose province character is missing: letter + ≥2 visible characters (masked or full). */
 const NO_PROVINCE_RE = /^[A-Z][A-Z0-9]{2,5}\*+$|^[A-Z][A-Z0-9]{5,6}$/;
 
@@ -70,9 +78,38 @@ export function classifyPlate(hphm: string): PlateClass {
 
 /** `classifyPlate` for a value that is already the output of `normalizePlate`. */
 export function classifyNormalized(p: string): PlateClass {
-  if (FULL_RE.test(p) || FULL_EMBASSY_RE.test(p)) return 'FULL';
-  if (MASKED_RE.test(p) || MASKED_EMBASSY_RE.test(p)) return 'MASKED';
+  if (FULL_RES.some((re) => re.test(p))) return 'FULL';
+  if (MASKED_RES.some((re) => re.test(p))) return 'MASKED';
   return 'INVALID';
+}
+
+/** A CLPPXH that identifies a brand/model (not blank, not `-`). */
+export function knownBrand(clppxh: string): boolean {
+  return clppxh !== MISSING && clppxh !== '';
+}
+
+/**
+ * Same-vehicle evidence for two passes of one MASKED plate (4 visible characters are shared by
+ * many vehicles): the same plate type and the same known brand/model. A FULL plate needs none.
+ * The cloned-plate rule pairs with it; the routes group passes by the key below, which is the same test.
+ */
+export function sameMaskedVehicle(a: { hpzl: string; clppxh: string }, b: { hpzl: string; clppxh: string }): boolean {
+  return a.hpzl === b.hpzl && a.clppxh === b.clppxh && knownBrand(a.clppxh);
+}
+
+/** Separates the parts of a vehicle key (a control character no plate, type or brand contains). */
+export const VEHICLE_KEY_SEP = '\u001f';
+
+/**
+ * The vehicle a pass belongs to, as one string, or null when the plate cannot name one: a FULL
+ * plate is its own key; a MASKED plate with a known brand is (plate, type, brand) — exactly the
+ * passes `sameMaskedVehicle` pairs; INVALID plates and masked plates without a brand are no vehicle.
+ * `hphm` is a stored (normalized) plate.
+ */
+export function vehicleKey(hphm: string, hpzl: string, clppxh: string, cls: PlateClass = classifyNormalized(hphm)): string | null {
+  if (cls === 'FULL') return hphm;
+  if (cls === 'MASKED' && knownBrand(clppxh)) return hphm + VEHICLE_KEY_SEP + hpzl + VEHICLE_KEY_SEP + clppxh;
+  return null;
 }
 
 /** A normalized plate that looks like a plate missing only its province character (`C379***`). */

@@ -19,6 +19,7 @@ import {
 } from './store-api.ts';
 import { TrafficError } from '../core/errors.ts';
 import { ShardedStore, storeError, type Shard } from './mysql.ts';
+import { routeStats, routeWindow, type RoutePass, type RouteStat } from './routes.ts';
 
 const SELECT_PASS = `gcxh, xzqhmc, kkmc, fxlx, DATE_FORMAT(gcsj, '%Y-%m-%d %H:%i:%s') AS gcsj, hpzl, hphm, clppxh,
   province, is_weekend, is_peak_hour, vehicle_type_name`;
@@ -51,6 +52,12 @@ function toPass(r: RowDataPacket): PassRecord {
 /** gcsj desc, gcxh asc (code-unit order = binary order for these ASCII ids). */
 export function passOrder(a: PassRecord, b: PassRecord): number {
   if (a.gcsj !== b.gcsj) return a.gcsj < b.gcsj ? 1 : -1;
+  return a.gcxh < b.gcxh ? -1 : a.gcxh > b.gcxh ? 1 : 0;
+}
+
+/** gcsj asc, gcxh asc: a trajectory's order. */
+function oldestFirst(a: PassRecord, b: PassRecord): number {
+  if (a.gcsj !== b.gcsj) return a.gcsj < b.gcsj ? -1 : 1;
   return a.gcxh < b.gcxh ? -1 : a.gcxh > b.gcxh ? 1 : 0;
 }
 
@@ -292,6 +299,51 @@ export class MysqlApiStore implements TrafficStore {
       }
     }
     return [...m.values()].sort((a, b) => (a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : a.kkmc < b.kkmc ? -1 : a.kkmc > b.kkmc ? 1 : 0));
+  }
+
+  async routes(date: string, limit: number): Promise<RouteStat[]> {
+    // A vehicle's passes sit on several shards (rows are sharded by checkpoint): no shard can
+    // run the LAG alone, so each returns the window's passes and they are paired here.
+    const w = routeWindow(date);
+    const parts = await this.fan(this.sharded.shards, 'routes', (pool) =>
+      this.read(
+        pool,
+        `SELECT kkmc, gcxh, hphm, hpzl, clppxh, TIMESTAMPDIFF(SECOND, ?, gcsj) AS t FROM traffic_data
+         WHERE gcsj >= ? AND gcsj < ?`,
+        [w.dayStart, w.from, w.to],
+      ),
+    );
+    const passes: RoutePass[] = [];
+    for (const part of parts) {
+      for (const r of part) {
+        passes.push({ kkmc: String(r.kkmc), gcxh: String(r.gcxh), hphm: String(r.hphm), hpzl: String(r.hpzl), clppxh: String(r.clppxh), t: Number(r.t) });
+      }
+    }
+    return routeStats(passes, 0, limit);
+  }
+
+  async platePasses(hphm: string, from: string, to: string, clppxh: string | undefined, max: number): Promise<PassRecord[]> {
+    const params: unknown[] = [hphm, from, to];
+    let extra = '';
+    if (clppxh !== undefined) {
+      extra = ' AND clppxh = ?';
+      params.push(clppxh);
+    }
+    // `hphm = ?` keeps the (hphm, gcsj) index usable; the exact, case-sensitive match of the
+    // embedded store is applied to the few rows it returns.
+    const parts = await this.fan(this.sharded.shards, 'plate passes', (pool) =>
+      this.read(
+        pool,
+        `SELECT ${SELECT_PASS} FROM traffic_data WHERE hphm = ? AND gcsj >= ? AND gcsj < ?${extra}
+         ORDER BY gcsj, gcxh COLLATE utf8mb4_bin LIMIT ${Math.trunc(max)}`,
+        params,
+      ),
+    );
+    return parts
+      .flatMap((p) => p.map(toPass))
+      .filter((p) => p.hphm === hphm && (clppxh === undefined || p.clppxh === clppxh))
+      .sort(oldestFirst)
+      .slice(0, max);
   }
 
   async provinceCount(): Promise<NameValue[]> {

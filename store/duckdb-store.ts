@@ -27,6 +27,7 @@ import {
   type TrafficStore,
 } from './store-api.ts';
 import { timeStoreWrite } from '../core/metrics.ts';
+import { duckdbRoutesSql, minutes1, routeWindow, type RouteStat } from './routes.ts';
 
 export const EMBEDDED_DB_FILE = 'traffic.duckdb';
 
@@ -280,6 +281,33 @@ export class EmbeddedStore implements TrafficStore {
       [from, to],
     );
     return rows.map((r) => ({ kkmc: String(r.kkmc), hour: String(r.h), value: Number(r.n) }));
+  }
+
+  async routes(date: string, limit: number): Promise<RouteStat[]> {
+    const w = routeWindow(date);
+    const rows = await this.rows(duckdbRoutesSql(), [w.from, w.to, w.dayStart, limit]);
+    return rows.map((r) => ({
+      from: String(r.from_k),
+      to: String(r.to_k),
+      value: Number(r.value),
+      median_minutes: minutes1(Number(r.median_s)),
+    }));
+  }
+
+  async platePasses(hphm: string, from: string, to: string, clppxh: string | undefined, max: number): Promise<PassRecord[]> {
+    const params: DuckDBValue[] = [hphm, from, to];
+    let extra = '';
+    if (clppxh !== undefined) {
+      extra = ' AND clppxh = ?';
+      params.push(clppxh);
+    }
+    const rows = await this.rows(
+      `SELECT ${SELECT_PASS} FROM traffic_data
+       WHERE hphm = ? AND gcsj >= CAST(? AS TIMESTAMP) AND gcsj < CAST(? AS TIMESTAMP)${extra}
+       ORDER BY traffic_data.gcsj, gcxh LIMIT ${Math.trunc(max)}`,
+      params,
+    );
+    return rows.map(toPass);
   }
 
   private async groupCount(column: 'province' | 'vehicle_type_name'): Promise<NameValue[]> {

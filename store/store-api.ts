@@ -5,6 +5,9 @@
  */
 import type { MasterRow } from '../core/schema.ts';
 import { formatChinaTime, toEpochSeconds } from '../core/time.ts';
+import type { RouteStat } from './routes.ts';
+
+export type { RouteStat };
 
 export interface QueryFilter {
   kkmc?: string;
@@ -72,6 +75,16 @@ export interface TrafficStore {
    * HH:mm:ss`); `hour` = `YYYY-MM-DD HH:00:00`; only non-zero counts. The forecast's history.
    */
   hourlyByCheckpoint(from: string, to: string): Promise<HourlyCount[]>;
+  /**
+   * The `limit` busiest checkpoint-to-checkpoint transitions arriving on a date `YYYY-MM-DD`
+   * (store/routes.ts says what a transition is).
+   */
+  routes(date: string, limit: number): Promise<RouteStat[]>;
+  /**
+   * Passes of one plate (exact HPHM, and exact CLPPXH when given) with from ≤ gcsj < to
+   * (`YYYY-MM-DD HH:mm:ss`), oldest first (gcsj, then gcxh), at most `max`.
+   */
+  platePasses(hphm: string, from: string, to: string, clppxh: string | undefined, max: number): Promise<PassRecord[]>;
   provinceCount(): Promise<NameValue[]>;
   vehicleTypeCount(): Promise<NameValue[]>;
   total(): Promise<number>;

@@ -8,7 +8,7 @@
  * - `window`: the plain seed rule, different checkpoints within the window.
  * INVALID plates never reach the rules (the detector skips them).
  */
-import { MISSING } from '../../core/schema.ts';
+import { sameMaskedVehicle } from '../../core/plates.ts';
 import type { RuleName } from './alert.ts';
 import type { DistanceFn } from './geo.ts';
 
@@ -38,7 +38,7 @@ export interface Verdict {
 
 /** Same-vehicle evidence for a masked plate: same plate type and the same known brand/model. */
 export function maskedEvidence(a: Sighting, b: Sighting): boolean {
-  return a.hpzl === b.hpzl && a.clppxh === b.clppxh && a.clppxh !== MISSING && a.clppxh !== '';
+  return sameMaskedVehicle(a, b);
 }
 
 /** Returns the verdict when the pair alerts, else null. */

@@ -96,6 +96,11 @@ describe('the embedded store and two MySQL shards give the same answers', () => 
     '/api/congestion/series?kkmc=B_Pei_K2&date=2023-12-11',
     '/api/congestion/series?kkmc=C_Xinyi_K3',
     '/api/congestion/series?kkmc=NOPE&date=2023-12-09',
+    '/api/stats/routes',
+    '/api/stats/routes?date=2023-12-09&limit=3',
+    '/api/stats/routes?date=2023-12-11&limit=100',
+    '/api/trajectory?hphm=%E8%8B%8FC1A***&date=2023-12-11',
+    '/api/trajectory?hphm=%E8%8B%8FC1A***&date=2023-12-11&clppxh=%E7%A6%8F%E7%94%B0%E7%89%8C',
     '/api/export.csv',
     '/api/export.csv?province=%E5%B1%B1%E4%B8%9C',
   ])('GET %s', async (path) => {
@@ -103,6 +108,7 @@ describe('the embedded store and two MySQL shards give the same answers', () => 
     expect(b).toEqual(a);
     const bad = path.includes('NOPE') || path.includes('09:30') || path.includes('horizon=4') || path.includes('2023-12-12');
     expect((a as { status: number }).status).toBe(bad ? 400 : 200);
+    if (path.includes('routes?date=2023-12-11')) expect((a as { body: { data: unknown[] } }).body.data.length).toBeGreaterThan(0);
   });
 
   it('the forecast at= comes from the history before its origin, with the best baseline beside it', async () => {

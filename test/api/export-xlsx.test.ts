@@ -203,6 +203,8 @@ function syntheticStore(total: number, reportedTotal = total): TrafficStore & { 
     },
     hourly: unused,
     hourlyByCheckpoint: unused,
+    routes: unused,
+    platePasses: unused,
     latestGcsj: unused,
     fiveMinuteCounts: unused,
     minuteCounts: unused,
