@@ -64,27 +64,35 @@ export function routeOrder(a: RouteStat, b: RouteStat): number {
   return a.to < b.to ? -1 : a.to > b.to ? 1 : 0;
 }
 
+/** `vehicleKey` of a pass, classing each distinct plate once. */
+export function vehicleKeyCached(): (p: RoutePass) => string | null {
+  const classes = new Map<string, PlateClass>();
+  return (p) => {
+    let cls = classes.get(p.hphm);
+    if (cls === undefined) classes.set(p.hphm, (cls = classifyNormalized(p.hphm)));
+    return vehicleKey(p.hphm, p.hpzl, p.clppxh, cls);
+  };
+}
+
 /**
  * Every transition (from, to, seconds) whose arrival is at or after `sinceT`, from passes in any
- * order: group by vehicle, order by (t, gcxh), pair each pass with the one before it.
+ * order: group by vehicle (`keyOf`, default `vehicleKey`; null = no vehicle), order by (t, gcxh),
+ * pair each pass with the one before it.
  */
-export function routeTransitions(
-  passes: readonly RoutePass[],
+export function routeTransitions<P extends RoutePass>(
+  passes: readonly P[],
   sinceT: number,
-  classOf: (hphm: string) => PlateClass = classifyNormalized,
-): Array<{ from: string; to: string; seconds: number; prev: RoutePass; curr: RoutePass }> {
-  const byVehicle = new Map<string, RoutePass[]>();
-  const classes = new Map<string, PlateClass>();
+  keyOf: (p: P) => string | null = vehicleKeyCached(),
+): Array<{ from: string; to: string; seconds: number; prev: P; curr: P }> {
+  const byVehicle = new Map<string, P[]>();
   for (const p of passes) {
-    let cls = classes.get(p.hphm);
-    if (cls === undefined) classes.set(p.hphm, (cls = classOf(p.hphm)));
-    const key = vehicleKey(p.hphm, p.hpzl, p.clppxh, cls);
+    const key = keyOf(p);
     if (key === null) continue;
     const list = byVehicle.get(key);
     if (list) list.push(p);
     else byVehicle.set(key, [p]);
   }
-  const out: Array<{ from: string; to: string; seconds: number; prev: RoutePass; curr: RoutePass }> = [];
+  const out: Array<{ from: string; to: string; seconds: number; prev: P; curr: P }> = [];
   for (const list of byVehicle.values()) {
     list.sort((a, b) => a.t - b.t || (a.gcxh < b.gcxh ? -1 : a.gcxh > b.gcxh ? 1 : 0));
     for (let i = 1; i < list.length; i++) {

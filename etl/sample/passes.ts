@@ -49,6 +49,8 @@ export interface Pass {
   hphm: string;
   clppxh: string;
   truth?: TruthEntry[];
+  /** The vehicle behind the pass (never written to a file): lets benchmarks score who is who. */
+  vehicle?: Vehicle;
 }
 
 export interface CheckpointGap {
@@ -202,7 +204,7 @@ export function generateDay(
       } else {
         v = newVehicle(rng);
       }
-      const pass: Pass = { cp, day, t, gcxh: '', hpzl: '', hphm: '', clppxh: '' };
+      const pass: Pass = { cp, day, t, gcxh: '', hpzl: '', hphm: '', clppxh: '', vehicle: v };
       applyRegime(pass, v, regime, rng);
       passes.push(pass);
     }
