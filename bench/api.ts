@@ -18,6 +18,7 @@ import type { Command } from '../core/command.ts';
 import { EmbeddedStore, EMBEDDED_DB_FILE } from '../store/duckdb-store.ts';
 import { TrafficError } from '../core/errors.ts';
 import { FILES } from '../core/schema.ts';
+import { addDays } from '../core/time.ts';
 import { loadMaster, readDimension } from '../store/load.ts';
 import { ShardedStore } from '../store/mysql.ts';
 import { PACKAGE_ROOT } from '../core/paths.ts';
@@ -187,7 +188,16 @@ async function sampleLatency(
   return { p50: q(0.5), p95: q(0.95), n: times.length };
 }
 
-async function measure(store: string, base: string, seconds: number, kkmc: string, day: string): Promise<Figures> {
+async function measure(
+  store: string,
+  base: string,
+  seconds: number,
+  kkmc: string,
+  day: string,
+  /** A day a month back (routes over history, not the stream's day) and a plate seen on `day`. */
+  probe: { monthBack: string; hphm: string; clppxh: string },
+): Promise<Figures> {
+  const { monthBack, ...plate } = probe;
   const floor = await cannon({ url: base + '/favicon.ico', connections: 10, duration: seconds });
   const predict = await cannon({
     url: base + `/api/predict/flow?kkmc=${encodeURIComponent(kkmc)}&hour=8&is_weekend=0`,
@@ -201,6 +211,9 @@ async function measure(store: string, base: string, seconds: number, kkmc: strin
     { name: 'stats/flow_24h', path: '/api/stats/flow_24h' },
     { name: 'stats/map_data', path: '/api/stats/map_data' },
     { name: 'stats/vehicle_type', path: '/api/stats/vehicle_type' },
+    { name: 'stats/routes', path: '/api/stats/routes?limit=10' },
+    { name: 'stats/routes, month back', path: `/api/stats/routes?limit=10&date=${monthBack}` },
+    { name: 'trajectory', path: `/api/trajectory?hphm=${encodeURIComponent(plate.hphm)}&date=${day}&clppxh=${encodeURIComponent(plate.clppxh)}` },
     { name: 'query kkmc+day', path: '/api/query', body: { kkmc, start: day, end: day, size: 20 } },
     { name: 'query plate substring', path: '/api/query', body: { hphm: '苏C', size: 20, page: 3 } },
     { name: 'query day, all shards', path: '/api/query', body: { start: day, end: day, hpzl: '02', size: 50 } },
@@ -233,7 +246,7 @@ function print(f: Figures): void {
   );
   for (const l of f.latency) {
     out.write(
-      `  ${l.name.padEnd(24)} cold ${l.cold.toFixed(1).padStart(7)} ms  p50 ${l.p50.toFixed(1).padStart(7)} ms  p95 ${l.p95.toFixed(1).padStart(7)} ms  (n=${l.n}, 4 concurrent)  ` +
+      `  ${l.name.padEnd(25)} cold ${l.cold.toFixed(1).padStart(7)} ms  p50 ${l.p50.toFixed(1).padStart(7)} ms  p95 ${l.p95.toFixed(1).padStart(7)} ms  (n=${l.n}, 4 concurrent)  ` +
         `goal p95 ≤ 100 ms: ${l.p95 <= 100 ? 'met' : 'NOT met'}\n`,
     );
   }
@@ -283,6 +296,11 @@ export const command: Command = {
       if (existsSync(dimension)) await store.loadDimensionCsv(dimension);
       const [top] = await store.kkmcCount(1);
       const latest = (await store.latestGcsj())!.slice(0, 10);
+      // A plate with a known brand seen on the latest day, for the trajectory request.
+      const [seen] = (await store.query({ start: `${latest} 00:00:00`, end: `${latest} 23:59:59`, hphm: '***' }, 1, 200)).rows.filter(
+        (r) => r.clppxh !== '-',
+      );
+      const probe = { monthBack: addDays(latest, -30), hphm: seen?.hphm ?? '苏C', clppxh: seen?.clppxh ?? '' };
       await store.close();
       copyFileSync(model, path.join(tmp, FILES.model));
       process.stdout.write(`rows ${rows}; busiest checkpoint ${top!.name}; latest day ${latest}\n`);
@@ -290,7 +308,7 @@ export const command: Command = {
       const port = 5600 + Math.floor(Math.random() * 300);
       let child = await startApi(port, tmp, model);
       try {
-        const f = await measure('embedded DuckDB', `http://127.0.0.1:${port}`, seconds, top!.name, latest);
+        const f = await measure('embedded DuckDB', `http://127.0.0.1:${port}`, seconds, top!.name, latest, probe);
         results.push(f);
         print(f);
       } finally {
@@ -316,7 +334,7 @@ export const command: Command = {
         }
         child = await startApi(port + 1, tmp, model, urls);
         try {
-          const f = await measure(`MySQL ${urls.length} shards`, `http://127.0.0.1:${port + 1}`, seconds, top!.name, latest);
+          const f = await measure(`MySQL ${urls.length} shards`, `http://127.0.0.1:${port + 1}`, seconds, top!.name, latest, probe);
           results.push(f);
           print(f);
         } finally {

@@ -2,13 +2,14 @@
 // charts/, and stays live through the SSE stream (alerts, per-minute flow, congestion level
 // changes) plus a slow poll.
 import { api, chinaTime, fitScreen, fmt, withKey } from './common.js';
+import { routesMapOption } from './charts/routes.js';
 import { congestionOption, LEVEL_ORDER } from './charts/congestion.js';
 import { flow24hOption } from './charts/flow24h.js';
 import { minuteFlowOption } from './charts/minuteFlow.js';
 import { originMapOption } from './charts/originMap.js';
 import { top10Option } from './charts/top10.js';
 import { vehicleTypeOption } from './charts/vehicleType.js';
-import { shortName } from './charts/theme.js';
+import { shortName, shortNames } from './charts/theme.js';
 
 fitScreen(document.getElementById('screen'));
 document.getElementById('query-link').href = withKey('/query');
@@ -61,6 +62,37 @@ async function refreshCharts() {
   const lastHour = latest && latest !== '—' ? Number(latest.slice(11, 13)) : 23;
   charts.flow_24h.setOption(flow24hOption(flow, lastHour), true);
   drawn('flow_24h', flow.reduce((s, h) => s + h.value, 0));
+  await refreshRoutes();
+}
+
+// 热门路线 Top 10 of the stream clock's day: arrows on the map, the ranking under it.
+const routeList = document.getElementById('routes');
+async function refreshRoutes() {
+  const routes = await api('/api/stats/routes?limit=10');
+  const latest = document.getElementById('stream-clock').textContent;
+  document.getElementById('routes-date').textContent = latest && latest !== '—' ? `${latest.slice(0, 10)} · 2 小时内相邻过车` : '2 小时内相邻过车';
+  routeList.innerHTML = '';
+  if (!routes.length) routeList.innerHTML = '<li class="empty">当日暂无相邻过车路线</li>';
+  const names = new Map();
+  const all = [...new Set(routes.flatMap((r) => [r.from_label, r.to_label]))];
+  shortNames(all, 12).forEach((s, i) => names.set(all[i], s));
+  routes.forEach((r, i) => {
+    const li = document.createElement('li');
+    li.innerHTML = '<span class="rank"></span><span class="route"></span><span class="n"></span><span class="min"></span>';
+    li.querySelector('.rank').textContent = String(i + 1);
+    li.querySelector('.route').textContent = `${names.get(r.from_label)} → ${names.get(r.to_label)}`;
+    li.querySelector('.n').textContent = `${fmt(r.value)} 次`;
+    li.querySelector('.min').textContent = `${r.median_minutes} 分`;
+    li.title = `${r.from_label} → ${r.to_label}：${r.value} 次，中位用时 ${r.median_minutes} 分钟`;
+    routeList.appendChild(li);
+  });
+  if (provinceCenters) {
+    // The list's height changes with its rows: fit the map into what is left first.
+    charts.routes.resize();
+    const el = document.getElementById('chart-routes');
+    charts.routes.setOption(routesMapOption(routes, checkpoints, el.clientWidth / Math.max(1, el.clientHeight)), true);
+  }
+  drawn('routes', routes.length);
 }
 
 function drawMinuteFlow(payload) {
@@ -70,8 +102,21 @@ function drawMinuteFlow(payload) {
   if (payload.latest_gcsj) document.getElementById('stream-clock').textContent = payload.latest_gcsj;
 }
 
+/**
+ * A live list shows only whole items: items that would be cut by the bottom of the panel are
+ * hidden (they are older; the newest are on top). Re-run after each change and on resize.
+ */
+function fitList(list) {
+  const bottom = list.getBoundingClientRect().bottom;
+  for (const li of list.children) li.hidden = false;
+  for (const li of list.children) if (li.getBoundingClientRect().bottom > bottom + 0.5) li.hidden = true;
+}
+const fitLists = () => ['alerts', 'congestion-log'].forEach((id) => fitList(document.getElementById(id)));
+window.addEventListener('resize', fitLists);
+
 const alertList = document.getElementById('alerts');
 let checkpointNames = new Map();
+let checkpoints = [];
 const cpName = (code, max = 16) => (checkpointNames.has(code) ? shortName(checkpointNames.get(code), max) : code || '?');
 function alertItem(a, isNew) {
   const li = document.createElement('li');
@@ -92,6 +137,7 @@ function renderAlerts(list) {
   alertList.innerHTML = '';
   if (!list.length) alertList.innerHTML = '<li class="empty">暂无告警</li>';
   for (const a of list) alertList.appendChild(alertItem(a, false));
+  fitList(alertList);
 }
 function pushAlert(a) {
   const empty = alertList.querySelector('.empty');
@@ -99,6 +145,7 @@ function pushAlert(a) {
   if (a.id && alertList.querySelector(`li[data-id="${CSS.escape(a.id)}"]`)) return;
   alertList.prepend(alertItem(a, true));
   while (alertList.children.length > 30) alertList.lastChild.remove();
+  fitList(alertList);
   window.__dashboard.alerts++;
   const c = document.getElementById('c-warnings');
   const n = Number(String(c.textContent).replace(/[^\d]/g, ''));
@@ -148,6 +195,7 @@ function renderChanges(list) {
   congestionLog.innerHTML = '';
   if (!list.length) congestionLog.innerHTML = '<li class="empty">暂无等级变化</li>';
   for (const c of list) congestionLog.appendChild(changeItem(c, false));
+  fitList(congestionLog);
 }
 function pushChange(c) {
   const empty = congestionLog.querySelector('.empty');
@@ -155,6 +203,7 @@ function pushChange(c) {
   if (c.id && congestionLog.querySelector(`li[data-id="${CSS.escape(c.id)}"]`)) return;
   congestionLog.prepend(changeItem(c, true));
   while (congestionLog.children.length > 10) congestionLog.lastChild.remove();
+  fitList(congestionLog);
   window.__dashboard.congestionChanges++;
   // Levels move with their changes: re-read soon (changes come in bursts, one per checkpoint).
   clearTimeout(congestionTimer);
@@ -182,7 +231,10 @@ async function safe(fn) {
 tickClock();
 setInterval(tickClock, 1000);
 await safe(loadMap);
-await safe(async () => { checkpointNames = new Map((await api('/api/checkpoints')).map((c) => [c.kkmc, c.kkmc_name])); });
+await safe(async () => {
+  checkpoints = await api('/api/checkpoints');
+  checkpointNames = new Map(checkpoints.map((c) => [c.kkmc, c.kkmc_name]));
+});
 await safe(refreshOverview);
 await safe(refreshCharts);
 await safe(async () => renderAlerts(await api('/api/warnings/realtime?limit=30')));

@@ -4,6 +4,7 @@
 // (start and end on the same date) also shows its 5-minute passes against the congestion thresholds.
 import { api, withKey } from './common.js';
 import { congestionSeriesOption } from './charts/congestion.js';
+import { trajectoryOption } from './charts/trajectory.js';
 
 const HPZL = { '01': '大型汽车', '02': '小型汽车', '13': '低速车', '15': '挂车', '22': '临时行驶车', '23': '警用汽车',
   '51': '大型新能源汽车', '52': '小型新能源汽车', '-': '未知' };
@@ -15,6 +16,7 @@ const $ = (id) => document.getElementById(id);
 const form = $('filters');
 let page = 1;
 let labels = new Map();
+let checkpoints = [];
 document.getElementById('home-link').href = withKey('/');
 
 function option(value, text) {
@@ -106,7 +108,16 @@ async function search() {
       const tr = document.createElement('tr');
       for (const v of [r.gcsj, labels.get(r.kkmc) || r.kkmc, r.fxlx, r.hphm, r.hpzl, r.vehicle_type_name, r.clppxh, r.province, r.xzqhmc, r.gcxh]) {
         const td = document.createElement('td');
-        td.textContent = v;
+        if (v === r.hphm && r.hphm && r.hphm !== '-') {
+          // The plate opens its trajectory of that day.
+          const b = document.createElement('button');
+          b.type = 'button';
+          b.className = 'plate-link';
+          b.textContent = v;
+          b.title = '查看该车当天轨迹';
+          b.addEventListener('click', () => showTrajectory(r));
+          td.appendChild(b);
+        } else td.textContent = v;
         tr.appendChild(td);
       }
       tr.title = r.kkmc;
@@ -117,6 +128,68 @@ async function search() {
   }
 }
 
+// 车辆轨迹: the plate's passes that day. A masked plate (`苏CD7***`) is shared by many vehicles:
+// with a known brand the trajectory keeps only that brand's passes (the routes' identity).
+window.__query.trajectory = null;
+let trajectoryChart = null;
+const dash = (v, unit) => (v == null ? '—' : `${v}${unit}`);
+function gap(s) {
+  if (s == null) return '—';
+  if (s < 60) return `${s} 秒`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} 分 ${s % 60} 秒` : `${Math.floor(m / 60)} 时 ${m % 60} 分`;
+}
+let mapReady = null;
+function ensureMap() {
+  mapReady ??= fetch('/vendor/china.json').then((res) => res.json()).then((geo) => echarts.registerMap('china', geo));
+  return mapReady;
+}
+async function showTrajectory(r) {
+  const date = r.gcsj.slice(0, 10);
+  const masked = r.hphm.includes('*');
+  const q = new URLSearchParams({ hphm: r.hphm, date });
+  if (masked && r.clppxh && r.clppxh !== '-') q.set('clppxh', r.clppxh);
+  let t;
+  try {
+    t = await api('/api/trajectory?' + q.toString());
+  } catch (err) {
+    $('error').textContent = '轨迹加载失败：' + err.message;
+    return;
+  }
+  const panel = $('trajectory-panel');
+  panel.hidden = false;
+  $('trajectory-hint').hidden = true;
+  $('trajectory-title').textContent = `车辆轨迹 · ${t.hphm}${t.clppxh ? ' · ' + t.clppxh : ''} · ${t.date}：${t.passes.length} 次过车` +
+    (t.alerts.length ? `，${t.alerts.length} 条套牌告警` : '');
+  const notes = [];
+  if (t.plate_class === 'MASKED' && !t.clppxh) notes.push('遮挡号牌且品牌型号未知：同一号牌可能对应多辆车。');
+  else if (t.mixed) notes.push('这些过车的号牌种类或品牌型号不完全一致，可能混有其他车辆。');
+  if (t.truncated) notes.push(`只显示前 ${t.passes.length} 次过车。`);
+  notes.push('距离为卡口间直线距离，速度 = 直线距离 ÷ 间隔。');
+  $('trajectory-note').textContent = notes.join(' ');
+  const body = $('trajectory-rows');
+  body.innerHTML = '';
+  t.passes.forEach((p, i) => {
+    const tr = document.createElement('tr');
+    if (p.alert_ids.length) tr.className = 'alert';
+    for (const v of [i + 1, p.gcsj, p.label, gap(p.interval_s), dash(p.distance_km, ' km'), dash(p.speed_kmh, ' km/h'), p.alert_ids.length ? '套牌' : '']) {
+      const td = document.createElement('td');
+      td.textContent = v;
+      tr.appendChild(td);
+    }
+    tr.title = p.kkmc;
+    body.appendChild(tr);
+  });
+  await ensureMap().catch(() => undefined);
+  trajectoryChart ??= echarts.init($('chart-trajectory'), null, { renderer: 'canvas' });
+  trajectoryChart.resize();
+  const el = $('chart-trajectory');
+  trajectoryChart.setOption(trajectoryOption(t, checkpoints, el.clientWidth / Math.max(1, el.clientHeight)), true);
+  window.__query.trajectory = { passes: t.passes.length, alerts: t.alerts.length };
+  panel.scrollIntoView({ block: 'nearest' });
+}
+window.addEventListener('resize', () => trajectoryChart?.resize());
+
 form.addEventListener('submit', (e) => { e.preventDefault(); page = 1; updateExport(); search().then(updateSeries); });
 form.addEventListener('change', updateExport);
 $('prev').addEventListener('click', () => { page--; search(); });
@@ -126,6 +199,7 @@ for (const [code, name] of Object.entries(HPZL)) $('f-hpzl').appendChild(option(
 for (const p of PROVINCES) $('f-province').appendChild(option(p, p));
 try {
   const cps = await api('/api/checkpoints');
+  checkpoints = cps;
   labels = new Map(cps.map((c) => [c.kkmc, c.kkmc_name]));
   for (const c of cps) $('f-kkmc').appendChild(option(c.kkmc, c.kkmc_name));
 } catch (err) {

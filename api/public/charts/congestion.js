@@ -1,5 +1,5 @@
 import { escapeHtml as esc } from '../html.js';
-import { axisStyle, C, shortName } from './theme.js';
+import { axisStyle, C, shortNames } from './theme.js';
 
 // Level colours: 舒适 green, 黄色拥堵 yellow, 红色警戒 red.
 export const LEVEL_COLORS = { 舒适: '#3ddc84', 黄色拥堵: '#ffd23f', 红色警戒: '#ff4d5a' };
@@ -21,11 +21,13 @@ export function congestionOption(data, cols = 3, minRows = 7) {
   const rank = (l) => (LEVEL_ORDER.indexOf(l) + 4) % 4;
   const items = [...data].sort((a, b) => rank(a.level) - rank(b.level) || b.passes - a.passes || (a.kkmc < b.kkmc ? -1 : 1));
   const rows = Math.max(minRows, Math.ceil(items.length / cols));
+  const names = shortNames(items.map((d) => d.label), 10);
   return {
     animation: false,
     grid: { left: 0, right: 0, top: 0, bottom: 0 },
     tooltip: {
       trigger: 'item',
+      confine: true,
       formatter: (p) => {
         const d = items[p.dataIndex];
         const th = d.warning != null ? `黄色 > ${esc(d.warning)}，红色 > ${esc(d.alert ?? '—')}` : '无阈值';
@@ -49,12 +51,11 @@ export function congestionOption(data, cols = 3, minRows = 7) {
             { type: 'rect', shape: { x: x - w / 2 + 3, y: y - h / 2 + 3, width: w - 6, height: h - 6, r: 4 },
               style: { fill: alpha(color, 0.2), stroke: color, lineWidth: 1.5 } },
             { type: 'rect', shape: { x: x - w / 2 + 3, y: y - h / 2 + 3, width: 5, height: h - 6 }, style: { fill: color } },
-            { type: 'text', x: x - w / 2 + 14, y: y - 8,
-              style: { text: shortName(d.label, 8), fill: C.text, font: '600 14px sans-serif', verticalAlign: 'middle', align: 'left' } },
-            { type: 'text', x: x - w / 2 + 14, y: y + 10,
-              style: { text: `${d.passes}${th} 辆`, fill: C.muted, font: '12px sans-serif', verticalAlign: 'middle', align: 'left' } },
-            { type: 'text', x: x + w / 2 - 10, y: y + 10,
-              style: { text: d.level, fill: color, font: '600 12px sans-serif', verticalAlign: 'middle', align: 'right' } },
+            // Sizes chosen for 1366×768, where the 1920×1080 screen is drawn at 0.71: 17px → 12px.
+            { type: 'text', x: x - w / 2 + 14, y: y - h / 4 + 1,
+              style: { text: names[params.dataIndex], fill: C.text, font: '600 17px sans-serif', verticalAlign: 'middle', align: 'left' } },
+            { type: 'text', x: x - w / 2 + 14, y: y + h / 4 - 1,
+              style: { text: `${d.passes}${th} 辆`, fill: color, font: '600 17px sans-serif', verticalAlign: 'middle', align: 'left' } },
           ],
         };
       },
