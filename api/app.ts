@@ -19,7 +19,7 @@ import { badRequest, fail, failWith, ok, readJsonBody, requireJson, type CorsPol
 import { API_SERVER_DEFAULTS, type ApiServerOptions } from './options.ts';
 import { SseHub } from './sse.ts';
 import { PAGES, serveFile, staticFile } from './static.ts';
-import { labelRoutes, parseRoutesParams, parseTrajectoryParams, trajectory } from './trips.ts';
+import { labelRoutes, parseRoutesParams, parseTrajectoryParams, ROUTES_CLOSED_DAY_REUSE_MS, trajectory } from './trips.ts';
 import {
   checkpointCodeParam,
   intParam,
@@ -146,10 +146,10 @@ export function createApiApp(deps: AppDeps): ApiApp {
   const statsCacheMs = deps.statsCacheMs ?? 2000;
   const statsCache = new Map<string, { at: number; value: Promise<unknown> }>();
   /** Single-flight + short reuse of one store aggregate; a failed query is never reused. */
-  function stat<T>(key: string, query: () => Promise<T>): Promise<T> {
+  function stat<T>(key: string, query: () => Promise<T>, reuseMs = statsCacheMs): Promise<T> {
     const hit = statsCache.get(key);
     const now = Date.now();
-    if (hit && (now - hit.at < statsCacheMs || hit.at === -1)) return hit.value as Promise<T>;
+    if (hit && (now - hit.at < reuseMs || hit.at === -1)) return hit.value as Promise<T>;
     const value = query();
     const entry = { at: -1, value: value as Promise<unknown> };
     statsCache.set(key, entry);
@@ -218,8 +218,15 @@ export function createApiApp(deps: AppDeps): ApiApp {
       handler: async ({ url }) => {
         const req = parseRoutesParams(url.searchParams);
         // Like flow_24h: without a date, the stream clock's day.
-        const date = req.date ?? ((await stat('latest', () => deps.store.latestGcsj())) ?? formatChinaTime(Date.now())).slice(0, 10);
-        const [routes, names] = await Promise.all([stat(`routes:${date}:${req.limit}`, () => deps.store.routes(date, req.limit)), labels()]);
+        const today = ((await stat('latest', () => deps.store.latestGcsj())) ?? formatChinaTime(Date.now())).slice(0, 10);
+        const date = req.date ?? today;
+        // A day before the stream clock's gets no more stream rows (only a bulk load adds to it):
+        // its routes are reused for a minute instead of being recounted every few seconds.
+        const reuse = date < today && statsCacheMs > 0 ? Math.max(statsCacheMs, ROUTES_CLOSED_DAY_REUSE_MS) : statsCacheMs;
+        const [routes, names] = await Promise.all([
+          stat(`routes:${date}:${req.limit}`, () => deps.store.routes(date, req.limit), reuse),
+          labels(),
+        ]);
         return labelRoutes(routes, names);
       },
     },

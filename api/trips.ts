@@ -12,6 +12,9 @@ import type { AlertFeed } from './alerts.ts';
 import { badRequest } from './http.ts';
 import { intParam, validDate } from './validate.ts';
 
+/** How long the routes of a day before the stream clock's day may be reused (ms). */
+export const ROUTES_CLOSED_DAY_REUSE_MS = 60_000;
+
 /** At most this many passes in one trajectory (a busy masked plate can have thousands a day). */
 export const TRAJECTORY_MAX_PASSES = 2000;
 
