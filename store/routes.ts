@@ -12,6 +12,7 @@
  * same LAG here. The stores-equal test holds them to the same result.
  */
 import { PLATE_PATTERNS, vehicleKey, classifyNormalized, type PlateClass } from '../core/plates.ts';
+import { MISSING } from '../core/schema.ts';
 import { formatChinaTime, toEpochSeconds } from '../core/time.ts';
 
 /** Longest gap between two passes that still counts as one trip, seconds. */
@@ -135,10 +136,11 @@ function anyMatch(column: string, patterns: readonly string[]): string {
  * `YYYY-MM-DD HH:mm:ss`), limit. Returns rows (from_k, to_k, value, median_s).
  */
 export function duckdbRoutesSql(table = 'traffic_data'): string {
-  // vehicleKey in SQL: FULL plate → plate; MASKED plate with a known brand → plate|type|brand.
+  // vehicleKey in SQL: FULL plate → plate; MASKED plate with a known brand (knownBrand: not
+  // MISSING, not empty) → plate|type|brand; anything else → NULL (no vehicle).
   const vehicle = `CASE
       WHEN ${anyMatch('hphm', PLATE_PATTERNS.full)} THEN hphm
-      WHEN ${anyMatch('hphm', PLATE_PATTERNS.masked)} AND clppxh <> '-' AND clppxh <> ''
+      WHEN ${anyMatch('hphm', PLATE_PATTERNS.masked)} AND clppxh <> ${sqlString(MISSING)} AND clppxh <> ''
         THEN hphm || chr(31) || hpzl || chr(31) || clppxh
     END`;
   return `WITH p AS (
