@@ -71,7 +71,10 @@ export const command: Command = {
     const ids = new Map<Vehicle, number>();
     const trueKey = (p: ScoredPass): string => {
       let id = ids.get(p.vehicle);
-      if (id === undefined) ids.set(p.vehicle, (id = ids.size));
+      if (id === undefined) {
+        id = ids.size;
+        ids.set(p.vehicle, id);
+      }
       return String(id);
     };
     const pairId = (a: RoutePass, b: RoutePass): string => a.gcxh + '|' + b.gcxh;
@@ -79,7 +82,10 @@ export const command: Command = {
     const classes = new Map<string, string>();
     const cls = (hphm: string): string => {
       let c = classes.get(hphm);
-      if (c === undefined) classes.set(hphm, (c = classifyNormalized(hphm)));
+      if (c === undefined) {
+        c = classifyNormalized(hphm);
+        classes.set(hphm, c);
+      }
       return c;
     };
     const usable = (p: ScoredPass): boolean => cls(p.hphm) !== 'INVALID';

@@ -70,7 +70,10 @@ export function vehicleKeyCached(): (p: RoutePass) => string | null {
   const classes = new Map<string, PlateClass>();
   return (p) => {
     let cls = classes.get(p.hphm);
-    if (cls === undefined) classes.set(p.hphm, (cls = classifyNormalized(p.hphm)));
+    if (cls === undefined) {
+      cls = classifyNormalized(p.hphm);
+      classes.set(p.hphm, cls);
+    }
     return vehicleKey(p.hphm, p.hpzl, p.clppxh, cls);
   };
 }

@@ -75,7 +75,9 @@ async function refreshRoutes() {
   if (!routes.length) routeList.innerHTML = '<li class="empty">当日暂无相邻过车路线</li>';
   const names = new Map();
   const all = [...new Set(routes.flatMap((r) => [r.from_label, r.to_label]))];
-  shortNames(all, 12).forEach((s, i) => names.set(all[i], s));
+  shortNames(all, 12).forEach((s, i) => {
+    names.set(all[i], s);
+  });
   routes.forEach((r, i) => {
     const li = document.createElement('li');
     li.innerHTML = '<span class="rank"></span><span class="route"></span><span class="n"></span><span class="min"></span>';
@@ -111,7 +113,9 @@ function fitList(list) {
   for (const li of list.children) li.hidden = false;
   for (const li of list.children) if (li.getBoundingClientRect().bottom > bottom + 0.5) li.hidden = true;
 }
-const fitLists = () => ['alerts', 'congestion-log'].forEach((id) => fitList(document.getElementById(id)));
+const fitLists = () => {
+  for (const id of ['alerts', 'congestion-log']) fitList(document.getElementById(id));
+};
 window.addEventListener('resize', fitLists);
 
 const alertList = document.getElementById('alerts');
