@@ -1,7 +1,7 @@
 /**
  * Popular routes (热门路线): transitions between consecutive passes of one vehicle at different
  * checkpoints at most 2 hours apart, counted per (from, to) checkpoint pair with the median
- * travel time. A vehicle is what `vehicleKey` (core/plate-class.ts) says: a FULL plate, or a
+ * travel time. A vehicle is what `vehicleKey` (core/plates.ts) says: a FULL plate, or a
  * MASKED plate together with its plate type and known brand — the identity the cloned-plate rule
  * uses. A transition belongs to the day of its arrival pass, so a day's answer reads the 2 hours
  * before midnight too.
