@@ -308,6 +308,37 @@ describe.skipIf(!needBrowser)('the big screen at 1920×1080 and 1366×768 with t
     await page.close();
   });
 
+  it('text from data is escaped where tooltips build HTML (routes, trajectory, Top 10)', async () => {
+    const page = await browser.newPage();
+    await page.goto(base + '/query');
+    const evil = '<img src=x onerror="window.__xss=1">&\'';
+    // A string, not a function: the test runner would rewrite import() inside a function body.
+    const out: { escaped: string; route: string; trajectory: string; top10: string } = await page.evaluate(`(async (name) => {
+      const { escapeHtml } = await import('/static/common.js');
+      const { routesMapOption } = await import('/static/charts/routes.js');
+      const { trajectoryOption } = await import('/static/charts/trajectory.js');
+      const { top10Option } = await import('/static/charts/top10.js');
+      const cps = [{ kkmc: 'A', kkmc_name: name, lon: 117, lat: 34 }, { kkmc: 'B', kkmc_name: 'B', lon: 117.5, lat: 34.2 }];
+      const route = { from: 'A', to: 'B', value: 3, median_minutes: 30, from_label: name, to_label: 'B' };
+      const r = routesMapOption([route], cps);
+      const pass = { gcxh: '1', kkmc: 'A', label: name, gcsj: '2023-12-11 08:00:00', lon: 117, lat: 34, speed_kmh: null, alert_ids: [] };
+      const t = trajectoryOption({ passes: [pass] }, cps);
+      const stop = t.series[2].data[0];
+      return {
+        escaped: escapeHtml(name),
+        route: r.tooltip.formatter({ seriesType: 'lines', data: r.series[1].data[0] }),
+        trajectory: t.tooltip.formatter({ seriesType: 'scatter', data: stop, name: stop.name }),
+        top10: top10Option([{ name: 'A', label: name, value: 5 }]).tooltip.formatter([{ dataIndex: 0, value: 5 }]),
+      };
+    })(${JSON.stringify(evil)})`);
+    expect(out.escaped).toBe('&lt;img src=x onerror=&quot;window.__xss=1&quot;&gt;&amp;&#39;');
+    for (const html of [out.route, out.trajectory, out.top10]) {
+      expect(html).toContain(out.escaped);
+      expect(html).not.toContain('<img');
+    }
+    await page.close();
+  });
+
   it('the query page: clicking a plate shows its passes of that day on the map, in order, with speeds and its alert marked', async () => {
     const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
     const errors: string[] = [];
