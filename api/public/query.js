@@ -5,6 +5,7 @@
 import { api, withKey } from './common.js';
 import { congestionSeriesOption } from './charts/congestion.js';
 import { trajectoryOption } from './charts/trajectory.js';
+import { shortName } from './charts/theme.js';
 
 const HPZL = { '01': '大型汽车', '02': '小型汽车', '13': '低速车', '15': '挂车', '22': '临时行驶车', '23': '警用汽车',
   '51': '大型新能源汽车', '52': '小型新能源汽车', '-': '未知' };
@@ -172,12 +173,12 @@ async function showTrajectory(r) {
   t.passes.forEach((p, i) => {
     const tr = document.createElement('tr');
     if (p.alert_ids.length) tr.className = 'alert';
-    for (const v of [i + 1, p.gcsj, p.label, gap(p.interval_s), dash(p.distance_km, ' km'), dash(p.speed_kmh, ' km/h'), p.alert_ids.length ? '套牌' : '']) {
+    for (const v of [i + 1, p.gcsj, shortName(p.label, 14, true), gap(p.interval_s), dash(p.distance_km, ' km'), dash(p.speed_kmh, ' km/h'), p.alert_ids.length ? '套牌' : '']) {
       const td = document.createElement('td');
       td.textContent = v;
       tr.appendChild(td);
     }
-    tr.title = p.kkmc;
+    tr.title = `${p.label}（${p.kkmc}）`;
     body.appendChild(tr);
   });
   await ensureMap().catch(() => undefined);

@@ -362,6 +362,12 @@ describe.skipIf(!needBrowser)('the big screen at 1920×1080 and 1366×768 with t
       return { polyline: o.series[1].data[0].coords.length, stops: o.series[2].data.length };
     });
     expect(option).toEqual({ polyline: 3, stops: 3 });
+    // The pass table fits beside the map: every cell whole, nothing overlapping.
+    const table = await htmlTexts(page, '#trajectory-panel');
+    expect(table.outside).toEqual([]);
+    expect(table.texts.filter((t) => t.clipped).map((t) => `"${t.text}"`)).toEqual([]);
+    expect(overlapping(table.texts)).toEqual([]);
+    expect(rows.map((r) => r[2])).toEqual(['G3 K731', '睢宁S324 K201', '新沂G235 K10']);
     await (await page.$('[data-testid=trajectory-panel]'))!.screenshot({ path: path.join(ARTIFACTS, 'query-trajectory.png') });
     expect(errors).toEqual([]);
     await page.close();
