@@ -99,12 +99,7 @@ interface AlertLike {
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 /** Builds a trajectory from the store's passes, the checkpoints' coordinates and the recent alerts. */
-export async function trajectory(
-  store: TrafficStore,
-  alerts: AlertFeed,
-  checkpoints: readonly CheckpointInfo[],
-  req: TrajectoryRequest,
-): Promise<Trajectory> {
+export async function trajectory(store: TrafficStore, alerts: AlertFeed, checkpoints: readonly CheckpointInfo[], req: TrajectoryRequest): Promise<Trajectory> {
   const from = `${req.date} 00:00:00`;
   const to = `${addDays(req.date, 1)} 00:00:00`;
   const [rows, recent] = await Promise.all([
@@ -116,12 +111,7 @@ export async function trajectory(
   const passes: PassRecord[] = truncated ? rows.slice(0, TRAJECTORY_MAX_PASSES) : rows;
   const byCode = new Map(checkpoints.map((c) => [c.kkmc, c]));
   const gcxhs = new Set(passes.map((p) => p.gcxh));
-  const plateAlerts = (recent as AlertLike[]).filter(
-    (a) =>
-      a &&
-      a.hphm === req.hphm &&
-      (gcxhs.has(String(a.prev?.gcxh)) || gcxhs.has(String(a.curr?.gcxh))),
-  );
+  const plateAlerts = (recent as AlertLike[]).filter((a) => a && a.hphm === req.hphm && (gcxhs.has(String(a.prev?.gcxh)) || gcxhs.has(String(a.curr?.gcxh))));
   const alertsOf = new Map<string, string[]>();
   for (const a of plateAlerts) {
     for (const g of [a.prev?.gcxh, a.curr?.gcxh]) {

@@ -44,7 +44,12 @@ function layoutMaster(cps: ReturnType<typeof realCheckpoints>): { master: string
   const rows: string[][] = [];
   const base = toEpochSeconds('2023-12-11 00:00:00');
   // Popular corridors make some routes much busier than others.
-  const corridors = [[0, 3, 7], [5, 9, 12], [14, 2, 18], [1, 6]];
+  const corridors = [
+    [0, 3, 7],
+    [5, 9, 12],
+    [14, 2, 18],
+    [1, 6],
+  ];
   let id = 1;
   const push = (t: number, cp: number, hphm: string, clppxh: string): void => {
     rows.push([String(id++), '徐州市', cps[cp]!.code, '1', formatChinaTime(t * 1000), '02', hphm, clppxh, '江苏', '0', '0', '小型汽车']);
@@ -60,7 +65,11 @@ function layoutMaster(cps: ReturnType<typeof realCheckpoints>): { master: string
     }
   }
   const maskedIds: string[] = [];
-  for (const [t, cp] of [['2023-12-11 22:00:00', 0], ['2023-12-11 22:03:00', 10], ['2023-12-11 22:40:00', 4]] as const) {
+  for (const [t, cp] of [
+    ['2023-12-11 22:00:00', 0],
+    ['2023-12-11 22:03:00', 10],
+    ['2023-12-11 22:40:00', 4],
+  ] as const) {
     maskedIds.push(String(id));
     push(toEpochSeconds(t), cp, '苏CD7***', '比亚迪牌');
   }
@@ -70,7 +79,10 @@ function layoutMaster(cps: ReturnType<typeof realCheckpoints>): { master: string
   const dimension = path.join(dir, 'kkmc_dimension.csv');
   writeFileSync(
     dimension,
-    csvText(DIMENSION_COLUMNS, cps.map((c) => [c.code, c.name, '', '', '', '', '省际', '徐州市', c.lon, c.lat, '0'])),
+    csvText(
+      DIMENSION_COLUMNS,
+      cps.map((c) => [c.code, c.name, '', '', '', '', '省际', '徐州市', c.lon, c.lat, '0']),
+    ),
   );
   return { master, dimension, maskedIds };
 }
@@ -88,8 +100,7 @@ interface TextBox extends Box {
   clipped: boolean;
 }
 
-const overlaps = (a: Box, b: Box, tol = 1): boolean =>
-  a.x + tol < b.x + b.w && b.x + tol < a.x + a.w && a.y + tol < b.y + b.h && b.y + tol < a.y + a.h;
+const overlaps = (a: Box, b: Box, tol = 1): boolean => a.x + tol < b.x + b.w && b.x + tol < a.x + a.w && a.y + tol < b.y + b.h && b.y + tol < a.y + a.h;
 
 /** HTML text: every element whose own text is not empty, inside a panel, with its panel's box. */
 async function htmlTexts(page: Page, scope: string): Promise<{ texts: TextBox[]; outside: string[] }> {
@@ -102,15 +113,20 @@ async function htmlTexts(page: Page, scope: string): Promise<{ texts: TextBox[];
       const title = panel.querySelector('h2')?.childNodes[0]?.textContent ?? '?';
       for (const el of Array.from(panel.querySelectorAll('*')) as HTMLElement[]) {
         const nodes = Array.from(el.childNodes).filter((n) => n.nodeType === 3 && (n.textContent ?? '').trim() !== '');
-        const own = nodes.map((n) => n.textContent).join('').trim();
+        const own = nodes
+          .map((n) => n.textContent)
+          .join('')
+          .trim();
         if (!own || el.closest('[hidden]')) continue;
         // The box of the element's own text (Ranges over its text nodes), not of the element: a
         // wide element may be mostly empty, and its children's text is measured on its own.
-        const rects = nodes.flatMap((n) => {
-          const range = document.createRange();
-          range.selectNodeContents(n);
-          return Array.from(range.getClientRects());
-        }).filter((r) => r.width > 0 && r.height > 0);
+        const rects = nodes
+          .flatMap((n) => {
+            const range = document.createRange();
+            range.selectNodeContents(n);
+            return Array.from(range.getClientRects());
+          })
+          .filter((r) => r.width > 0 && r.height > 0);
         if (!rects.length) continue;
         const r = {
           x: Math.min(...rects.map((q) => q.left)),

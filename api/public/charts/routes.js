@@ -18,11 +18,17 @@ export function extentOf(points, aspect = 1.4, pad = 0.12) {
   const hw = Math.max(w, (h * aspect) / k) / 2;
   const hh = Math.max(h, (w * k) / aspect) / 2;
   [x0, x1, y0, y1] = [cx - hw, cx + hw, cy - hh, cy + hh];
-  return [[x0, y1], [x1, y0]];
+  return [
+    [x0, y1],
+    [x1, y0],
+  ];
 }
 
 export const GEO_STYLE = {
-  map: 'china', roam: false, silent: true, label: { show: false },
+  map: 'china',
+  roam: false,
+  silent: true,
+  label: { show: false },
   itemStyle: { areaColor: '#0d2a5c', borderColor: '#2b74c7' },
 };
 
@@ -39,20 +45,38 @@ export function routesMapOption(routes, checkpoints, aspect = 1.4) {
   return {
     animation: false,
     tooltip: {
-      trigger: 'item', confine: true,
-      formatter: (p) => (p.seriesType === 'lines'
-        ? `${escapeHtml(p.data.r.from_label)}<br/>→ ${escapeHtml(p.data.r.to_label)}<br/>${p.data.r.value.toLocaleString('zh-CN')} 次，中位用时 ${p.data.r.median_minutes} 分钟`
-        : escapeHtml(p.data.name)),
+      trigger: 'item',
+      confine: true,
+      formatter: (p) =>
+        p.seriesType === 'lines'
+          ? `${escapeHtml(p.data.r.from_label)}<br/>→ ${escapeHtml(p.data.r.to_label)}<br/>${p.data.r.value.toLocaleString('zh-CN')} 次，中位用时 ${p.data.r.median_minutes} 分钟`
+          : escapeHtml(p.data.name),
     },
     geo: { ...GEO_STYLE, ...(points.length ? { boundingCoords: extentOf(points, aspect) } : {}), left: 0, right: 0, top: 0, bottom: 0 },
     series: [
-      { type: 'scatter', coordinateSystem: 'geo', symbolSize: 7, itemStyle: { color: C.accent },
-        data: [...at.values()].map((c) => ({ name: c.kkmc_name, value: [c.lon, c.lat] })) },
-      { type: 'lines', coordinateSystem: 'geo', zlevel: 1,
-        symbol: ['none', 'arrow'], symbolSize: 8,
+      {
+        type: 'scatter',
+        coordinateSystem: 'geo',
+        symbolSize: 7,
+        itemStyle: { color: C.accent },
+        data: [...at.values()].map((c) => ({ name: c.kkmc_name, value: [c.lon, c.lat] })),
+      },
+      {
+        type: 'lines',
+        coordinateSystem: 'geo',
+        zlevel: 1,
+        symbol: ['none', 'arrow'],
+        symbolSize: 8,
         lineStyle: { color: C.predicted, opacity: 0.85, curveness: 0.22 },
-        data: drawn.map((r) => ({ r, coords: [[at.get(r.from).lon, at.get(r.from).lat], [at.get(r.to).lon, at.get(r.to).lat]],
-          lineStyle: { width: 1 + 4 * (r.value / max) } })) },
+        data: drawn.map((r) => ({
+          r,
+          coords: [
+            [at.get(r.from).lon, at.get(r.from).lat],
+            [at.get(r.to).lon, at.get(r.to).lat],
+          ],
+          lineStyle: { width: 1 + 4 * (r.value / max) },
+        })),
+      },
     ],
   };
 }
