@@ -25,8 +25,9 @@ export const PLATE_PATTERNS: { readonly full: readonly string[]; readonly masked
   // Province + letter + at least one visible character + the mask.
   masked: [`^[${PROV}][A-Z][A-Z0-9]{1,5}[*]+$`, '^使[0-9]{1,5}[*]+$'],
 };
-const FULL_RES = PLATE_PATTERNS.full.map((p) => new RegExp(p));
-const MASKED_RES = PLATE_PATTERNS.masked.map((p) => new RegExp(p));
+// Two each, tested directly: classifyNormalized runs once per row in the ETL.
+const [FULL_RE, FULL_EMBASSY_RE] = PLATE_PATTERNS.full.map((p) => new RegExp(p)) as [RegExp, RegExp];
+const [MASKED_RE, MASKED_EMBASSY_RE] = PLATE_PATTERNS.masked.map((p) => new RegExp(p)) as [RegExp, RegExp];
 /** A plate whose province character is missing: letter + ≥2 visible characters (masked or full). */
 const NO_PROVINCE_RE = /^[A-Z][A-Z0-9]{2,5}\*+$|^[A-Z][A-Z0-9]{5,6}$/;
 
@@ -78,8 +79,8 @@ export function classifyPlate(hphm: string): PlateClass {
 
 /** `classifyPlate` for a value that is already the output of `normalizePlate`. */
 export function classifyNormalized(p: string): PlateClass {
-  if (FULL_RES.some((re) => re.test(p))) return 'FULL';
-  if (MASKED_RES.some((re) => re.test(p))) return 'MASKED';
+  if (FULL_RE.test(p) || FULL_EMBASSY_RE.test(p)) return 'FULL';
+  if (MASKED_RE.test(p) || MASKED_EMBASSY_RE.test(p)) return 'MASKED';
   return 'INVALID';
 }
 
