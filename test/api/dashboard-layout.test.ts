@@ -330,7 +330,7 @@ describe.skipIf(!needBrowser)('the big screen at 1920×1080 and 1366×768 with t
     const evil = '<img src=x onerror="window.__xss=1">&\'';
     // A string, not a function: the test runner would rewrite import() inside a function body.
     const out: { escaped: string; route: string; trajectory: string; top10: string } = await page.evaluate(`(async (name) => {
-      const { escapeHtml } = await import('/static/common.js');
+      const { escapeHtml } = await import('/static/html.js');
       const { routesMapOption } = await import('/static/charts/routes.js');
       const { trajectoryOption } = await import('/static/charts/trajectory.js');
       const { top10Option } = await import('/static/charts/top10.js');
