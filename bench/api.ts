@@ -8,7 +8,7 @@
  * server answering an empty 204 (the floor of node:http on this machine), measured in the run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -17,7 +17,9 @@ import { int, optStr, parseFlags } from '../core/args.ts';
 import type { Command } from '../core/command.ts';
 import { EmbeddedStore, EMBEDDED_DB_FILE } from '../store/duckdb-store.ts';
 import { TrafficError } from '../core/errors.ts';
-import { FILES } from '../core/schema.ts';
+import { F, FILES, MASTER_COLUMNS } from '../core/schema.ts';
+import { openCsvTable, TextFileWriter } from '../core/io.ts';
+import { formatChinaTime, toEpochSeconds } from '../core/time.ts';
 import { loadMaster, readDimension } from '../store/load.ts';
 import { ShardedStore } from '../store/mysql.ts';
 import { PACKAGE_ROOT } from '../core/paths.ts';
@@ -25,12 +27,15 @@ import { XLSX_MAX_ROWS } from '../api/export.ts';
 import { XlsxStreamWriter } from '../core/xlsx-stream.ts';
 
 const usage = `usage: traffic bench:api [--in master.csv] [--model FILE] [--seconds N] [--mysql URL,URL | --no-mysql]
+                        [--history 5]
 
 Loads the master into a fresh embedded store and into two MySQL shards (a fresh database
 traffic_bench_api_<random> on the given servers, dropped at the end),
 serves each with \`traffic api\` in a child process and measures it from this process.
 Also: the XLSX export against the CSV export of the same rows (rows/s, ratio), and the XLSX
-writer alone with native zlib against fflate's ZipDeflate.`;
+writer alone with native zlib against fflate's ZipDeflate.
+Then the plate searches again on --history × the rows (default 5; 1 = skip): the master repeated
+further back in time, whole weeks earlier per copy (GCXH prefixed H<k>-), the same plates.`;
 
 interface Figures {
   store: string;
@@ -38,7 +43,8 @@ interface Figures {
   predictRps: number;
   predictP99: number;
   latency: Array<{ name: string; cold: number; p50: number; p95: number; n: number }>;
-  exports: ExportFigures;
+  /** Absent for the plate searches on the longer history. */
+  exports?: ExportFigures;
 }
 
 interface ExportFigures {
@@ -184,7 +190,33 @@ async function sampleLatency(
   return { p50: q(0.5), p95: q(0.95), n: times.length };
 }
 
-async function measure(store: string, base: string, seconds: number, kkmc: string, day: string): Promise<Figures> {
+interface PlateCase {
+  name: string;
+  path: string;
+  body: unknown;
+}
+
+/** The query page's plate searches: prefixes, a fragment of the visible characters, one plate. */
+function plateCases(plate: string): PlateCase[] {
+  return [
+    { name: 'query plate substring', path: '/api/query', body: { hphm: '苏C', size: 20, page: 3 } },
+    { name: 'plate prefix 苏C0', path: '/api/query', body: { hphm: '苏C0', size: 20 } },
+    { name: 'plate prefix 鲁Q', path: '/api/query', body: { hphm: '鲁Q', size: 20 } },
+    { name: 'plate fragment D7', path: '/api/query', body: { hphm: 'D7', size: 20 } },
+    { name: `one plate ${plate}`, path: '/api/query', body: { hphm: plate, size: 20 } },
+  ];
+}
+
+async function measurePlates(store: string, base: string, cases: PlateCase[]): Promise<Figures> {
+  const latency = [];
+  for (const e of cases) {
+    const cold = await sampleLatency(base, e, 1, 1);
+    latency.push({ name: e.name, cold: cold.p50, ...(await sampleLatency(base, e, 200, 4)) });
+  }
+  return { store, floorRps: NaN, predictRps: NaN, predictP99: NaN, latency };
+}
+
+async function measure(store: string, base: string, seconds: number, kkmc: string, day: string, plates: PlateCase[]): Promise<Figures> {
   const floor = await cannon({ url: base + '/favicon.ico', connections: 10, duration: seconds });
   const predict = await cannon({
     url: base + `/api/predict/flow?kkmc=${encodeURIComponent(kkmc)}&hour=8&is_weekend=0`,
@@ -199,8 +231,8 @@ async function measure(store: string, base: string, seconds: number, kkmc: strin
     { name: 'stats/map_data', path: '/api/stats/map_data' },
     { name: 'stats/vehicle_type', path: '/api/stats/vehicle_type' },
     { name: 'query kkmc+day', path: '/api/query', body: { kkmc, start: day, end: day, size: 20 } },
-    { name: 'query plate substring', path: '/api/query', body: { hphm: '苏C', size: 20, page: 3 } },
     { name: 'query day, all shards', path: '/api/query', body: { start: day, end: day, hpzl: '02', size: 50 } },
+    ...plates,
   ];
   const latency = [];
   for (const e of endpoints) {
@@ -220,21 +252,26 @@ async function measure(store: string, base: string, seconds: number, kkmc: strin
   };
 }
 
-function print(f: Figures): void {
+function print(f: Figures, base?: Figures): void {
   const out = process.stdout;
   out.write(`\n[${f.store}]\n`);
-  out.write(`  baseline  empty 204 reply           ${f.floorRps.toFixed(0).padStart(8)} req/s\n`);
-  out.write(
-    `  predict   /api/predict/flow          ${f.predictRps.toFixed(0).padStart(8)} req/s  p99 ${f.predictP99} ms  ` +
-      `ratio to baseline ${(f.predictRps / f.floorRps).toFixed(2)}  goal ≥ 10000 req/s: ${f.predictRps >= 10_000 ? 'met' : 'NOT met'}\n`,
-  );
+  if (Number.isFinite(f.floorRps)) {
+    out.write(`  baseline  empty 204 reply           ${f.floorRps.toFixed(0).padStart(8)} req/s\n`);
+    out.write(
+      `  predict   /api/predict/flow          ${f.predictRps.toFixed(0).padStart(8)} req/s  p99 ${f.predictP99} ms  ` +
+        `ratio to baseline ${(f.predictRps / f.floorRps).toFixed(2)}  goal ≥ 10000 req/s: ${f.predictRps >= 10_000 ? 'met' : 'NOT met'}\n`,
+    );
+  }
   for (const l of f.latency) {
+    const at1 = base?.latency.find((b) => b.name === l.name);
+    const growth = at1 ? `  p95 ${(l.p95 / at1.p95).toFixed(2)}× the 1× history` : '';
     out.write(
       `  ${l.name.padEnd(24)} cold ${l.cold.toFixed(1).padStart(7)} ms  p50 ${l.p50.toFixed(1).padStart(7)} ms  p95 ${l.p95.toFixed(1).padStart(7)} ms  (n=${l.n}, 4 concurrent)  ` +
-        `goal p95 ≤ 100 ms: ${l.p95 <= 100 ? 'met' : 'NOT met'}\n`,
+        `goal p95 ≤ 100 ms: ${l.p95 <= 100 ? 'met' : 'NOT met'}${growth}\n`,
     );
   }
   const e = f.exports;
+  if (!e) return;
   const csvRate = e.rows / median(e.csv);
   const xlsxRate = e.rows / median(e.xlsx);
   out.write(
@@ -242,6 +279,134 @@ function print(f: Figures): void {
       `  export    /api/export.xlsx           ${e.rows} rows (${e.filter})  median ${median(e.xlsx).toFixed(2)} s  ${xlsxRate.toFixed(0).padStart(8)} rows/s  ${(e.xlsxBytes / e.rows).toFixed(1)} bytes/row  ` +
       `ratio to CSV ${(xlsxRate / csvRate).toFixed(2)}  goal ≥ 100000 rows/s: ${xlsxRate >= 100_000 ? 'met' : 'NOT met'}  (runs: csv ${e.csv.map((x) => x.toFixed(2)).join(', ')} s; xlsx ${e.xlsx.map((x) => x.toFixed(2)).join(', ')} s)\n`,
   );
+}
+
+interface ScaleRun {
+  master: string;
+  dimension: string;
+  tmp: string;
+  model: string;
+  port: number;
+  seconds: number;
+  servers: string[];
+  noMysql: boolean;
+  cases: PlateCase[];
+  /** Every endpoint (else the plate searches only). */
+  full: boolean;
+  /** Figures of the 1× run, for the growth ratio. */
+  base?: Figures[];
+}
+
+/** One master behind the embedded store and behind two MySQL shards, each served and measured. */
+async function runScale(o: ScaleRun): Promise<Figures[]> {
+  mkdirSync(o.tmp, { recursive: true });
+  copyFileSync(o.model, path.join(o.tmp, FILES.model));
+  const results: Figures[] = [];
+  let t0 = performance.now();
+  const store = await EmbeddedStore.open(path.join(o.tmp, EMBEDDED_DB_FILE));
+  const rows = await store.loadMasterCsv(o.master);
+  if (existsSync(o.dimension)) await store.loadDimensionCsv(o.dimension);
+  const [top] = await store.kkmcCount(1);
+  const latest = (await store.latestGcsj())!.slice(0, 10);
+  await store.close();
+  process.stdout.write(`rows ${rows} (embedded load ${((performance.now() - t0) / 1000).toFixed(1)} s); busiest checkpoint ${top!.name}; latest day ${latest}\n`);
+  const run = (name: string, base: string): Promise<Figures> =>
+    o.full ? measure(name, base, o.seconds, top!.name, latest, o.cases) : measurePlates(name, base, o.cases);
+
+  let child = await startApi(o.port, o.tmp, o.model);
+  try {
+    const f = await run('embedded DuckDB', `http://127.0.0.1:${o.port}`);
+    results.push(f);
+    print(f, o.base?.[0]);
+  } finally {
+    await stopApi(child);
+  }
+  if (o.noMysql) return results;
+  // Always a fresh database of the bench's own on the given servers (dropped at the end),
+  // never the database named in the URLs.
+  const benchDb = `traffic_bench_api_${Math.random().toString(16).slice(2, 8)}`;
+  const urls = o.servers.map((u) => u.trim().replace(/\/[^/]*$/, `/${benchDb}`));
+  try {
+    const sharded = ShardedStore.open({ urls });
+    try {
+      t0 = performance.now();
+      await sharded.ensureSchema();
+      await loadMaster(sharded, o.master, { method: 'infile', chunkRows: 50_000 });
+      if (existsSync(o.dimension)) await sharded.replaceKkmcInfo(await readDimension(o.dimension));
+      process.stdout.write(`MySQL load ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    } finally {
+      await sharded.close();
+    }
+    child = await startApi(o.port + 1, o.tmp, o.model, urls);
+    try {
+      const f = await run(`MySQL ${urls.length} shards`, `http://127.0.0.1:${o.port + 1}`);
+      results.push(f);
+      print(f, o.base?.[1]);
+    } finally {
+      await stopApi(child);
+    }
+  } finally {
+    // The bench database is the bench's own: leave nothing behind.
+    const cleanup = ShardedStore.open({ urls });
+    await cleanup.onAll('drop bench database', (pool, s) => pool.query(`DROP DATABASE IF EXISTS \`${s.url.database}\``)).catch(() => undefined);
+    await cleanup.close();
+  }
+  return results;
+}
+
+/** A plate with about 20 passes in the master (a typical single-vehicle lookup). */
+async function typicalPlate(master: string): Promise<string> {
+  const t = await openCsvTable(master, MASTER_COLUMNS);
+  const n = new Map<string, number>();
+  for await (const r of t.rows) {
+    const h = r.fields[F.HPHM] ?? '';
+    n.set(h, (n.get(h) ?? 0) + 1);
+  }
+  let best = '';
+  let gap = Infinity;
+  for (const [h, c] of n) {
+    if (h.length === 7 && Math.abs(c - 20) < gap) {
+      best = h;
+      gap = Math.abs(c - 20);
+    }
+  }
+  return best;
+}
+
+/**
+ * The master k times: copies i = k−1 … 1 moved back by i × the master's span rounded up to whole
+ * weeks (weekday flags stay true), GCXH prefixed `H<i>-`, then the master itself; oldest first, so
+ * the file stays in GCSJ order like a real history.
+ */
+async function repeatHistory(master: string, out: string, k: number): Promise<number> {
+  const first = await openCsvTable(master, MASTER_COLUMNS);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for await (const r of first.rows) {
+    const t = toEpochSeconds(r.fields[F.GCSJ]!);
+    if (t < lo) lo = t;
+    if (t > hi) hi = t;
+  }
+  const week = 7 * 86400;
+  const shift = Math.ceil((hi - lo + 1) / week) * week;
+  const w = await TextFileWriter.open(out);
+  w.writeCsv(MASTER_COLUMNS);
+  let n = 0;
+  for (let i = k - 1; i >= 0; i--) {
+    const t = await openCsvTable(master, MASTER_COLUMNS);
+    for await (const r of t.rows) {
+      const f = [...r.fields];
+      if (i > 0) {
+        f[F.GCXH] = `H${i}-${f[F.GCXH]}`;
+        f[F.GCSJ] = formatChinaTime((toEpochSeconds(f[F.GCSJ]!) - i * shift) * 1000);
+      }
+      const p = w.writeCsv(f);
+      if (p) await p;
+      n++;
+    }
+  }
+  await w.close();
+  return n;
 }
 
 export const command: Command = {
@@ -256,6 +421,7 @@ export const command: Command = {
       seconds: { type: 'string' },
       mysql: { type: 'string' },
       'no-mysql': { type: 'boolean' },
+      history: { type: 'string' },
     });
     const master = optStr(values.in, 'in') ?? path.join(env.dataDir, FILES.master);
     const model = optStr(values.model, 'model') ?? path.join(path.dirname(master), FILES.model);
@@ -267,62 +433,29 @@ export const command: Command = {
       if (!existsSync(f)) throw new TrafficError('INPUT_NOT_FOUND', `${f} is missing: run \`${how}\` first`, { file: f });
     }
     const dimension = path.join(path.dirname(master), FILES.dimension);
-    const tmp = mkdtempSync(path.join(os.tmpdir(), 'traffic-bench-api-'));
+    const history = int(values.history, 'history', 5, { min: 1, max: 20 });
+    const servers = optStr(values.mysql, 'mysql')?.split(',') ?? env.mysql ?? [
+      'mysql://root@127.0.0.1:3306/traffic_db',
+      'mysql://root@127.0.0.1:3307/traffic_db',
+    ];
     process.stdout.write(
       `bench:api — ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}; ` +
-        `master ${master}; ${seconds} s per autocannon run, 10 connections\n`,
+        `master ${master}; ${seconds} s per autocannon run, 10 connections; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n`,
     );
-    const results: Figures[] = [];
     await measureXlsxWriter(200_000);
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'traffic-bench-api-'));
+    const port = 5600 + Math.floor(Math.random() * 300);
     try {
-      const store = await EmbeddedStore.open(path.join(tmp, EMBEDDED_DB_FILE));
-      const rows = await store.loadMasterCsv(master);
-      if (existsSync(dimension)) await store.loadDimensionCsv(dimension);
-      const [top] = await store.kkmcCount(1);
-      const latest = (await store.latestGcsj())!.slice(0, 10);
-      await store.close();
       copyFileSync(model, path.join(tmp, FILES.model));
-      process.stdout.write(`rows ${rows}; busiest checkpoint ${top!.name}; latest day ${latest}\n`);
-
-      const port = 5600 + Math.floor(Math.random() * 300);
-      let child = await startApi(port, tmp, model);
-      try {
-        const f = await measure('embedded DuckDB', `http://127.0.0.1:${port}`, seconds, top!.name, latest);
-        results.push(f);
-        print(f);
-      } finally {
-        await stopApi(child);
-      }
-
-      if (!values['no-mysql']) {
-        // Always a fresh database of the bench's own on the given servers (dropped at the end),
-        // never the database named in the URLs.
-        const servers = optStr(values.mysql, 'mysql')?.split(',') ?? env.mysql ?? [
-          'mysql://root@127.0.0.1:3306/traffic_db',
-          'mysql://root@127.0.0.1:3307/traffic_db',
-        ];
-        const benchDb = `traffic_bench_api_${Math.random().toString(16).slice(2, 8)}`;
-        const urls = servers.map((u) => u.trim().replace(/\/[^/]*$/, `/${benchDb}`));
-        const sharded = ShardedStore.open({ urls });
-        try {
-          await sharded.ensureSchema();
-          await loadMaster(sharded, master, { method: 'infile', chunkRows: 50_000 });
-          if (existsSync(dimension)) await sharded.replaceKkmcInfo(await readDimension(dimension));
-        } finally {
-          await sharded.close();
-        }
-        child = await startApi(port + 1, tmp, model, urls);
-        try {
-          const f = await measure(`MySQL ${urls.length} shards`, `http://127.0.0.1:${port + 1}`, seconds, top!.name, latest);
-          results.push(f);
-          print(f);
-        } finally {
-          await stopApi(child);
-          // The bench database is the bench's own: leave nothing behind.
-          const cleanup = ShardedStore.open({ urls });
-          await cleanup.onAll('drop bench database', (pool, s) => pool.query(`DROP DATABASE IF EXISTS \`${s.url.database}\``)).catch(() => undefined);
-          await cleanup.close();
-        }
+      const plate = await typicalPlate(master);
+      const cases = plateCases(plate);
+      // 1×: every endpoint; then the plate searches on the longer history.
+      const at1 = await runScale({ master, dimension, tmp: path.join(tmp, 'x1'), model, port, seconds, servers, noMysql: values['no-mysql'] === true, cases, full: true });
+      if (history > 1) {
+        const longer = path.join(tmp, `master-x${history}.csv`);
+        const n = await repeatHistory(master, longer, history);
+        process.stdout.write(`\n--- ${history}× history: ${n} rows (${longer}) ---\n`);
+        await runScale({ master: longer, dimension, tmp: path.join(tmp, `x${history}`), model, port: port + 2, seconds, servers, noMysql: values['no-mysql'] === true, cases, full: false, base: at1 });
       }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
