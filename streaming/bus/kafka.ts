@@ -322,6 +322,7 @@ export class KafkaSource implements Source {
     });
     await consumer.run({
       autoCommit: false,
+      partitionsConsumedConcurrently: this.o.concurrency,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
         const msgs = batch.messages;
