@@ -171,13 +171,16 @@ export async function runSink(store: ShardedStore, opts: SinkRunOptions): Promis
     for (let at = 0; at < rows.length; at += opts.batchSize) {
       const chunk = rows.slice(at, at + opts.batchSize);
       try {
-        stats.inserted[shard.index]! += await withRetry(() => store.insertChunk(shard, chunk), retry(`insert on ${shard.url.label}`));
+        // Not `+= await`: that would read the counter before the await and lose overlapping writes' counts.
+        const added = await withRetry(() => store.storeChunk(shard, chunk), retry(`insert on ${shard.url.label}`));
+        stats.inserted[shard.index]! += added;
       } catch (err) {
         if (isRetriable(err) || !isDataError(err)) throw err;
         // A data error the checks did not foresee: isolate it row by row.
         for (const row of chunk) {
           try {
-            stats.inserted[shard.index]! += await withRetry(() => store.insertChunk(shard, [row]), retry(`insert on ${shard.url.label}`));
+            const added = await withRetry(() => store.insertChunk(shard, [row]), retry(`insert on ${shard.url.label}`));
+            stats.inserted[shard.index]! += added;
           } catch (e) {
             if (isRetriable(e) || !isDataError(e)) throw e;
             refused++;
