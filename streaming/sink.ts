@@ -23,7 +23,7 @@ export interface SinkRunOptions {
   /** Bus address: kafka://host:port/topic, file:PATH, memory:NAME. */
   from: string;
   groupId: string;
-  /** Rows per INSERT statement per shard, and the largest batch asked of the bus. */
+  /** Rows per statement per shard (a bus delivery is up to batchSize × shards records). */
   batchSize: number;
   /** How long rows may wait for others to share a statement (0 = write each delivery at once). */
   maxWaitMs: number;
@@ -247,7 +247,9 @@ export async function runSink(store: ShardedStore, opts: SinkRunOptions): Promis
 
   const sourceOpts: Parameters<typeof openSource>[1] = {
     groupId: opts.groupId,
-    maxBatch: opts.batchSize,
+    // A delivery is split over the shards: ask for enough that each shard's statement gets about
+    // batchSize rows (fewer, larger statements: fewer commits and round trips per row).
+    maxBatch: opts.batchSize * store.shards.length,
     concurrency: opts.concurrency ?? DEFAULT_SINK_CONCURRENCY,
     log,
   };
