@@ -72,6 +72,9 @@ function toPass(o: Record<string, unknown>): PassRecord {
   };
 }
 
+/** A rare plate search lists at most this many plates in `hphm IN (…)` instead of the LIKE. */
+const MAX_EQUAL_PLATES = 50;
+
 /** Read connections beside the write connection: concurrent API requests run in parallel. */
 const READERS = 3;
 
@@ -159,8 +162,14 @@ export class EmbeddedStore implements TrafficStore {
     return { total: Number(countRow?.n ?? 0), rows: await this.page(f, page, size) };
   }
 
-  private async page(f: QueryFilter, page: number, size: number, since?: string): Promise<PassRecord[]> {
-    const w = filterWhere(f, DUCKDB_FILTER, since ? ['gcsj >= CAST(? AS TIMESTAMP)'] : [], since ? [since] : []);
+  private async page(f: QueryFilter, page: number, size: number, since?: string, plates?: [string, string[]]): Promise<PassRecord[]> {
+    const extra = since ? ['gcsj >= CAST(? AS TIMESTAMP)'] : [];
+    const extraParams: string[] = since ? [since] : [];
+    if (plates) {
+      extra.push(plates[0]);
+      extraParams.push(...plates[1]);
+    }
+    const w = filterWhere(f, DUCKDB_FILTER, extra, extraParams);
     const rows = await this.rows(
       `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ORDER BY traffic_data.gcsj DESC, gcxh LIMIT ? OFFSET ?`,
       [...w.params, size, (page - 1) * size],
@@ -201,6 +210,19 @@ export class EmbeddedStore implements TrafficStore {
         const since = new Date((newest - Math.ceil(span)) * 1000).toISOString().slice(0, 19).replace('T', ' ');
         const got = await this.page(f, 1, need, since);
         if (got.length >= need) return { total, rows: got.slice((page - 1) * size) };
+      }
+    }
+    if (windowed === null) {
+      // A rare match: DuckDB compares with = / IN about twice as fast as it runs a LIKE '%…%'
+      // (still a scan). plate_stats lists exactly the plates the LIKE would match.
+      const plates = await this.rows(`SELECT hphm FROM plate_stats WHERE hphm LIKE ? ESCAPE '\\' AND passes > 0 LIMIT ?`, [
+        likeContains(f.hphm!),
+        MAX_EQUAL_PLATES + 1,
+      ]);
+      if (plates.length <= MAX_EQUAL_PLATES) {
+        const { hphm: _plate, ...rest } = f;
+        const marks = plates.map(() => '?').join(', ');
+        return { total, rows: await this.page(rest, page, size, undefined, [`hphm IN (${marks})`, plates.map((p) => String(p.hphm))]) };
       }
     }
     return { total, rows: await this.page(f, page, size) };
