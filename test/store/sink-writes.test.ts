@@ -157,10 +157,18 @@ describe('sink writes', () => {
     const rows = makeRows(n, { seed: 9, prefix: 'X' });
     let child = startSinkProcess(topic, group, db);
     try {
+      // One producer for every slice (each producer starts its own threads), slices spaced out so
+      // the kill lands mid-stream.
       const feeding = (async () => {
-        for (let at = 0; at < n; at += 100) {
-          await produce(topic, rows.slice(at, at + 100));
-          await new Promise((r) => setTimeout(r, 50));
+        const sink = await openSink(kafkaUri(topic));
+        try {
+          for (let at = 0; at < n; at += 100) {
+            await sink.send(rows.slice(at, at + 100));
+            await sink.flush();
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        } finally {
+          await sink.close();
         }
       })();
       await waitUntil(async () => (await counts(db)).total > 0, 30_000, 'first rows stored', 50);
@@ -171,7 +179,8 @@ describe('sink writes', () => {
       expect(atKill).toBeLessThan(n);
       await feeding;
       child = startSinkProcess(topic, group, db);
-      await waitUntil(async () => (await counts(db)).total >= n, 60_000, 'all rows after restart');
+      // The restarted consumer joins once the killed one's session (15 s) has expired.
+      await waitUntil(async () => (await counts(db)).total >= n, 100_000, 'all rows after restart');
       await new Promise((r) => setTimeout(r, 1000));
       expect(await counts(db)).toMatchObject({ total: n, distinct: n });
       await plateStatsExact(db);
@@ -179,5 +188,5 @@ describe('sink writes', () => {
       child.kill('SIGTERM');
       await exited(child);
     }
-  });
+  }, 180_000);
 });
