@@ -365,12 +365,14 @@ export class ShardedStore {
     let text = '';
     for (const r of rows) text += tsvLine(r);
     const buf = Buffer.from(text, 'utf8');
-    const inserted = await this.inTransaction(shard, 'load data', async (conn) => {
-      const r = await loadDataOn(conn, Readable.from([buf]));
-      if (r.warnings > 0) throw NOT_CLEAN;
-      await this.accountPlates(conn, tallyPlates(rows), r.inserted, rows.length);
-      return r.inserted;
-    }).catch((err: unknown) => {
+    const inserted = await timeStoreWrite('mysql', () =>
+      this.inTransaction(shard, 'load data', async (conn) => {
+        const r = await loadDataOn(conn, Readable.from([buf]));
+        if (r.warnings > 0) throw NOT_CLEAN;
+        await this.accountPlates(conn, tallyPlates(rows), r.inserted, rows.length);
+        return r.inserted;
+      }),
+    ).catch((err: unknown) => {
       if (err === NOT_CLEAN) return null;
       throw err;
     });
