@@ -23,14 +23,7 @@ export interface PlateSelectivity {
 
 /** The filter is the plate alone: its total comes straight from plate_stats. */
 export function plateOnly(f: QueryFilter): boolean {
-  return (
-    f.hphm !== undefined &&
-    f.kkmc === undefined &&
-    f.start === undefined &&
-    f.end === undefined &&
-    f.hpzl === undefined &&
-    f.province === undefined
-  );
+  return f.hphm !== undefined && f.kkmc === undefined && f.start === undefined && f.end === undefined && f.hpzl === undefined && f.province === undefined;
 }
 
 /**

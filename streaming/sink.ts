@@ -109,8 +109,12 @@ export class Coalescer {
     this.rows = [];
     this.waiters = [];
     this.write(rows).then(
-      () => waiters.forEach((w) => w.resolve()),
-      (err: unknown) => waiters.forEach((w) => w.reject(err)),
+      () => {
+        for (const w of waiters) w.resolve();
+      },
+      (err: unknown) => {
+        for (const w of waiters) w.reject(err);
+      },
     );
   }
 }

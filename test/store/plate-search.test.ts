@@ -31,8 +31,18 @@ let current: MasterRow[] = rows;
 
 function toPass(r: MasterRow): PassRecord {
   return {
-    gcxh: r[0]!, xzqhmc: r[1]!, kkmc: r[2]!, fxlx: r[3]!, gcsj: r[4]!, hpzl: r[5]!, hphm: r[6]!, clppxh: r[7]!,
-    province: r[8]!, is_weekend: Number(r[9]), is_peak_hour: Number(r[10]), vehicle_type_name: r[11]!,
+    gcxh: r[0]!,
+    xzqhmc: r[1]!,
+    kkmc: r[2]!,
+    fxlx: r[3]!,
+    gcsj: r[4]!,
+    hpzl: r[5]!,
+    hphm: r[6]!,
+    clppxh: r[7]!,
+    province: r[8]!,
+    is_weekend: Number(r[9]),
+    is_peak_hour: Number(r[10]),
+    vehicle_type_name: r[11]!,
   };
 }
 

@@ -49,7 +49,10 @@ async function produce(topic: string, rows: readonly MasterRow[]): Promise<void>
 async function plateStatsExact(db: string): Promise<void> {
   for (const port of PORTS) {
     const stats = await q<{ h: string; n: number }>(port, `SELECT HEX(hphm) AS h, passes AS n FROM \`${db}\`.plate_stats WHERE passes <> 0 ORDER BY h`);
-    const recount = await q<{ h: string; n: number }>(port, `SELECT HEX(CAST(hphm AS BINARY)) AS h, COUNT(*) AS n FROM \`${db}\`.traffic_data GROUP BY h ORDER BY h`);
+    const recount = await q<{ h: string; n: number }>(
+      port,
+      `SELECT HEX(CAST(hphm AS BINARY)) AS h, COUNT(*) AS n FROM \`${db}\`.traffic_data GROUP BY h ORDER BY h`,
+    );
     expect(stats.map((r) => [r.h, Number(r.n)])).toEqual(recount.map((r) => [r.h, Number(r.n)]));
   }
 }
@@ -69,8 +72,16 @@ describe('sink writes', () => {
         const ac = new AbortController();
         let handled = 0;
         const run = runSink(store, {
-          from: kafkaUri(topic), groupId: group, batchSize: 400, maxWaitMs: 0, concurrency: 3, ttlDays: 0, ttlIntervalS: 0,
-          signal: ac.signal, log: () => undefined, onStored: (k) => (handled += k),
+          from: kafkaUri(topic),
+          groupId: group,
+          batchSize: 400,
+          maxWaitMs: 0,
+          concurrency: 3,
+          ttlDays: 0,
+          ttlIntervalS: 0,
+          signal: ac.signal,
+          log: () => undefined,
+          onStored: (k) => (handled += k),
         });
         await waitUntil(async () => handled >= rows.length, 60_000, 'all records handled');
         await new Promise((r) => setTimeout(r, 500));
@@ -122,8 +133,15 @@ describe('sink writes', () => {
       await writeFile(log, rows.map((r) => encodeRecord(r) + '\n').join(''));
       const rejects: Reject[] = [];
       const stats = await runSink(store, {
-        from: `file:${log}`, follow: false, groupId: 'refuse', batchSize: 100, maxWaitMs: 0, ttlDays: 0, ttlIntervalS: 0,
-        log: () => undefined, onReject: (r) => void rejects.push(r),
+        from: `file:${log}`,
+        follow: false,
+        groupId: 'refuse',
+        batchSize: 100,
+        maxWaitMs: 0,
+        ttlDays: 0,
+        ttlIntervalS: 0,
+        log: () => undefined,
+        onReject: (r) => void rejects.push(r),
       });
       expect(stats.stored).toBe(299);
       expect(rejects).toHaveLength(1);
@@ -139,7 +157,22 @@ describe('sink writes', () => {
   function startSinkProcess(topic: string, group: string, db: string): ChildProcess {
     const child = spawn(
       process.execPath,
-      ['bin/traffic.mjs', 'sink', '--from', kafkaUri(topic), '--group', group, '--mysql', shardUrls(db).join(','), '--batch-size', '50', '--ttl-days', '0', '--rejects', path.join(tmp, `${group}.rejects.csv`)],
+      [
+        'bin/traffic.mjs',
+        'sink',
+        '--from',
+        kafkaUri(topic),
+        '--group',
+        group,
+        '--mysql',
+        shardUrls(db).join(','),
+        '--batch-size',
+        '50',
+        '--ttl-days',
+        '0',
+        '--rejects',
+        path.join(tmp, `${group}.rejects.csv`),
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TZ: 'UTC' } },
     );
     child.stderr!.on('data', () => undefined);

@@ -8,7 +8,19 @@ describe('Kafka default partition of a key', () => {
     const kafkajs = Partitioners.DefaultPartitioner();
     const keys = [
       ...makeRows(3000, { seed: 4 }).map((r) => r[6]!),
-      '', 'a', 'ab', 'abc', 'abcd', 'abcde', '苏', '苏C', '苏CD7***', '𠀀𩸽', 'x'.repeat(300), '粤B·12345', '-',
+      '',
+      'a',
+      'ab',
+      'abc',
+      'abcd',
+      'abcde',
+      '苏',
+      '苏C',
+      '苏CD7***',
+      '𠀀𩸽',
+      'x'.repeat(300),
+      '粤B·12345',
+      '-',
     ];
     for (const n of [1, 2, 3, 4, 7, 12]) {
       const partitionMetadata = Array.from({ length: n }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 0, replicas: [0], isr: [0] }));
