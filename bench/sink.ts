@@ -179,10 +179,13 @@ export const command: Command = {
       const baseline = figures[0]!;
       const base = rate(baseline);
       const w = Math.max(...figures.map((f) => f.name.length));
+      process.stdout.write(`\nload average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} (a shared machine: figures are best of ${repeat})`);
       process.stdout.write(`\nrows/s into ${urls.length} shards (${fmtInt(rows.length)} rows, empty tables with the DESIGN indexes, best of ${repeat}):\n`);
       for (const f of figures) {
         process.stdout.write(
-          `  ${f.name.padEnd(w)}  ${fmtInt(rate(f)).padStart(9)} rows/s  ${f.seconds.toFixed(2).padStart(6)} s  ratio to baseline ${(rate(f) / base).toFixed(2)}\n`,
+          `  ${f.name.padEnd(w)}  ${fmtInt(rate(f)).padStart(9)} rows/s  ${f.seconds.toFixed(2).padStart(6)} s  ratio to baseline ${(rate(f) / base).toFixed(2)}` +
+            (f.name.startsWith('sink') ? `  goal ≥ 0.6: ${rate(f) / base >= 0.6 ? 'met' : 'NOT met'}` : '') +
+            '\n',
         );
       }
       return 0;

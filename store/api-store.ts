@@ -20,6 +20,9 @@ import {
 import { TrafficError } from '../core/errors.ts';
 import { ShardedStore, storeError, type Shard } from './mysql.ts';
 import { routeStats, routeWindow, type RoutePass, type RouteStat } from './routes.ts';
+import { PLATE_TABLE, TRAFFIC_TABLE } from './ddl.ts';
+import { MAX_LISTED_PLATES, plateOnly, plateWindowed, windowRows } from './plate-search.ts';
+import { likeContains } from './store-api.ts';
 
 const SELECT_PASS = `gcxh, xzqhmc, kkmc, fxlx, DATE_FORMAT(gcsj, '%Y-%m-%d %H:%i:%s') AS gcsj, hpzl, hphm, clppxh,
   province, is_weekend, is_peak_hour, vehicle_type_name`;
@@ -140,16 +143,63 @@ export class MysqlApiStore implements TrafficStore {
 
   async query(f: QueryFilter, page: number, size: number): Promise<{ total: number; rows: PassRecord[] }> {
     const shards = this.shardsFor(f);
-    const w = where(f);
     const need = page * size;
-    const parts = await this.fan(shards, 'query', async (pool) => {
-      const [count] = await this.read(pool, `SELECT COUNT(*) AS n FROM traffic_data ${w.sql}`, w.params);
-      // Each shard's first page*size rows contain the merged page.
-      const top = await this.read(pool, `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ${ORDER} LIMIT ?`, [...w.params, need]);
-      return { n: Number(count?.n ?? 0), rows: top.map(toPass) };
-    });
+    const parts = await this.fan(shards, 'query', (pool) =>
+      // A plate search reads plate_stats first (store/plate-search.ts); in MyCat mode there is none.
+      plateWindowed(f) && !this.sharded.mycat ? this.plateQuery(pool, f, need) : this.fullQuery(pool, f, need),
+    );
     const merged = parts.flatMap((p) => p.rows).sort(passOrder);
     return { total: parts.reduce((s, p) => s + p.n, 0), rows: merged.slice((page - 1) * size, need) };
+  }
+
+  /** One shard's total and first `need` rows (each shard's first page×size rows contain the merged page). */
+  private async fullQuery(pool: Pool, f: QueryFilter, need: number, extra: string[] = [], extraParams: unknown[] = []): Promise<{ n: number; rows: PassRecord[] }> {
+    const w = where(f);
+    const [count] = await this.read(pool, `SELECT COUNT(*) AS n FROM traffic_data ${w.sql}`, w.params);
+    return { n: Number(count?.n ?? 0), rows: await this.topRows(pool, f, need, extra, extraParams) };
+  }
+
+  private async topRows(pool: Pool, f: QueryFilter, need: number, extra: string[] = [], extraParams: unknown[] = []): Promise<PassRecord[]> {
+    const w = filterWhere(f, MYSQL_FILTER, extra, extraParams as (string | number)[]);
+    return (await this.read(pool, `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ${ORDER} LIMIT ?`, [...w.params, need])).map(toPass);
+  }
+
+  /** One shard's plate search: total from plate_stats, rows from the newest window that holds them. */
+  private async plateQuery(pool: Pool, f: QueryFilter, need: number): Promise<{ n: number; rows: PassRecord[] }> {
+    const pattern = likeContains(f.hphm!);
+    const [st] = await rows(
+      pool,
+      `SELECT COALESCE(SUM(passes), 0) AS total, COALESCE(SUM(CASE WHEN hphm LIKE ? ESCAPE '\\\\' THEN passes ELSE 0 END), 0) AS hit
+       FROM ${PLATE_TABLE}`,
+      [pattern],
+    );
+    const sel = { matching: Number(st?.hit ?? 0), total: Number(st?.total ?? 0) };
+    if (sel.matching === 0) return { n: 0, rows: [] };
+    let n = sel.matching;
+    if (!plateOnly(f)) {
+      const w = where(f);
+      const [count] = await this.read(pool, `SELECT COUNT(*) AS n FROM traffic_data ${w.sql}`, w.params);
+      n = Number(count?.n ?? 0);
+    }
+    const windowed = windowRows(need, sel);
+    if (windowed !== null) {
+      // The gcsj of the windowed-th newest row: an index walk of that many entries.
+      const [cut] = await this.read(pool, `SELECT DATE_FORMAT(gcsj, '%Y-%m-%d %H:%i:%s') AS t FROM ${TRAFFIC_TABLE} ORDER BY gcsj DESC LIMIT 1 OFFSET ?`, [windowed]);
+      if (cut?.t == null) return { n, rows: await this.topRows(pool, f, need) };
+      const got = await this.topRows(pool, f, need, ['gcsj >= ?'], [String(cut.t)]);
+      if (got.length >= need) return { n, rows: got };
+    } else {
+      // A rare match: the plate index finds its few rows when the plates are few.
+      const [plates] = await pool.query<RowDataPacket[]>(
+        `SELECT CAST(hphm AS CHAR CHARACTER SET utf8mb4) AS h FROM ${PLATE_TABLE} WHERE hphm LIKE ? ESCAPE '\\\\' AND passes > 0 LIMIT ?`,
+        [pattern, MAX_LISTED_PLATES + 1],
+      );
+      if (plates.length <= MAX_LISTED_PLATES) {
+        // IN (…) picks the rows by the (hphm, gcsj) index; the LIKE keeps the exact binary match.
+        return { n, rows: await this.topRows(pool, f, need, ['hphm IN (?)'], [plates.map((p) => String(p.h))]) };
+      }
+    }
+    return { n, rows: await this.topRows(pool, f, need) };
   }
 
   /**

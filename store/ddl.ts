@@ -42,6 +42,21 @@ export const CREATE_TRAFFIC_DATA = `CREATE TABLE IF NOT EXISTS ${TRAFFIC_TABLE} 
   KEY idx_hphm_gcsj (hphm, gcsj)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci`;
 
+export const PLATE_TABLE = 'plate_stats';
+
+/**
+ * Passes per plate on this shard: the plate dimension behind the plate search (store/plate-search.ts).
+ * Kept exact by every writer of traffic_data in this module's ShardedStore (insert, LOAD DATA,
+ * retention), in the same transaction as the rows. hphm is VARBINARY: compared byte for byte with
+ * no trailing-space padding, so `LIKE` over it matches exactly what `hphm COLLATE utf8mb4_bin LIKE`
+ * matches over traffic_data (a literal UTF-8 substring is a byte substring).
+ */
+export const CREATE_PLATE_STATS = `CREATE TABLE IF NOT EXISTS ${PLATE_TABLE} (
+  hphm VARBINARY(128) NOT NULL,
+  passes BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (hphm)
+) ENGINE=InnoDB`;
+
 export const CREATE_KKMC_INFO = `CREATE TABLE IF NOT EXISTS ${KKMC_TABLE} (
   kkmc VARCHAR(64) COLLATE utf8mb4_bin NOT NULL,
   kkmc_name VARCHAR(255) NOT NULL DEFAULT '',

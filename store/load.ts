@@ -62,7 +62,7 @@ export async function loadMaster(store: ShardedStore, file: string, opts: LoadOp
       let text = '';
       for (const r of batch) text += tsvLine(r);
       const buf = Buffer.from(text, 'utf8');
-      const res = await withRetry(() => store.loadTsv(shard, Readable.from([buf])), retry);
+      const res = await withRetry(() => store.loadTsv(shard, Readable.from([buf]), batch), retry);
       inserted[i]! += res.inserted;
     } else {
       inserted[i]! += await withRetry(() => store.insertChunk(shard, batch), retry);

@@ -8,9 +8,9 @@
  * Connection failures become retriable TrafficErrors naming the shard, so callers can wrap any
  * call in `withRetry` and survive a shard restart.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
-import type { Pool, PoolOptions, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Pool, PoolConnection, PoolOptions, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { TrafficError } from '../core/errors.ts';
 import { F, type MasterRow } from '../core/schema.ts';
 import { formatChinaTime, toEpochSeconds } from '../core/time.ts';
@@ -18,9 +18,11 @@ import { MurmurShardRouter } from './shard/router.ts';
 import { retentionCutoff } from './store-api.ts';
 import {
   CREATE_KKMC_INFO,
+  CREATE_PLATE_STATS,
   CREATE_TRAFFIC_DATA,
   KKMC_COLUMNS,
   KKMC_TABLE,
+  PLATE_TABLE,
   TRAFFIC_COLUMNS,
   TRAFFIC_TABLE,
 } from './ddl.ts';
@@ -225,7 +227,70 @@ export class ShardedStore {
           await p.query(CREATE_TRAFFIC_DATA);
           await p.query(CREATE_KKMC_INFO);
         });
+        // MyCat does not know the plate table (its counts are per data node): no plate stats there.
+        if (!this.mycat) await this.ensurePlateStats(s);
       }),
+    );
+  }
+
+  /**
+   * Creates plate_stats when missing and, for a table that already holds rows (a database from
+   * before the plate search), fills it in one transaction whose locking read holds writers off.
+   */
+  private async ensurePlateStats(s: Shard): Promise<void> {
+    const exists = await this.onShard(s, 'plate stats', async (p) => {
+      const [r] = await p.query<RowDataPacket[]>(
+        'SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?',
+        [PLATE_TABLE],
+      );
+      return Number(r[0]?.n ?? 0) > 0;
+    });
+    if (exists) return;
+    await this.inTransaction(s, 'build plate stats', async (conn) => {
+      await conn.query(CREATE_PLATE_STATS);
+      await conn.query(
+        `INSERT INTO ${PLATE_TABLE} (hphm, passes) SELECT CAST(hphm AS BINARY) AS h, COUNT(*) FROM ${TRAFFIC_TABLE}
+         GROUP BY h ON DUPLICATE KEY UPDATE passes = VALUES(passes)`,
+      );
+    });
+  }
+
+  /** Runs `fn` in one transaction on one connection of the shard (rolled back on error). */
+  async inTransaction<T>(shard: Shard, what: string, fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
+    return this.onShard(shard, what, async (pool) => {
+      const conn = await pool.getConnection();
+      let broken = false;
+      try {
+        await conn.beginTransaction();
+        const out = await fn(conn);
+        await conn.commit();
+        return out;
+      } catch (err) {
+        broken = isConnectionError(err);
+        if (!broken) await conn.rollback().catch(() => undefined);
+        throw err;
+      } finally {
+        if (broken) conn.destroy();
+        else conn.release();
+      }
+    });
+  }
+
+  /**
+   * Keeps plate_stats exact after `inserted` of `sent` rows (tallied by plate) went in on this
+   * connection's transaction: all new → add the tally; some already present → recount those
+   * plates (a locking read, so concurrent writers of the same plates serialize); none → nothing.
+   */
+  private async accountPlates(conn: PoolConnection, tally: ReadonlyMap<string, number>, inserted: number, sent: number): Promise<void> {
+    if (this.mycat || inserted === 0 || tally.size === 0) return;
+    if (inserted === sent) {
+      await addPlatePasses(conn, tally);
+      return;
+    }
+    await conn.query(
+      `INSERT INTO ${PLATE_TABLE} (hphm, passes) SELECT CAST(hphm AS BINARY) AS h, COUNT(*) FROM ${TRAFFIC_TABLE}
+       WHERE hphm IN (?) GROUP BY h ON DUPLICATE KEY UPDATE passes = VALUES(passes)`,
+      [[...tally.keys()]],
     );
   }
 
@@ -255,24 +320,63 @@ export class ShardedStore {
     const sql = insertSql(rows.length);
     const values: string[] = [];
     for (const r of rows) for (let c = 0; c < TRAFFIC_COLUMNS.length; c++) values.push(r[c] ?? '');
-    const [res] = await timeStoreWrite('mysql', () => this.onShard(shard, 'insert', (p) => p.query<ResultSetHeader>(sql, values)));
-    // With ON DUPLICATE KEY UPDATE an untouched duplicate counts 0 and a new row 1.
-    return res.affectedRows;
+    if (this.mycat) {
+      const [res] = await timeStoreWrite('mysql', () => this.onShard(shard, 'insert', (p) => p.query<ResultSetHeader>(sql, values)));
+      return res.affectedRows;
+    }
+    return timeStoreWrite('mysql', () =>
+      this.inTransaction(shard, 'insert', async (conn) => {
+        const [res] = await conn.query<ResultSetHeader>(sql, values);
+        // With ON DUPLICATE KEY UPDATE an untouched duplicate counts 0 and a new row 1.
+        await this.accountPlates(conn, tallyPlates(rows), res.affectedRows, rows.length);
+        return res.affectedRows;
+      }),
+    );
   }
 
   /**
    * LOAD DATA LOCAL INFILE of a tab-separated stream into one shard's traffic_data (IGNORE:
-   * duplicates of gcxh are skipped). The stream must hold lines made by `tsvLine`.
+   * duplicates of gcxh are skipped). The stream must hold lines made by `tsvLine` from `rows`
+   * (their plates keep plate_stats exact, in the same transaction).
    */
-  async loadTsv(shard: Shard, stream: Readable): Promise<{ inserted: number; skipped: number }> {
-    const sql =
-      `LOAD DATA LOCAL INFILE 'traffic_data.tsv' IGNORE INTO TABLE ${TRAFFIC_TABLE} CHARACTER SET utf8mb4 ` +
-      `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${TRAFFIC_COLUMNS.join(', ')})`;
-    const [res] = await this.onShard(shard, 'load data', (p) =>
-      p.query<ResultSetHeader>({ sql, infileStreamFactory: () => stream }),
-    );
-    const skipped = /Skipped: (\d+)/.exec(res.info ?? '');
-    return { inserted: res.affectedRows, skipped: skipped ? Number(skipped[1]) : 0 };
+  async loadTsv(shard: Shard, stream: Readable, rows: readonly MasterRow[]): Promise<{ inserted: number; skipped: number }> {
+    const res = await this.inTransaction(shard, 'load data', async (conn) => {
+      const r = await loadDataOn(conn, stream);
+      await this.accountPlates(conn, tallyPlates(rows), r.inserted, rows.length);
+      return r;
+    });
+    return { inserted: res.inserted, skipped: res.skipped };
+  }
+
+  /**
+   * The stream sink's write: checked rows into one shard, idempotent on gcxh; returns rows newly
+   * inserted. LOAD DATA LOCAL INFILE of the chunk as TSV (the server parses it far faster than a
+   * multi-row INSERT, and building TSV costs the client less than escaping every value), in a
+   * transaction with the plate accounting. LOAD DATA LOCAL turns whatever the server refuses (a
+   * value it would coerce, a constraint) into a warning and skips or coerces the row, and a
+   * duplicate gcxh is a warning too: a chunk with any warning is rolled back and written by
+   * INSERT … ON DUPLICATE KEY UPDATE instead, which skips duplicates silently and raises the data
+   * error (the sink then isolates the bad row). Duplicates come only with replays (after a crash
+   * or a rebalance), so the fast path is the usual one. MyCat mode always uses the INSERT.
+   */
+  async storeChunk(shard: Shard, rows: readonly MasterRow[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    if (this.mycat) return this.insertChunk(shard, rows);
+    let text = '';
+    for (const r of rows) text += tsvLine(r);
+    const buf = Buffer.from(text, 'utf8');
+    const inserted = await timeStoreWrite('mysql', () =>
+      this.inTransaction(shard, 'load data', async (conn) => {
+        const r = await loadDataOn(conn, Readable.from([buf]));
+        if (r.warnings > 0) throw NOT_CLEAN;
+        await this.accountPlates(conn, tallyPlates(rows), r.inserted, rows.length);
+        return r.inserted;
+      }),
+    ).catch((err: unknown) => {
+      if (err === NOT_CLEAN) return null;
+      throw err;
+    });
+    return inserted ?? this.insertChunk(shard, rows);
   }
 
   /**
@@ -335,17 +439,30 @@ export class ShardedStore {
     const newest = await this.newestGcsj();
     if (days <= 0 || newest === null) return { newest, cutoff: null, deleted: this.shards.map(() => 0) };
     const cutoff = retentionCutoff(newest, days);
-    const deleted = await this.onAll('ttl delete', async (p) => {
-      let total = 0;
-      for (;;) {
-        const [res] = await p.query<ResultSetHeader>(`DELETE FROM ${TRAFFIC_TABLE} WHERE gcsj < ? LIMIT ?`, [
-          cutoff,
-          chunkRows,
-        ]);
-        total += res.affectedRows;
-        if (res.affectedRows < chunkRows) return total;
-      }
-    });
+    const deleted = await Promise.all(
+      this.shards.map(async (shard) => {
+        let total = 0;
+        for (;;) {
+          // The chunk's rows are locked, deleted and taken off plate_stats in one transaction.
+          const n = await this.inTransaction(shard, 'ttl delete', async (conn) => {
+            const [old] = await conn.query<RowDataPacket[]>(
+              `SELECT gcxh, hphm FROM ${TRAFFIC_TABLE} WHERE gcsj < ? LIMIT ? FOR UPDATE`,
+              [cutoff, chunkRows],
+            );
+            if (old.length === 0) return 0;
+            const [res] = await conn.query<ResultSetHeader>(`DELETE FROM ${TRAFFIC_TABLE} WHERE gcxh IN (?)`, [old.map((r) => r.gcxh)]);
+            if (!this.mycat) {
+              const minus = new Map<string, number>();
+              for (const r of old) minus.set(String(r.hphm), (minus.get(String(r.hphm)) ?? 0) - 1);
+              await addPlatePasses(conn, minus);
+            }
+            return res.affectedRows;
+          });
+          total += n;
+          if (n < chunkRows) return total;
+        }
+      }),
+    );
     return { newest, cutoff, deleted };
   }
 
@@ -407,6 +524,49 @@ function poolOptions(url: ShardUrl, opts: StoreOptions): PoolOptions {
     idleTimeout: 60_000,
     enableKeepAlive: true,
   };
+}
+
+const LOAD_DATA_SQL =
+  `LOAD DATA LOCAL INFILE 'traffic_data.tsv' IGNORE INTO TABLE ${TRAFFIC_TABLE} CHARACTER SET utf8mb4 ` +
+  `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (${TRAFFIC_COLUMNS.join(', ')})`;
+
+/** Thrown inside a LOAD DATA transaction to roll back a chunk that raised warnings. */
+const NOT_CLEAN = Symbol('not clean');
+
+/** LOAD DATA LOCAL INFILE of a TSV stream (lines from `tsvLine`) on one connection. */
+async function loadDataOn(conn: PoolConnection, stream: Readable): Promise<{ inserted: number; skipped: number; warnings: number }> {
+  const [r] = await conn.query<ResultSetHeader>({ sql: LOAD_DATA_SQL, infileStreamFactory: () => stream });
+  const info = r.info ?? '';
+  const skipped = /Skipped: (\d+)/.exec(info);
+  const warnings = /Warnings: (\d+)/.exec(info);
+  return {
+    inserted: r.affectedRows,
+    skipped: skipped ? Number(skipped[1]) : 0,
+    warnings: warnings ? Number(warnings[1]) : r.warningStatus ?? 0,
+  };
+}
+
+/** Passes per plate (exact string) in `rows`. */
+export function tallyPlates(rows: readonly MasterRow[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const r of rows) {
+    const h = r[F.HPHM] ?? '';
+    m.set(h, (m.get(h) ?? 0) + 1);
+  }
+  return m;
+}
+
+/** Adds (or, negative, removes) passes per plate in one multi-row upsert per 1000 plates. */
+async function addPlatePasses(conn: PoolConnection, delta: ReadonlyMap<string, number>): Promise<void> {
+  const entries = [...delta];
+  for (let at = 0; at < entries.length; at += 1000) {
+    const part = entries.slice(at, at + 1000);
+    await conn.query(
+      `INSERT INTO ${PLATE_TABLE} (hphm, passes) VALUES ${part.map(() => '(?, ?)').join(',')}
+       ON DUPLICATE KEY UPDATE passes = passes + VALUES(passes)`,
+      part.flat(),
+    );
+  }
 }
 
 const insertSqlCache = new Map<number, string>();

@@ -15,13 +15,13 @@ import { readDimension } from '../store/load.ts';
 import { ShardedStore } from '../store/mysql.ts';
 import { STORE_FLAGS, STORE_USAGE, normalizeStoreOptions, normalizeTtlDays } from '../store/options.ts';
 import { parseBusUri } from './bus/index.ts';
-import { runSink, type SinkRunOptions } from './sink.ts';
+import { DEFAULT_SINK_CONCURRENCY, runSink, type SinkRunOptions } from './sink.ts';
 import { createLogger } from '../core/log.ts';
 import { serveMetricsFromEnv } from '../core/metrics.ts';
 
 const usage = `usage: traffic sink [--from kafka://host:port/topic | mqtt://host:port/topic | file:PATH | memory:NAME]
                    [--mysql URL[,URL…] | --mycat URL] [--weights 0:1,1:2] [--group traffic-sink]
-                   [--batch-size 1000] [--max-wait-ms 0] [--ttl-days N] [--ttl-interval-s 300]
+                   [--batch-size 1000] [--max-wait-ms 0] [--concurrency 4] [--ttl-days N] [--ttl-interval-s 300]
                    [--no-follow] [--rejects FILE] [--dim kkmc_dimension.csv]
 
 Consumes stream records into traffic_data, each row on the shard MyCat murmur(kkmc) names
@@ -31,6 +31,7 @@ are stored; writes are idempotent on gcxh (a restart replays, never duplicates).
   --group ID           consumer group / MQTT persistent session (default traffic-sink)
   --batch-size N       rows per INSERT per shard and per bus delivery (default 1000)
   --max-wait-ms N      let rows wait up to N ms to share a statement (default 0: write at once)
+  --concurrency N      Kafka partitions written at once (default ${DEFAULT_SINK_CONCURRENCY}; order within a partition kept)
   --ttl-days N         retention (default TRAFFIC_TTL_DAYS, else 3; 0 = keep all)
   --ttl-interval-s N   seconds between retention runs (default 300; 0 = off)
   --no-follow          file: sources stop at end of file
@@ -45,6 +46,7 @@ export function normalizeSinkOptions(argv: string[], env = readEnv()) {
     group: { type: 'string' },
     'batch-size': { type: 'string' },
     'max-wait-ms': { type: 'string' },
+    concurrency: { type: 'string' },
     'ttl-days': { type: 'string' },
     'ttl-interval-s': { type: 'string' },
     'no-follow': { type: 'boolean' },
@@ -61,6 +63,7 @@ export function normalizeSinkOptions(argv: string[], env = readEnv()) {
     groupId: group,
     batchSize: int(values['batch-size'], 'batch-size', 1000, { min: 1, max: 20_000 }),
     maxWaitMs: int(values['max-wait-ms'], 'max-wait-ms', 0, { min: 0, max: 60_000 }),
+    concurrency: int(values.concurrency, 'concurrency', DEFAULT_SINK_CONCURRENCY, { min: 1, max: 64 }),
     ttlDays: normalizeTtlDays(values['ttl-days'], env),
     ttlIntervalS: int(values['ttl-interval-s'], 'ttl-interval-s', 300, { min: 0, max: 86_400 }),
   };
@@ -89,7 +92,7 @@ export const command: Command = {
     try {
       const where = store.shards.map((s) => s.url.label).join(', ');
       createLogger('sink').info(
-        `${o.sink.from} (group ${o.sink.groupId}) → ${store.mycat ? 'MyCat ' : ''}${where}; batch ${o.sink.batchSize}, ` +
+        `${o.sink.from} (group ${o.sink.groupId}) → ${store.mycat ? 'MyCat ' : ''}${where}; batch ${o.sink.batchSize}, concurrency ${o.sink.concurrency}, ` +
           `retention ${o.sink.ttlDays ? `${o.sink.ttlDays} days every ${o.sink.ttlIntervalS} s` : 'off'}`,
       );
       const stats = await runSink(store, {

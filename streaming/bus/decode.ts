@@ -75,7 +75,7 @@ export async function deliverWithRetry<T>(
   }
 }
 
-export function checkSourceOptions(opts: SourceOptions): Required<Pick<SourceOptions, 'fromBeginning' | 'follow' | 'maxBatch' | 'commit'>> {
+export function checkSourceOptions(opts: SourceOptions): Required<Pick<SourceOptions, 'fromBeginning' | 'follow' | 'maxBatch' | 'commit' | 'concurrency'>> {
   if (typeof opts.groupId !== 'string' || opts.groupId.trim() === '') {
     throw new TrafficError('INVALID_OPTION', 'openSource: groupId is required (a non-empty string)', { option: 'groupId' });
   }
@@ -83,5 +83,9 @@ export function checkSourceOptions(opts: SourceOptions): Required<Pick<SourceOpt
   if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) {
     throw new TrafficError('INVALID_OPTION', `openSource: maxBatch must be a positive integer, got ${maxBatch}`, { option: 'maxBatch' });
   }
-  return { fromBeginning: opts.fromBeginning ?? true, follow: opts.follow ?? true, maxBatch, commit: opts.commit ?? true };
+  const concurrency = opts.concurrency ?? 1;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    throw new TrafficError('INVALID_OPTION', `openSource: concurrency must be an integer 1–64, got ${concurrency}`, { option: 'concurrency' });
+  }
+  return { fromBeginning: opts.fromBeginning ?? true, follow: opts.follow ?? true, maxBatch, commit: opts.commit ?? true, concurrency };
 }

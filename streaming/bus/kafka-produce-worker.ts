@@ -3,7 +3,10 @@
 // keeps reading and encoding the stream, each worker owns some partitions with one request in
 // flight per partition (per-partition order holds across kafkajs retries).
 import { parentPort as maybePort, workerData } from 'node:worker_threads';
+// First: replaces kafkajs's quadratic per-request grouping before kafkajs loads (see the module).
+import './kafkajs-grouping.ts';
 import { Kafka, Partitioners, logLevel, type Message, type RetryOptions } from 'kafkajs';
+import type { PartPayload } from './kafka.ts';
 
 interface ProducerThreadData {
   brokers: string[];
@@ -12,7 +15,7 @@ interface ProducerThreadData {
   maxRequest: number;
   retry: RetryOptions;
 }
-type Command = { type: 'batch'; ts: string; parts: [number, (string | null)[], string[]][] } | { type: 'close' };
+type Command = { type: 'batch'; ts: string; parts: PartPayload[] } | { type: 'close' };
 interface Lane {
   queue: Message[];
   inflight: boolean;
@@ -73,11 +76,17 @@ function maybeClosed(): void {
 
 parentPort.on('message', (msg: Command) => {
   if (msg.type === 'batch') {
-    // parts: [partition, keys[], values[]]
-    for (const [p, keys, values] of msg.parts) {
+    // Per partition: all values in one string, all keys in another, with their lengths (see KafkaSink.handOver).
+    for (const { partition: p, values, valueLengths, keys, keyLengths } of msg.parts) {
       const l = lane(p);
-      for (let i = 0; i < values.length; i++) {
-        const m: Message = { key: keys[i] ?? null, value: values[i] ?? null, timestamp: msg.ts };
+      let v = 0;
+      let k = 0;
+      for (let i = 0; i < valueLengths.length; i++) {
+        const vl = valueLengths[i]!;
+        const kl = keyLengths[i]!;
+        const m: Message = { key: kl < 0 ? null : keys.slice(k, k + kl), value: values.slice(v, v + vl), timestamp: msg.ts };
+        v += vl;
+        if (kl > 0) k += kl;
         if (p >= 0) m.partition = p;
         l.queue.push(m);
       }

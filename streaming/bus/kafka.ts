@@ -9,6 +9,7 @@ import { Kafka, Partitioners, logLevel, type Consumer, type KafkaMessage, type P
 import { F } from '../../core/schema.ts';
 import { TrafficError } from '../../core/errors.ts';
 import { encodeRecord } from '../record.ts';
+import { keyPartition } from './kafka-partition.ts';
 import { checkSourceOptions, countReject, decodeRecord, deliverWithRetry, newStats, stopSignal } from './decode.ts';
 import type { Sink, SinkOptions, Source, SourceOptions, SourceStats, StreamItem } from './types.ts';
 import { createLogger } from '../../core/log.ts';
@@ -75,6 +76,15 @@ const MAX_REQUEST_RECORDS = 1000;
 const HIGH_WATER = 20_000;
 /** At most this many producer threads per sink (a thread's own kafkajs client and connection). */
 const MAX_THREADS = Math.max(4, os.availableParallelism());
+
+/** One partition's records handed to a producer thread (lengths in UTF-16 units; key -1 = null). */
+export interface PartPayload {
+  partition: number;
+  values: string;
+  valueLengths: Int32Array;
+  keys: string;
+  keyLengths: Int32Array;
+}
 
 interface ProducerThread {
   worker: Worker;
@@ -199,7 +209,11 @@ export class KafkaSink implements Sink {
     const keyed = this.partitionMetadata.length > 0;
     for (const row of rows) {
       const key = row[F.HPHM] ?? null;
-      const p = keyed ? this.partitioner({ topic: this.topic, partitionMetadata: this.partitionMetadata, message: { key, value: null } }) : -1;
+      const p = !keyed
+        ? -1
+        : key !== null
+          ? keyPartition(key, this.partitionMetadata.length)
+          : this.partitioner({ topic: this.topic, partitionMetadata: this.partitionMetadata, message: { key, value: null } });
       let b = this.pending.get(p);
       if (!b) this.pending.set(p, (b = { keys: [], values: [] }));
       b.keys.push(key);
@@ -220,14 +234,26 @@ export class KafkaSink implements Sink {
     }
     if (this.queued === 0 || this.error) return;
     const ts = String(Date.now());
-    const perThread = new Map<number, [number, (string | null)[], string[]][]>();
+    // Per partition one string of all values and one of all keys, with their lengths: a thread
+    // gets a few strings and typed arrays (copied as blocks) instead of thousands of small strings.
+    const perThread = new Map<number, PartPayload[]>();
     for (const [p, b] of this.pending) {
       const t = p < 0 ? 0 : p % this.threads.length;
       let parts = perThread.get(t);
       if (!parts) perThread.set(t, (parts = []));
-      parts.push([p, b.keys, b.values]);
+      const valueLengths = new Int32Array(b.values.length);
+      const keyLengths = new Int32Array(b.keys.length);
+      for (let i = 0; i < b.values.length; i++) {
+        valueLengths[i] = b.values[i]!.length;
+        const k = b.keys[i];
+        keyLengths[i] = k === null || k === undefined ? -1 : k.length;
+      }
+      parts.push({ partition: p, values: b.values.join(''), valueLengths, keys: b.keys.join(''), keyLengths });
     }
-    for (const [t, parts] of perThread) this.threads[t]!.worker.postMessage({ type: 'batch', ts, parts });
+    for (const [t, parts] of perThread) {
+      const transfer = parts.flatMap((x) => [x.valueLengths.buffer as ArrayBuffer, x.keyLengths.buffer as ArrayBuffer]);
+      this.threads[t]!.worker.postMessage({ type: 'batch', ts, parts }, transfer);
+    }
     this.posted += this.queued;
     this.queued = 0;
     this.pending = new Map();
@@ -322,6 +348,7 @@ export class KafkaSource implements Source {
     });
     await consumer.run({
       autoCommit: false,
+      partitionsConsumedConcurrently: this.o.concurrency,
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
         const msgs = batch.messages;

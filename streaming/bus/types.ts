@@ -48,6 +48,11 @@ export interface SourceOptions {
   follow?: boolean;
   /** Largest batch handed to the handler (default 500). */
   maxBatch?: number;
+  /**
+   * Kafka: partitions whose batches may be in the handler at once (default 1). Per-partition order
+   * holds either way (a partition's next batch waits for its previous one); other sources ignore it.
+   */
+  concurrency?: number;
   signal?: AbortSignal;
   /**
    * file: persist the position in `<log>.offset.<groupId>` and resume from it (default true).
