@@ -167,7 +167,7 @@ export class MysqlApiStore implements TrafficStore {
   /** One shard's plate search: total from plate_stats, rows from the newest window that holds them. */
   private async plateQuery(pool: Pool, f: QueryFilter, need: number): Promise<{ n: number; rows: PassRecord[] }> {
     const pattern = likeContains(f.hphm!);
-    const [st] = await rows(
+    const [st] = await this.read(
       pool,
       `SELECT COALESCE(SUM(passes), 0) AS total, COALESCE(SUM(CASE WHEN hphm LIKE ? ESCAPE '\\\\' THEN passes ELSE 0 END), 0) AS hit
        FROM ${PLATE_TABLE}`,
@@ -190,7 +190,7 @@ export class MysqlApiStore implements TrafficStore {
       if (got.length >= need) return { n, rows: got };
     } else {
       // A rare match: the plate index finds its few rows when the plates are few.
-      const [plates] = await pool.query<RowDataPacket[]>(
+      const plates = await this.read(pool, 
         `SELECT CAST(hphm AS CHAR CHARACTER SET utf8mb4) AS h FROM ${PLATE_TABLE} WHERE hphm LIKE ? ESCAPE '\\\\' AND passes > 0 LIMIT ?`,
         [pattern, MAX_LISTED_PLATES + 1],
       );
