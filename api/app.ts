@@ -197,10 +197,7 @@ export function createApiApp(deps: AppDeps): ApiApp {
         }
         const kkmc = url.searchParams.get('kkmc')?.trim() || undefined;
         if (kkmc) await ensureKnown(kkmc);
-        const [counts, ahead] = await Promise.all([
-          stat(`hourly:${date}:${kkmc ?? ''}`, () => deps.store.hourly(date, kkmc)),
-          next3On(date, kkmc),
-        ]);
+        const [counts, ahead] = await Promise.all([stat(`hourly:${date}:${kkmc ?? ''}`, () => deps.store.hourly(date, kkmc)), next3On(date, kkmc)]);
         const weekend: 0 | 1 = isWeekend(date) ? 1 : 0;
         const p = deps.predictor;
         return counts.map((value, hour) => ({
@@ -223,10 +220,7 @@ export function createApiApp(deps: AppDeps): ApiApp {
         // A day before the stream clock's gets no more stream rows (only a bulk load adds to it):
         // its routes are reused for a minute instead of being recounted every few seconds.
         const reuse = date < today && statsCacheMs > 0 ? Math.max(statsCacheMs, ROUTES_CLOSED_DAY_REUSE_MS) : statsCacheMs;
-        const [routes, names] = await Promise.all([
-          stat(`routes:${date}:${req.limit}`, () => deps.store.routes(date, req.limit), reuse),
-          labels(),
-        ]);
+        const [routes, names] = await Promise.all([stat(`routes:${date}:${req.limit}`, () => deps.store.routes(date, req.limit), reuse), labels()]);
         return labelRoutes(routes, names);
       },
     },
@@ -390,9 +384,7 @@ export function createApiApp(deps: AppDeps): ApiApp {
           deps.congestion ? deps.congestion.health() : Promise.resolve(null),
           deps.health ? deps.health() : Promise.resolve({}),
         ]);
-        const model = deps.predictor
-          ? { ok: true, detail: `${deps.predictor.checkpoints.length} checkpoints` }
-          : { ok: false, detail: 'no model loaded' };
+        const model = deps.predictor ? { ok: true, detail: `${deps.predictor.checkpoints.length} checkpoints` } : { ok: false, detail: 'no model loaded' };
         return {
           status: store.ok && alerts.ok ? 'ok' : 'degraded',
           time: chinaIso(),
@@ -433,7 +425,11 @@ export function createApiApp(deps: AppDeps): ApiApp {
   ];
 
   function congestionFeed(): CongestionFeed {
-    if (!deps.congestion) throw new TrafficError('SERVICE_UNAVAILABLE', 'congestion monitoring not running (start it with `traffic start`, or set TRAFFIC_REDIS to read `traffic congestion` output)');
+    if (!deps.congestion)
+      throw new TrafficError(
+        'SERVICE_UNAVAILABLE',
+        'congestion monitoring not running (start it with `traffic start`, or set TRAFFIC_REDIS to read `traffic congestion` output)',
+      );
     return deps.congestion;
   }
 

@@ -74,8 +74,7 @@ export async function openApiDeps(opts: ApiDepsOptions): Promise<ApiDeps> {
   // the WARNING/ALERT of levels read back from Redis.
   const thresholdsFile = new ThresholdsFile(path.join(opts.dataDir, THRESHOLDS_FILE));
   const ownCongestion = !opts.congestion && !!opts.redis;
-  const congestion =
-    opts.congestion ?? (opts.redis ? new RedisCongestionFeed(opts.redis, undefined, () => thresholdsFile.lookup()) : undefined);
+  const congestion = opts.congestion ?? (opts.redis ? new RedisCongestionFeed(opts.redis, undefined, () => thresholdsFile.lookup()) : undefined);
   const modelFile = opts.model ?? path.join(opts.dataDir, FILES.model);
   let predictor: FlowPredictor | null = null;
   if (existsSync(modelFile)) predictor = await loadFlowPredictor(modelFile);

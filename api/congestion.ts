@@ -100,7 +100,7 @@ export class RedisCongestionFeed implements CongestionFeed {
 
   constructor(
     url: string,
-    private readonly key: string = CONGESTION_KEY,
+    key: string = CONGESTION_KEY,
     private readonly thresholds?: () => Promise<ThresholdLookup | null>,
   ) {
     this.list = new RedisAlertFeed(url, key);

@@ -145,7 +145,10 @@ function originAllowed(origin: string, opts: GuardOptions): boolean {
 export function admit(req: IncomingMessage, res: ServerResponse, opts: GuardOptions): boolean {
   const host = req.headers.host;
   if (!hostAllowed(host, opts.allowedHosts)) {
-    throw new TrafficError('MISDIRECTED_REQUEST', `host ${JSON.stringify(hostName(host ?? '') || '(none)')} is not served here (list it in TRAFFIC_ALLOWED_HOSTS)`);
+    throw new TrafficError(
+      'MISDIRECTED_REQUEST',
+      `host ${JSON.stringify(hostName(host ?? '') || '(none)')} is not served here (list it in TRAFFIC_ALLOWED_HOSTS)`,
+    );
   }
   const origin = req.headers.origin;
   const crossOrigin = origin !== undefined && !sameOrigin(origin, host);
@@ -183,7 +186,10 @@ export function checkApiKey(req: IncomingMessage, pathname: string, params: URLS
   let given: string | undefined = Array.isArray(header) ? header[0] : header;
   if (given === undefined && acceptsQueryKey(pathname)) given = params.get('key') ?? undefined;
   if (given === undefined || !keyMatches(given, apiKey)) {
-    throw new TrafficError('UNAUTHORIZED', acceptsQueryKey(pathname) ? 'missing or wrong API key (X-API-Key header or ?key=)' : 'missing or wrong X-API-Key header');
+    throw new TrafficError(
+      'UNAUTHORIZED',
+      acceptsQueryKey(pathname) ? 'missing or wrong API key (X-API-Key header or ?key=)' : 'missing or wrong X-API-Key header',
+    );
   }
 }
 

@@ -110,5 +110,10 @@ export interface CorsPolicy {
 export function parseCorsOrigins(value: string): CorsPolicy {
   const v = value.trim();
   if (v === '*') return { origins: '*' };
-  return { origins: v.split(',').map((s) => s.trim()).filter(Boolean) };
+  return {
+    origins: v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  };
 }

@@ -56,7 +56,10 @@ export function parseCorsOriginList(value: string | undefined, name = 'TRAFFIC_C
   const v = (value ?? '').trim();
   if (v === '*') return '*';
   const out: string[] = [];
-  for (const o of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const o of v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if (!/^https?:\/\/[^/\s]+$/i.test(o)) {
       throw new TrafficError('INVALID_OPTION', `${name}: "${o}" is not an origin like http://host:port (no path, no trailing /)`, { option: name });
     }

@@ -66,7 +66,10 @@ export class SseHub {
     else void this.tick();
     await new Promise<void>((resolve) => {
       const end = (): void => {
-        if (!this.clients.delete(client)) return resolve();
+        if (!this.clients.delete(client)) {
+          resolve();
+          return;
+        }
         if (this.clients.size === 0) this.stop();
         resolve();
       };

@@ -32,13 +32,7 @@ function typeName(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
 }
 
-export function intParam(
-  raw: string | null | unknown,
-  field: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
+export function intParam(raw: string | null | unknown, field: string, fallback: number, min: number, max: number): number {
   if (raw === null || raw === undefined || raw === '') return fallback;
   const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
   if (!Number.isInteger(n)) throw badRequest(`${field} must be an integer, got ${JSON.stringify(raw)}`);

@@ -43,7 +43,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   'bench:sink': { summary: 'benchmark the sink and bulk load against LOAD DATA', dev: true, load: () => import('../bench/sink.ts') },
   'bench:api': { summary: 'benchmark the API (predictions/s, stats p95) on both stores', dev: true, load: () => import('../bench/api.ts') },
   'bench:detect': { summary: 'benchmark the detector', dev: true, load: () => import('../bench/detect.ts') },
-  'bench:scale': { summary: 'benchmark 1 vs 2 instances of sink, detect and congestion on one Kafka topic', dev: true, load: () => import('../bench/scale.ts') },
+  'bench:scale': {
+    summary: 'benchmark 1 vs 2 instances of sink, detect and congestion on one Kafka topic',
+    dev: true,
+    load: () => import('../bench/scale.ts'),
+  },
   'bench:routes': {
     summary: "score the routes' masked-plate vehicle identity on the sample generator",
     dev: true,

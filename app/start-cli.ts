@@ -42,12 +42,7 @@ import { TrafficError } from '../core/errors.ts';
 import { fmtInt } from '../core/progress.ts';
 import { FILES } from '../core/schema.ts';
 import { MysqlApiStore } from '../store/api-store.ts';
-import {
-  ensureFlowWindowTable,
-  ensureFlowWindowTableDuckDB,
-  upsertFlowWindows,
-  upsertFlowWindowsDuckDB,
-} from '../store/flow-window.ts';
+import { ensureFlowWindowTable, ensureFlowWindowTableDuckDB, upsertFlowWindows, upsertFlowWindowsDuckDB } from '../store/flow-window.ts';
 import { readDimension } from '../store/load.ts';
 import { ShardedStore } from '../store/mysql.ts';
 import type { TrafficStore } from '../store/store-api.ts';
@@ -210,7 +205,9 @@ export const command: Command = {
       app.server.listen(port, '127.0.0.1', () => resolve());
     });
     const bound = (app.server.address() as { port: number }).port;
-    log(`dashboard http://127.0.0.1:${bound}/  bus=${busUri} store=${store.kind} alerts=${env.redis ? 'redis' : 'in-process'} congestion=in-process${env.redis ? '+redis' : ''}`);
+    log(
+      `dashboard http://127.0.0.1:${bound}/  bus=${busUri} store=${store.kind} alerts=${env.redis ? 'redis' : 'in-process'} congestion=in-process${env.redis ? '+redis' : ''}`,
+    );
 
     const stop = new AbortController();
     const onSignal = (): void => {

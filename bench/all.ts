@@ -82,7 +82,9 @@ export const command: Command = {
   usage,
   async run(argv) {
     const { values } = parseFlags(argv, { quick: { type: 'boolean' }, only: { type: 'string' }, out: { type: 'string' } });
-    const only = optStr(values.only, 'only')?.split(',').map((s) => (s.startsWith('bench:') ? s : `bench:${s}`));
+    const only = optStr(values.only, 'only')
+      ?.split(',')
+      .map((s) => (s.startsWith('bench:') ? s : `bench:${s}`));
     const out = path.resolve(optStr(values.out, 'out') ?? path.join(ROOT, 'bench', 'RESULTS.md'));
     const selected = BENCHES.filter((b) => !only || only.includes(b.name));
     const started = chinaIso();
@@ -96,10 +98,15 @@ export const command: Command = {
       sections.push(
         `## ${b.name}${args.length ? ' `' + args.join(' ') + '`' : ''}\n\n` +
           `Needs: ${b.needs}. Exit ${r.code}, ${r.seconds.toFixed(0)} s; run ${chinaIso()} at commit ${commit()}.\n\n` +
-          '```\n' + clean(r.out) + '\n```\n',
+          '```\n' +
+          clean(r.out) +
+          '\n```\n',
       );
     }
-    const load = os.loadavg().map((x) => x.toFixed(1)).join(' / ');
+    const load = os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ');
     const header =
       `# Benchmark results\n\n` +
       `Written by \`npm run bench${values.quick ? ' -- --quick' : ''}\`. Every figure is printed by the benchmark ` +
@@ -115,11 +122,13 @@ export const command: Command = {
     // says its own commit/time through the header lines it carries).
     let body = sections;
     if (only && existsSync(out)) {
-      const old = readFileSync(out, 'utf8').split(/\n(?=## bench:)/).slice(1);
+      const old = readFileSync(out, 'utf8')
+        .split(/\n(?=## bench:)/)
+        .slice(1);
       const fresh = new Map(sections.map((sec) => [sec.slice(3, sec.indexOf(' ', 3)).replace(/\n.*/s, ''), sec]));
-      body = BENCHES.map((b) => fresh.get(b.name) ?? old.find((o) => o.startsWith(`## ${b.name}`) && /^## bench:\S+( |\n)/.test(o) && o.slice(3).split(/[ \n]/)[0] === b.name)).filter(
-        (x): x is string => x !== undefined,
-      );
+      body = BENCHES.map(
+        (b) => fresh.get(b.name) ?? old.find((o) => o.startsWith(`## ${b.name}`) && /^## bench:\S+( |\n)/.test(o) && o.slice(3).split(/[ \n]/)[0] === b.name),
+      ).filter((x): x is string => x !== undefined);
     }
     writeFileSync(out, header + body.join('\n'));
     process.stderr.write(`\nbench: ${selected.length - failed}/${selected.length} benchmarks ran; results in ${out}\n`);

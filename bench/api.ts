@@ -102,9 +102,25 @@ function median(xs: readonly number[]): number {
 async function measureXlsxWriter(rows: number): Promise<void> {
   const chunk: (string | number)[][] = [];
   for (let i = 0; i < 5000; i++) {
-    chunk.push([`G${String(i).padStart(17, '0')}`, '丰县', `K_${i % 19}`, String(1 + (i % 2)), `2024-01-${String(1 + (i % 28)).padStart(2, '0')} ${String(i % 24).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:07`, '02', `苏C${String(i % 1000).padStart(3, '0')}***`, '五菱牌-五菱宏光-2013', '江苏', i % 7 < 2 ? 1 : 0, 0, '小型汽车']);
+    chunk.push([
+      `G${String(i).padStart(17, '0')}`,
+      '丰县',
+      `K_${i % 19}`,
+      String(1 + (i % 2)),
+      `2024-01-${String(1 + (i % 28)).padStart(2, '0')} ${String(i % 24).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:07`,
+      '02',
+      `苏C${String(i % 1000).padStart(3, '0')}***`,
+      '五菱牌-五菱宏光-2013',
+      '江苏',
+      i % 7 < 2 ? 1 : 0,
+      0,
+      '小型汽车',
+    ]);
   }
-  const columns = Array.from({ length: 12 }, (_, i) => ({ name: `C${i}`, kind: (i === 4 ? 'date' : i === 9 || i === 10 ? 'number' : 'text') as 'date' | 'number' | 'text' }));
+  const columns = Array.from({ length: 12 }, (_, i) => ({
+    name: `C${i}`,
+    kind: (i === 4 ? 'date' : i === 9 || i === 10 ? 'number' : 'text') as 'date' | 'number' | 'text',
+  }));
   const rate: Record<string, number> = {};
   for (const how of ['native', 'fflate', 'native', 'fflate'] as const) {
     let bytes = 0;
@@ -297,9 +313,7 @@ export const command: Command = {
       const [top] = await store.kkmcCount(1);
       const latest = (await store.latestGcsj())!.slice(0, 10);
       // A plate with a known brand seen on the latest day, for the trajectory request.
-      const [seen] = (await store.query({ start: `${latest} 00:00:00`, end: `${latest} 23:59:59`, hphm: '***' }, 1, 200)).rows.filter(
-        (r) => r.clppxh !== '-',
-      );
+      const [seen] = (await store.query({ start: `${latest} 00:00:00`, end: `${latest} 23:59:59`, hphm: '***' }, 1, 200)).rows.filter((r) => r.clppxh !== '-');
       const probe = { monthBack: addDays(latest, -30), hphm: seen?.hphm ?? '苏C', clppxh: seen?.clppxh ?? '' };
       await store.close();
       copyFileSync(model, path.join(tmp, FILES.model));
@@ -318,10 +332,8 @@ export const command: Command = {
       if (!values['no-mysql']) {
         // Always a fresh database of the bench's own on the given servers (dropped at the end),
         // never the database named in the URLs.
-        const servers = optStr(values.mysql, 'mysql')?.split(',') ?? env.mysql ?? [
-          'mysql://root@127.0.0.1:3306/traffic_db',
-          'mysql://root@127.0.0.1:3307/traffic_db',
-        ];
+        const servers = optStr(values.mysql, 'mysql')?.split(',') ??
+          env.mysql ?? ['mysql://root@127.0.0.1:3306/traffic_db', 'mysql://root@127.0.0.1:3307/traffic_db'];
         const benchDb = `traffic_bench_api_${Math.random().toString(16).slice(2, 8)}`;
         const urls = servers.map((u) => u.trim().replace(/\/[^/]*$/, `/${benchDb}`));
         const sharded = ShardedStore.open({ urls });

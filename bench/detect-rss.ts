@@ -40,7 +40,7 @@ export async function runRss(total: number, every = 1_000_000, log = (s: string)
   const t0 = performance.now();
   log(
     `detect RSS: ${total.toLocaleString('en-US')} synthetic records, ${RATE} records/s of event time ` +
-      `(${((total / RATE / 86400) | 0)} days), 200k plates (90% masked), 1% injected clones, ≤30 s out of order; ` +
+      `(${(total / RATE / 86400) | 0} days), 200k plates (90% masked), 1% injected clones, ≤30 s out of order; ` +
       `window ${DEFAULT_PARAMS.windowS} s, lateness ${DEFAULT_PARAMS.latenessS} s`,
   );
   log('   records    rss MB  live heap MB  sightings   plates   alerts    late   rec/s');

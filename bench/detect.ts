@@ -193,7 +193,10 @@ async function latency(seconds: number, rate: number, log: (s: string) => void):
     const dimFile = path.join(dir, 'kkmc_dimension.csv');
     writeFileSync(
       dimFile,
-      csvText(DIMENSION_COLUMNS, SYNTHETIC_CHECKPOINTS.map(([k, lon, lat]) => [k, k, '', '', '', '', '', '', String(lon), String(lat), '0'])),
+      csvText(
+        DIMENSION_COLUMNS,
+        SYNTHETIC_CHECKPOINTS.map(([k, lon, lat]) => [k, k, '', '', '', '', '', '', String(lon), String(lat), '0']),
+      ),
     );
     const sentAt = new Map<string, number>();
     const lat: number[] = [];
@@ -208,7 +211,20 @@ async function latency(seconds: number, rate: number, log: (s: string) => void):
     });
     child = spawn(
       process.execPath,
-      [path.join(ROOT, 'bin/traffic.mjs'), 'detect', '--from', `kafka://${brokers.join(',')}/${topic}`, '--to', redisUrl, '--key', key, '--group', group, '--dim', dimFile],
+      [
+        path.join(ROOT, 'bin/traffic.mjs'),
+        'detect',
+        '--from',
+        `kafka://${brokers.join(',')}/${topic}`,
+        '--to',
+        redisUrl,
+        '--key',
+        key,
+        '--group',
+        group,
+        '--dim',
+        dimFile,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TRAFFIC_DATA_DIR: dir } },
     );
     let err = '';

@@ -87,7 +87,10 @@ function normalize(argv: string[]): Options {
     in: optStr(v.in, 'in'),
     inject: num(v['inject-clones'], 'inject-clones', 0.01, { min: 0, max: 0.5 }),
     malformed: int(v.malformed, 'malformed', 7, { min: 0, max: 1000 }),
-    brokers: str(v.kafka, 'kafka', env.kafka ?? DEFAULTS.kafka).split(',').map((s) => s.trim()).filter(Boolean),
+    brokers: str(v.kafka, 'kafka', env.kafka ?? DEFAULTS.kafka)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     seed: int(v.seed, 'seed', randomInt(2 ** 31 - 1), { min: 0 }),
     catchupS: int(v['catchup-timeout-s'], 'catchup-timeout-s', 300, { min: 10 }),
     keep: v.keep === true,
@@ -136,7 +139,8 @@ export const command: Command = {
     const problems: string[] = [];
     if (!(await mariadbAnswers(3306))) problems.push('MariaDB 127.0.0.1:3306 does not answer');
     if (!(await mariadbAnswers(3307))) problems.push('MariaDB 127.0.0.1:3307 does not answer');
-    else if (!ownedPid(SHARD2.pidFile, SHARD2.datadir)) problems.push(`MariaDB 3307 was not started by this project (no live pid in ${SHARD2.pidFile}), so the drill cannot stop and restart it`);
+    else if (!ownedPid(SHARD2.pidFile, SHARD2.datadir))
+      problems.push(`MariaDB 3307 was not started by this project (no live pid in ${SHARD2.pidFile}), so the drill cannot stop and restart it`);
     const kafkaOk = await withAdmin(kafka, async (a) => (await a.describeCluster()).brokers.length > 0).catch(() => false);
     if (!kafkaOk) problems.push(`Kafka ${o.brokers.join(',')} does not answer`);
     if (problems.length) {
@@ -180,7 +184,19 @@ export const command: Command = {
       out(`  work dir     ${work}`);
 
       await ensureTopic(o.brokers, topic, 4);
-      const sinkArgs = ['sink', '--from', kafkaUri, '--group', sinkGroup, '--mysql', shardUrls(db).join(','), '--ttl-days', '0', '--rejects', path.join(work, 'sink_rejects.csv')];
+      const sinkArgs = [
+        'sink',
+        '--from',
+        kafkaUri,
+        '--group',
+        sinkGroup,
+        '--mysql',
+        shardUrls(db).join(','),
+        '--ttl-days',
+        '0',
+        '--rejects',
+        path.join(work, 'sink_rejects.csv'),
+      ];
       const detectArgs = ['detect', '--from', kafkaUri, '--group', detectGroup, '--to', redis.url, '--key', redisKey, '--max', '10000000'];
       if (input.dim) detectArgs.push('--dim', input.dim);
       sink.args = sinkArgs;
@@ -344,7 +360,9 @@ export const command: Command = {
         supervise(sink, 'sink');
         supervise(detect, 'detector');
         while (tasks.length) await Promise.all(tasks.splice(0));
-        lags = await withAdmin(kafka, async (a) => ({ sink: await groupLag(a, topic, sinkGroup), detect: await groupLag(a, topic, detectGroup) })).catch(() => lags);
+        lags = await withAdmin(kafka, async (a) => ({ sink: await groupLag(a, topic, sinkGroup), detect: await groupLag(a, topic, detectGroup) })).catch(
+          () => lags,
+        );
         if (lags.sink === 0 && lags.detect === 0) {
           if (++zeroes >= 2) {
             caught = true;
@@ -353,7 +371,11 @@ export const command: Command = {
         } else zeroes = 0;
         await sleep(1000);
       }
-      note(caught ? `sink and detector caught up (lag 0) ${((performance.now() - tCatch) / 1000).toFixed(1)} s after the stream` : `NOT caught up after ${o.catchupS} s: lag sink ${lags.sink}, detector ${lags.detect}`);
+      note(
+        caught
+          ? `sink and detector caught up (lag 0) ${((performance.now() - tCatch) / 1000).toFixed(1)} s after the stream`
+          : `NOT caught up after ${o.catchupS} s: lag sink ${lags.sink}, detector ${lags.detect}`,
+      );
       if (aborted()) return 130;
       const sinkEnd = await sink.kill('SIGTERM');
       const detectEnd = await detect.kill('SIGTERM');
@@ -381,7 +403,12 @@ export const command: Command = {
       // The offline replay reads one file: the partitions merged by event time (each partition's
       // order kept), so every record sees the same "newer records" as it did in its partition.
       const dump = path.join(work, 'stream-dump.log');
-      writeFileSync(dump, mergeByTime([...perPartition.values()]).map((r) => encodeRecord(r) + '\n').join(''));
+      writeFileSync(
+        dump,
+        mergeByTime([...perPartition.values()])
+          .map((r) => encodeRecord(r) + '\n')
+          .join(''),
+      );
       const expectedFile = path.join(work, 'alerts-offline.jsonl');
       const offArgs = ['detect', '--from', `file:${dump}`, '--to', `jsonl:${expectedFile}`, '--truncate'];
       if (input.dim) offArgs.push('--dim', input.dim);
@@ -403,10 +430,12 @@ export const command: Command = {
       const extra = [...liveSet].filter((id) => !offline.ids.has(id));
 
       const truthIds = o.inject > 0 ? await readTruthIds(truth) : [];
-      const liveGcxhPairs = new Set(list.map((j) => {
-        const a = JSON.parse(j) as { prev: { gcxh: string }; curr: { gcxh: string } };
-        return [a.prev.gcxh, a.curr.gcxh].sort().join('|');
-      }));
+      const liveGcxhPairs = new Set(
+        list.map((j) => {
+          const a = JSON.parse(j) as { prev: { gcxh: string }; curr: { gcxh: string } };
+          return [a.prev.gcxh, a.curr.gcxh].sort().join('|');
+        }),
+      );
       const truthFound = truthIds.filter((p) => liveGcxhPairs.has(p)).length;
 
       const store = await readStore(db);
@@ -422,16 +451,29 @@ export const command: Command = {
       // ---- figures
       out('');
       out('figures');
-      out(`  records sent        ${fmtInt(sent)} (${fmtInt(masterRows)} master + ${fmtInt(sent - masterRows)} injected = ${fmtInt(injectedPairs)} pairs) at ${fmtInt(sent / streamSeconds)}/s; + ${badSent} malformed`);
-      out(`  topic               ${fmtInt(topicMsgs.length)} messages: ${fmtInt(topicValid)} valid (${fmtInt(topicGcxh.size)} distinct gcxh), ${topicBad} malformed`);
+      out(
+        `  records sent        ${fmtInt(sent)} (${fmtInt(masterRows)} master + ${fmtInt(sent - masterRows)} injected = ${fmtInt(injectedPairs)} pairs) at ${fmtInt(sent / streamSeconds)}/s; + ${badSent} malformed`,
+      );
+      out(
+        `  topic               ${fmtInt(topicMsgs.length)} messages: ${fmtInt(topicValid)} valid (${fmtInt(topicGcxh.size)} distinct gcxh), ${topicBad} malformed`,
+      );
       for (const s of store.shards) out(`  mysql ${s.url.padEnd(32)} ${fmtInt(s.rows)} rows, ${s.dupWithin} duplicate gcxh`);
-      out(`  mysql total         ${fmtInt(store.total)} rows; gcxh on both shards ${store.dupAcross}; on the wrong shard ${store.misplaced}; missing vs topic ${storeMissing}, extra ${storeExtra}`);
+      out(
+        `  mysql total         ${fmtInt(store.total)} rows; gcxh on both shards ${store.dupAcross}; on the wrong shard ${store.misplaced}; missing vs topic ${storeMissing}, extra ${storeExtra}`,
+      );
       out(`  alerts live         ${fmtInt(live.length)} in the Redis list (${fmtInt(liveSet.size)} distinct ids, ${fmtInt(idKeys)} id keys)`);
       out(`  alerts offline      ${fmtInt(offline.ids.size)} (${offlineLine})`);
-      out(`  alerts compared     missing live ${missing.length}, extra live ${extra.length}${missing.length ? `; e.g. missing ${missing.slice(0, 3).join(',')}` : ''}${extra.length ? `; e.g. extra ${extra.slice(0, 3).join(',')}` : ''}`);
+      out(
+        `  alerts compared     missing live ${missing.length}, extra live ${extra.length}${missing.length ? `; e.g. missing ${missing.slice(0, 3).join(',')}` : ''}${extra.length ? `; e.g. extra ${extra.slice(0, 3).join(',')}` : ''}`,
+      );
       if (o.inject > 0) out(`  injected pairs      ${fmtInt(truthFound)}/${fmtInt(truthIds.length)} found live`);
-      out(`  dead-letter topic   ${dlqMsgs.length} messages (${dlqSources.size} distinct source records; both consumer groups dead-letter each one, a replay after a kill may again); ${dlqForeign} not among the ${badSent} malformed sent; ${badMissing} malformed never dead-lettered`);
-      const summaries = [...sink.all, ...detect.all].map((inc) => ({ inc, line: lastSummary(sink.all.includes(inc) ? sink.logText(inc) : detect.logText(inc), sink.all.includes(inc) ? 'sink:' : 'detect (') }));
+      out(
+        `  dead-letter topic   ${dlqMsgs.length} messages (${dlqSources.size} distinct source records; both consumer groups dead-letter each one, a replay after a kill may again); ${dlqForeign} not among the ${badSent} malformed sent; ${badMissing} malformed never dead-lettered`,
+      );
+      const summaries = [...sink.all, ...detect.all].map((inc) => ({
+        inc,
+        line: lastSummary(sink.all.includes(inc) ? sink.logText(inc) : detect.logText(inc), sink.all.includes(inc) ? 'sink:' : 'detect ('),
+      }));
       for (const s of summaries) if (s.line) out(`  ${path.basename(s.inc.log).padEnd(18)}  ${s.line}`);
       const retryLines = [...sink.all].reduce((n, inc) => n + countMatches(sink.logText(inc), /retry \d+ in/g), 0);
       const detectRetries = [...detect.all].reduce((n, inc) => n + countMatches(detect.logText(inc), /retry \d+ in/g), 0);
@@ -440,15 +482,56 @@ export const command: Command = {
 
       const kills = timeline.filter((e) => e.what.startsWith('SIGKILL'));
       checks.push(
-        { name: 'disruptions happened', ok: kills.filter((e) => e.what.includes('sink')).length === 2 && kills.filter((e) => e.what.includes('detector')).length === 2 && timeline.some((e) => /3307 restarted .*ok/.test(e.what)) && timeline.some((e) => /Redis restarted/.test(e.what)), detail: `${kills.length} SIGKILLs, 3307 and Redis outages (see timeline)` },
+        {
+          name: 'disruptions happened',
+          ok:
+            kills.filter((e) => e.what.includes('sink')).length === 2 &&
+            kills.filter((e) => e.what.includes('detector')).length === 2 &&
+            timeline.some((e) => /3307 restarted .*ok/.test(e.what)) &&
+            timeline.some((e) => /Redis restarted/.test(e.what)),
+          detail: `${kills.length} SIGKILLs, 3307 and Redis outages (see timeline)`,
+        },
         { name: 'consumers caught up', ok: caught, detail: `lag sink ${lags.sink}, detector ${lags.detect}` },
-        { name: 'topic holds what was sent', ok: topicValid === sent && topicGcxh.size === sent && topicBad === badSent, detail: `${fmtInt(topicValid)} valid / ${fmtInt(sent)} sent, ${topicBad}/${badSent} malformed` },
-        { name: 'rows in MySQL = records sent', ok: store.total === sent && storeMissing === 0 && storeExtra === 0, detail: `${fmtInt(store.total)} rows / ${fmtInt(sent)} sent; missing ${storeMissing}, extra ${storeExtra}` },
-        { name: 'no duplicate rows', ok: store.shards.every((s) => s.dupWithin === 0) && store.dupAcross === 0, detail: `within shards ${store.shards.map((s) => s.dupWithin).join('+')}, across shards ${store.dupAcross}` },
+        {
+          name: 'topic holds what was sent',
+          ok: topicValid === sent && topicGcxh.size === sent && topicBad === badSent,
+          detail: `${fmtInt(topicValid)} valid / ${fmtInt(sent)} sent, ${topicBad}/${badSent} malformed`,
+        },
+        {
+          name: 'rows in MySQL = records sent',
+          ok: store.total === sent && storeMissing === 0 && storeExtra === 0,
+          detail: `${fmtInt(store.total)} rows / ${fmtInt(sent)} sent; missing ${storeMissing}, extra ${storeExtra}`,
+        },
+        {
+          name: 'no duplicate rows',
+          ok: store.shards.every((s) => s.dupWithin === 0) && store.dupAcross === 0,
+          detail: `within shards ${store.shards.map((s) => s.dupWithin).join('+')}, across shards ${store.dupAcross}`,
+        },
         { name: 'rows on their murmur shard', ok: store.misplaced === 0, detail: `${store.misplaced} misplaced` },
-        { name: 'alerts = undisturbed offline run', ok: missing.length === 0 && extra.length === 0 && live.length === liveSet.size && liveSet.size === offline.ids.size && offline.lines === offline.ids.size, detail: `live ${fmtInt(live.length)} (${fmtInt(liveSet.size)} ids), offline ${fmtInt(offline.ids.size)}; missing ${missing.length}, extra ${extra.length}` },
-        ...(o.inject > 0 ? [{ name: 'injected pairs all alerted', ok: truthFound === truthIds.length && truthIds.length === injectedPairs, detail: `${truthFound}/${truthIds.length}` }] : []),
-        { name: 'dead-letter topic = malformed sent', ok: dlqForeign === 0 && badMissing === 0 && dlqSources.size === badSent, detail: `${dlqSources.size} distinct records dead-lettered / ${badSent} sent, ${dlqForeign} foreign` },
+        {
+          name: 'alerts = undisturbed offline run',
+          ok:
+            missing.length === 0 &&
+            extra.length === 0 &&
+            live.length === liveSet.size &&
+            liveSet.size === offline.ids.size &&
+            offline.lines === offline.ids.size,
+          detail: `live ${fmtInt(live.length)} (${fmtInt(liveSet.size)} ids), offline ${fmtInt(offline.ids.size)}; missing ${missing.length}, extra ${extra.length}`,
+        },
+        ...(o.inject > 0
+          ? [
+              {
+                name: 'injected pairs all alerted',
+                ok: truthFound === truthIds.length && truthIds.length === injectedPairs,
+                detail: `${truthFound}/${truthIds.length}`,
+              },
+            ]
+          : []),
+        {
+          name: 'dead-letter topic = malformed sent',
+          ok: dlqForeign === 0 && badMissing === 0 && dlqSources.size === badSent,
+          detail: `${dlqSources.size} distinct records dead-lettered / ${badSent} sent, ${dlqForeign} foreign`,
+        },
         { name: 'every disruption step worked', ok: taskErrors.length === 0, detail: taskErrors.length ? taskErrors.join('; ') : 'yes' },
         { name: 'no unplanned exits', ok: unplanned.length === 0, detail: unplanned.length ? unplanned.join('; ') : 'none' },
       );
@@ -457,7 +540,9 @@ export const command: Command = {
       for (const c of checks) out(`  ${c.ok ? 'PASS' : 'FAIL'}  ${c.name.padEnd(36)} ${c.detail}`);
       const failed = checks.filter((c) => !c.ok).length;
       out('');
-      out(`drill: ${failed ? `FAIL (${failed} of ${checks.length} checks)` : `PASS (${checks.length} checks)`}; ${fmtInt(sent)} records, ${fmtInt(store.total)} rows, ${fmtInt(liveSet.size)} alerts, ${dlqSources.size} dead-lettered; ${((performance.now() - tStart) / 1000).toFixed(1)} s`);
+      out(
+        `drill: ${failed ? `FAIL (${failed} of ${checks.length} checks)` : `PASS (${checks.length} checks)`}; ${fmtInt(sent)} records, ${fmtInt(store.total)} rows, ${fmtInt(liveSet.size)} alerts, ${dlqSources.size} dead-lettered; ${((performance.now() - tStart) / 1000).toFixed(1)} s`,
+      );
       return failed ? 1 : 0;
     } finally {
       process.off('SIGINT', onInt);
@@ -491,7 +576,8 @@ async function waitGroupsStable(kafka: ReturnType<typeof drillKafka>, groups: st
       return d.groups.every((g) => g.state === 'Stable' && g.members.length > 0);
     }).catch(() => false);
     if (ok || aborted()) return;
-    if (Date.now() > deadline) throw new TrafficError('SERVICE_UNAVAILABLE', `consumer groups ${groups.join(', ')} did not become stable within ${timeoutMs / 1000} s`);
+    if (Date.now() > deadline)
+      throw new TrafficError('SERVICE_UNAVAILABLE', `consumer groups ${groups.join(', ')} did not become stable within ${timeoutMs / 1000} s`);
     await sleep(500);
   }
 }

@@ -121,14 +121,18 @@ async function twoMonths(seed: number): Promise<string> {
   const marker = path.join(dir, 'bench-sample.json');
   if (existsSync(marker)) {
     const m = JSON.parse(await readFile(marker, 'utf8')) as { rows: number; files: number };
-    console.log(`two-month stand-in: ${fmtInt(m.rows)} rows in ${m.files} files, 2023-12-01 … 2024-01-31, seed ${seed} (cached in ${path.relative(ROOT, dir)})`);
+    console.log(
+      `two-month stand-in: ${fmtInt(m.rows)} rows in ${m.files} files, 2023-12-01 … 2024-01-31, seed ${seed} (cached in ${path.relative(ROOT, dir)})`,
+    );
     return dir;
   }
   await rm(dir, { recursive: true, force: true });
   const g = await generateSample({ out: dir, seed, days: 62, startDate: '2023-12-01', passesPerDay: TWO_MONTHS_WEEKDAY_PASSES });
   const xlsx = g.files.filter((f) => f.endsWith('.xlsx')).length;
   await writeFile(marker, JSON.stringify({ rows: g.rows, files: g.files.length, xlsx, seed }) + '\n');
-  console.log(`two-month stand-in: ${fmtInt(g.rows)} rows in ${g.files.length} files (${xlsx} XLSX), 2023-12-01 … 2024-01-31, seed ${seed} (cached in ${path.relative(ROOT, dir)})`);
+  console.log(
+    `two-month stand-in: ${fmtInt(g.rows)} rows in ${g.files.length} files (${xlsx} XLSX), 2023-12-01 … 2024-01-31, seed ${seed} (cached in ${path.relative(ROOT, dir)})`,
+  );
   return dir;
 }
 
@@ -184,18 +188,21 @@ async function commandRun(rawDir: string): Promise<{ seconds: number; peakRssMb:
 
 function machine(): string {
   const cpus = os.cpus();
-  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  const load = os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
   return `${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}, load average ${load}`;
 }
 
 /** Where integerLoopMs leaves its result, so that the loop cannot be optimised away. */
-let loopSink = 0;
+let _loopSink = 0;
 
 function integerLoopMs(): number {
   const t = performance.now();
   let x = 0;
   for (let i = 0; i < 200_000_000; i++) x = (x + i) % 1_000_003;
-  loopSink = x;
+  _loopSink = x;
   return performance.now() - t;
 }
 
@@ -231,7 +238,9 @@ async function benchOne(label: string, rawDir: string, seed: number): Promise<{ 
   try {
     console.log(`\n== ${label}: ${rawDir}`);
     const base = await baseline(rawDir, path.join(work, 'baseline.csv'));
-    console.log(`baseline read+write : ${fmtInt(base.rows)} rows in ${base.seconds.toFixed(2)} s = ${fmtInt(rate(base))} rows/s (CPU ${base.cpu.toFixed(2)} s)`);
+    console.log(
+      `baseline read+write : ${fmtInt(base.rows)} rows in ${base.seconds.toFixed(2)} s = ${fmtInt(rate(base))} rows/s (CPU ${base.cpu.toFixed(2)} s)`,
+    );
     const run = await etl(rawDir, path.join(work, 'out'), seed);
     const rss = process.resourceUsage().maxRSS / 1024;
     console.log(
@@ -317,7 +326,9 @@ export const command: Command = {
         `etl:all 01–05 (command): ${fmtInt(y.rows)} raw rows in ${r.seconds.toFixed(2)} s = ${fmtInt(yearRate)} rows/s; ` +
           `peak RSS ${fmtInt(r.peakRssMb)} MB (budget ${fmtInt(r.budgetMb)} MB)`,
       );
-      yearLine = [`GOAL year peak RSS ≤ ${fmtInt(r.budgetMb)} MB (the default budget): ${fmtInt(r.peakRssMb)} MB → ${r.peakRssMb <= r.budgetMb ? 'met' : 'NOT met'}`];
+      yearLine = [
+        `GOAL year peak RSS ≤ ${fmtInt(r.budgetMb)} MB (the default budget): ${fmtInt(r.peakRssMb)} MB → ${r.peakRssMb <= r.budgetMb ? 'met' : 'NOT met'}`,
+      ];
       if (twoCommand > 0) {
         const ratio = yearRate / (twoRows / twoCommand);
         yearLine.unshift(

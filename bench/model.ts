@@ -174,8 +174,18 @@ async function benchForecastApi(file: string, model: FlowModelJson, seconds: num
     try {
       const base = `http://127.0.0.1:${port}`;
       const requests = (q: (k: string) => string) => codes.map((k) => ({ method: 'GET' as const, path: q(encodeURIComponent(k)) }));
-      const profile = await cannon({ url: base, connections: 10, duration: seconds, requests: requests((k) => `/api/predict/flow?kkmc=${k}&hour=8&is_weekend=0`) });
-      const forecast = await cannon({ url: base, connections: 10, duration: seconds, requests: requests((k) => `/api/predict/flow?kkmc=${k}&at=${encodeURIComponent(at)}&horizon=1`) });
+      const profile = await cannon({
+        url: base,
+        connections: 10,
+        duration: seconds,
+        requests: requests((k) => `/api/predict/flow?kkmc=${k}&hour=8&is_weekend=0`),
+      });
+      const forecast = await cannon({
+        url: base,
+        connections: 10,
+        duration: seconds,
+        requests: requests((k) => `/api/predict/flow?kkmc=${k}&at=${encodeURIComponent(at)}&horizon=1`),
+      });
       if (profile.non2xx || forecast.non2xx) throw new Error(`non-2xx replies: profile ${profile.non2xx}, forecast ${forecast.non2xx}`);
       process.stdout.write(
         [

@@ -156,7 +156,9 @@ async function main(argv: string[]): Promise<void> {
     else if (a === '--no-exceljs') exceljs = false;
     else dir = path.resolve(a);
   }
-  console.log(`read-raw bench: ${dir}; best of ${repeat} warm passes per file; node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(2)}`);
+  console.log(
+    `read-raw bench: ${dir}; best of ${repeat} warm passes per file; node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0]!.toFixed(2)}`,
+  );
   // One untimed pass so the first file is not charged for JIT warm-up.
   for (const f of (await listRawFiles(dir)).slice(0, 2)) for await (const _ of (await openRawFile(f)).records);
   const results = await benchReadRaw(dir, { repeat, exceljs, log: (l) => console.log(l) });

@@ -179,7 +179,12 @@ export const command: Command = {
       const baseline = figures[0]!;
       const base = rate(baseline);
       const w = Math.max(...figures.map((f) => f.name.length));
-      process.stdout.write(`\nload average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} (a shared machine: figures are best of ${repeat})`);
+      process.stdout.write(
+        `\nload average ${os
+          .loadavg()
+          .map((x) => x.toFixed(1))
+          .join(' ')} (a shared machine: figures are best of ${repeat})`,
+      );
       process.stdout.write(`\nrows/s into ${urls.length} shards (${fmtInt(rows.length)} rows, empty tables with the DESIGN indexes, best of ${repeat}):\n`);
       for (const f of figures) {
         process.stdout.write(

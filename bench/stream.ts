@@ -52,8 +52,17 @@ async function syntheticMaster(file: string, n: number): Promise<void> {
     const gcsj = formatChinaTime((t0 + Math.floor(i * 3.4)) * 1000);
     const h = +gcsj.slice(11, 13);
     const p = w.writeCsv([
-      String(330000000000 + i), '徐州市', `S${300 + (i % 19)}_Tongshan_K${i % 97}`, String(1 + (i % 2)), gcsj, i % 5 ? '02' : '01',
-      `苏C${String.fromCharCode(65 + (i % 23))}${i % 10}***`, brands[i % brands.length]!, '江苏', '0', h === 7 || h === 8 || h === 17 || h === 18 ? '1' : '0',
+      String(330000000000 + i),
+      '徐州市',
+      `S${300 + (i % 19)}_Tongshan_K${i % 97}`,
+      String(1 + (i % 2)),
+      gcsj,
+      i % 5 ? '02' : '01',
+      `苏C${String.fromCharCode(65 + (i % 23))}${i % 10}***`,
+      brands[i % brands.length]!,
+      '江苏',
+      '0',
+      h === 7 || h === 8 || h === 17 || h === 18 ? '1' : '0',
       i % 5 ? '小型汽车' : '大型汽车',
     ]);
     if (p) await p;
@@ -63,7 +72,11 @@ async function syntheticMaster(file: string, n: number): Promise<void> {
 
 function javaTool(cls: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('java', ['-Xmx512m', '-cp', kafkaClasspath(), `-Dlog4j.configuration=file:${path.join(ROOT, '.state/kafka/log4j.properties')}`, cls, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      'java',
+      ['-Xmx512m', '-cp', kafkaClasspath(), `-Dlog4j.configuration=file:${path.join(ROOT, '.state/kafka/log4j.properties')}`, cls, ...args],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -97,8 +110,10 @@ export const command: Command = {
     const brokers = str(v.kafka, 'kafka', env.kafka ?? '127.0.0.1:9092').split(',');
     const mqttRecords = int(v['mqtt-records'], 'mqtt-records', 50_000, { min: 1000 });
     const only = v.only === undefined ? 'all' : str(v.only, 'only');
-    if (only !== 'all' && only !== 'kafka' && only !== 'mqtt') throw new TrafficError('INVALID_OPTION', `--only must be kafka or mqtt, got "${only}"`, { option: '--only' });
-    if (only !== 'mqtt' && !existsSync(path.join(ROOT, 'infra/kafka/lib'))) throw new TrafficError('SERVICE_UNAVAILABLE', 'Kafka jars missing: run `npm run services:up` first');
+    if (only !== 'all' && only !== 'kafka' && only !== 'mqtt')
+      throw new TrafficError('INVALID_OPTION', `--only must be kafka or mqtt, got "${only}"`, { option: '--only' });
+    if (only !== 'mqtt' && !existsSync(path.join(ROOT, 'infra/kafka/lib')))
+      throw new TrafficError('SERVICE_UNAVAILABLE', 'Kafka jars missing: run `npm run services:up` first');
 
     const dataMaster = path.join(env.dataDir, FILES.master);
     let input = v.in === undefined ? undefined : path.resolve(str(v.in, 'in'));
@@ -108,7 +123,9 @@ export const command: Command = {
       if (!existsSync(input)) await syntheticMaster(input, records);
     }
     if (only === 'mqtt') {
-      process.stdout.write(`bench:stream (mqtt only)\n  machine   ${os.cpus().length} cores, node ${process.version}\n  input     ${path.relative(process.cwd(), input)}\n`);
+      process.stdout.write(
+        `bench:stream (mqtt only)\n  machine   ${os.cpus().length} cores, node ${process.version}\n  input     ${path.relative(process.cwd(), input)}\n`,
+      );
       const m = await benchMqtt(input, mqttRecords, (s) => void process.stdout.write(s + '\n'));
       if (m) process.stdout.write(`\nsummary\n  mqtt producer ratio ${m.producer.toFixed(2)}; mqtt consumer ratio ${m.consumer.toFixed(2)}\n`);
       return 0;
@@ -120,7 +137,9 @@ export const command: Command = {
     const out = (s: string): void => void process.stdout.write(s + '\n');
 
     out('bench:stream');
-    out(`  machine   ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, Kafka 3.9.1 KRaft at ${brokers.join(',')} (1 broker), topics with 3 partitions`);
+    out(
+      `  machine   ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), node ${process.version}, Kafka 3.9.1 KRaft at ${brokers.join(',')} (1 broker), topics with 3 partitions`,
+    );
     out(`  input     ${path.relative(process.cwd(), input)}`);
 
     const extraTopics: string[] = [];
@@ -134,8 +153,12 @@ export const command: Command = {
       late.sort((a, b) => a - b);
       const expected = (pacingRecords - 1) / rate;
       out(`\n[1] pacing: ${fmt(pacingRecords)} records at ${rate}/s into Kafka (expected ${expected.toFixed(2)} s for the last record due)`);
-      out(`  run time ${sum.seconds.toFixed(3)} s → drift ${((sum.seconds - expected) * 1000).toFixed(1)} ms over the run (${(((sum.seconds - expected) / expected) * 100).toFixed(3)}%)`);
-      out(`  lateness per record: median ${pct(late, 50).toFixed(2)} ms, p99 ${pct(late, 99).toFixed(2)} ms, max ${late[late.length - 1]!.toFixed(2)} ms; sent early: ${late.filter((l) => l < 0).length}`);
+      out(
+        `  run time ${sum.seconds.toFixed(3)} s → drift ${((sum.seconds - expected) * 1000).toFixed(1)} ms over the run (${(((sum.seconds - expected) / expected) * 100).toFixed(3)}%)`,
+      );
+      out(
+        `  lateness per record: median ${pct(late, 50).toFixed(2)} ms, p99 ${pct(late, 99).toFixed(2)} ms, max ${late[late.length - 1]!.toFixed(2)} ms; sent early: ${late.filter((l) => l < 0).length}`,
+      );
     }
 
     // 2. Producer throughput: simulator at full speed vs ProducerPerformance, interleaved rounds
@@ -159,10 +182,25 @@ export const command: Command = {
       await ensureTopic(brokers, jt);
       extraTopics.push(jt);
       const pp = await javaTool('org.apache.kafka.tools.ProducerPerformance', [
-        '--topic', jt, '--num-records', String(records), '--record-size', String(recordBytes), '--throughput', '-1',
-        '--producer-props', `bootstrap.servers=${brokers.join(',')}`, 'acks=all', 'linger.ms=5',
+        '--topic',
+        jt,
+        '--num-records',
+        String(records),
+        '--record-size',
+        String(recordBytes),
+        '--throughput',
+        '-1',
+        '--producer-props',
+        `bootstrap.servers=${brokers.join(',')}`,
+        'acks=all',
+        'linger.ms=5',
       ]);
-      ppLine = pp.trim().split('\n').filter((l) => /records sent/.test(l)).pop() ?? '';
+      ppLine =
+        pp
+          .trim()
+          .split('\n')
+          .filter((l) => /records sent/.test(l))
+          .pop() ?? '';
       theirs.push(Number(/([\d.]+) records\/sec/.exec(ppLine)?.[1] ?? NaN));
       out(`  round ${r + 1}: simulator ${fmt(ours[r]!)} rec/s, ProducerPerformance ${fmt(theirs[r]!)} rec/s`);
     }
@@ -187,16 +225,29 @@ export const command: Command = {
       const end = performance.now();
       ourCons = n / ((end - first) / 1000);
       out(`\n[3] consumer: ${fmt(n)} records`);
-      out(`  Kafka source (kafkajs eachBatch, decode + validate + commit per batch): ${fmt(ourCons)} rec/s from first batch (${((end - t0) / 1000).toFixed(2)} s incl. group join)`);
+      out(
+        `  Kafka source (kafkajs eachBatch, decode + validate + commit per batch): ${fmt(ourCons)} rec/s from first batch (${((end - t0) / 1000).toFixed(2)} s incl. group join)`,
+      );
     }
-    const cp = await javaTool('org.apache.kafka.tools.ConsumerPerformance', ['--bootstrap-server', brokers.join(','), '--topic', topics.prod, '--messages', String(records), '--timeout', '30000']);
+    const cp = await javaTool('org.apache.kafka.tools.ConsumerPerformance', [
+      '--bootstrap-server',
+      brokers.join(','),
+      '--topic',
+      topics.prod,
+      '--messages',
+      String(records),
+      '--timeout',
+      '30000',
+    ]);
     const lines = cp.trim().split('\n');
     const hi = lines.findIndex((l) => l.startsWith('start.time'));
     const head = lines[hi]?.split(',').map((s) => s.trim()) ?? [];
     const vals = lines[hi + 1]?.split(',').map((s) => s.trim()) ?? [];
     const col = (name: string): number => Number(vals[head.indexOf(name)]);
     const javaCons = col('fetch.nMsg.sec');
-    out(`  ConsumerPerformance (Java client): fetch ${fmt(javaCons)} rec/s, overall ${fmt(col('nMsg.sec'))} rec/s (rebalance ${fmt(col('rebalance.time.ms'))} ms)`);
+    out(
+      `  ConsumerPerformance (Java client): fetch ${fmt(javaCons)} rec/s, overall ${fmt(col('nMsg.sec'))} rec/s (rebalance ${fmt(col('rebalance.time.ms'))} ms)`,
+    );
     out(`  ratio Kafka source / ConsumerPerformance (fetch rate) = ${(ourCons / javaCons).toFixed(2)}`);
 
     // Clean up the bench topics.
@@ -206,7 +257,9 @@ export const command: Command = {
     await admin.disconnect();
     const m = only === 'all' ? await benchMqtt(input, mqttRecords, out) : null;
     out('\nsummary');
-    out(`  pacing ${rate}/s over ${pacingSeconds} s: see [1]; producer ratio ${(ourProd / javaProd).toFixed(2)}; consumer ratio ${(ourCons / javaCons).toFixed(2)}`);
+    out(
+      `  pacing ${rate}/s over ${pacingSeconds} s: see [1]; producer ratio ${(ourProd / javaProd).toFixed(2)}; consumer ratio ${(ourCons / javaCons).toFixed(2)}`,
+    );
     if (m) out(`  mqtt producer ratio ${m.producer.toFixed(2)}; mqtt consumer ratio ${m.consumer.toFixed(2)}`);
     return 0;
   },

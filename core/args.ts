@@ -36,12 +36,7 @@ export function optStr(v: unknown, option: string): string | undefined {
   return v === undefined ? undefined : str(v, option);
 }
 
-export function int(
-  v: unknown,
-  option: string,
-  fallback: number,
-  range: { min?: number; max?: number } = {},
-): number {
+export function int(v: unknown, option: string, fallback: number, range: { min?: number; max?: number } = {}): number {
   if (v === undefined) return fallback;
   const n = typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n)) {
@@ -53,12 +48,7 @@ export function int(
   return n;
 }
 
-export function num(
-  v: unknown,
-  option: string,
-  fallback: number,
-  range: { min?: number; max?: number } = {},
-): number {
+export function num(v: unknown, option: string, fallback: number, range: { min?: number; max?: number } = {}): number {
   if (v === undefined) return fallback;
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
   if (!Number.isFinite(n)) {

@@ -40,7 +40,12 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): TrafficEnv {
   return {
     kafka: nonEmpty(env.TRAFFIC_KAFKA),
     topic: nonEmpty(env.TRAFFIC_TOPIC) ?? DEFAULTS.topic,
-    mysql: mysql ? mysql.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    mysql: mysql
+      ? mysql
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined,
     redis: nonEmpty(env.TRAFFIC_REDIS),
     port: port === undefined ? DEFAULTS.port : Number(port),
     dataDir: path.resolve(nonEmpty(env.TRAFFIC_DATA_DIR) ?? DEFAULTS.dataDir),

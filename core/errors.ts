@@ -85,16 +85,7 @@ export function isRetriable(err: unknown): boolean {
   // Node socket errors and mysql2/ioredis connection errors.
   return (
     typeof code === 'string' &&
-    [
-      'ECONNREFUSED',
-      'ECONNRESET',
-      'ETIMEDOUT',
-      'EPIPE',
-      'EHOSTUNREACH',
-      'PROTOCOL_CONNECTION_LOST',
-      'ER_CON_COUNT_ERROR',
-      'ECONNABORTED',
-    ].includes(code)
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR', 'ECONNABORTED'].includes(code)
   );
 }
 

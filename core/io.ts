@@ -13,11 +13,7 @@ import { TrafficError } from './errors.ts';
  * Streams the records of a UTF-8 CSV (BOM allowed) with their line numbers. `onChunk` sees every
  * raw chunk in order (e.g. to hash the file in the same read).
  */
-export async function* readCsvRecords(
-  file: string,
-  highWaterMark = 1 << 20,
-  onChunk?: (chunk: Buffer) => void,
-): AsyncGenerator<CsvRecord> {
+export async function* readCsvRecords(file: string, highWaterMark = 1 << 20, onChunk?: (chunk: Buffer) => void): AsyncGenerator<CsvRecord> {
   const queue: CsvRecord[] = [];
   const parser = new CsvParser((r) => queue.push(r));
   const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
@@ -49,21 +45,13 @@ export interface CsvTable {
  * Opens a UTF-8 CSV written by this toolkit and checks its header against the expected columns,
  * so that a stage fed the wrong file says so instead of producing nonsense.
  */
-export async function openCsvTable(
-  file: string,
-  expected?: readonly string[],
-  onChunk?: (chunk: Buffer) => void,
-): Promise<CsvTable> {
+export async function openCsvTable(file: string, expected?: readonly string[], onChunk?: (chunk: Buffer) => void): Promise<CsvTable> {
   const rows = readCsvRecords(file, undefined, onChunk);
   const first = await rows.next();
   if (first.done) throw new TrafficError('INPUT_EMPTY', `file is empty (no header): ${file}`, { file });
   const header = first.value.fields;
   if (expected && (header.length !== expected.length || header.some((h, i) => h !== expected[i]))) {
-    throw new TrafficError(
-      'HEADER_UNRECOGNISED',
-      `unexpected header: got [${header.join(',')}], expected [${expected.join(',')}]`,
-      { file, line: 1 },
-    );
+    throw new TrafficError('HEADER_UNRECOGNISED', `unexpected header: got [${header.join(',')}], expected [${expected.join(',')}]`, { file, line: 1 });
   }
   return { header, rows };
 }

@@ -27,7 +27,9 @@ export interface LogSettings {
 export function logSettings(env: NodeJS.ProcessEnv = process.env, tty = Boolean(process.stderr.isTTY)): LogSettings {
   const level = (env.TRAFFIC_LOG_LEVEL ?? 'info').trim().toLowerCase();
   if (!(LEVELS as readonly string[]).includes(level)) {
-    throw new TrafficError('INVALID_OPTION', `TRAFFIC_LOG_LEVEL must be one of ${LEVELS.join(', ')}, got "${env.TRAFFIC_LOG_LEVEL}"`, { option: 'TRAFFIC_LOG_LEVEL' });
+    throw new TrafficError('INVALID_OPTION', `TRAFFIC_LOG_LEVEL must be one of ${LEVELS.join(', ')}, got "${env.TRAFFIC_LOG_LEVEL}"`, {
+      option: 'TRAFFIC_LOG_LEVEL',
+    });
   }
   const format = (env.TRAFFIC_LOG_FORMAT ?? (tty ? 'pretty' : 'json')).trim().toLowerCase();
   if (format !== 'json' && format !== 'pretty') {

@@ -93,9 +93,7 @@ export const VEHICLE_TYPE_BY_HPZL: Readonly<Record<string, string>> = {
 export const HPZL_CODES: ReadonlySet<string> = new Set(Object.keys(VEHICLE_TYPE_BY_HPZL));
 
 /** Name → code, so that an export that wrote `小型汽车` instead of `02` is still understood. */
-export const HPZL_BY_NAME: Readonly<Record<string, string>> = Object.fromEntries(
-  Object.entries(VEHICLE_TYPE_BY_HPZL).map(([code, name]) => [name, code]),
-);
+export const HPZL_BY_NAME: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(VEHICLE_TYPE_BY_HPZL).map(([code, name]) => [name, code]));
 
 /** VEHICLE_TYPE_NAME of a two-digit HPZL code; `-` and anything not in GA 24.7 → 未知. */
 export function vehicleTypeName(hpzl: string): string {

@@ -11,13 +11,7 @@ export const RAW_COLUMNS = ['GCXH', 'XZQHMC', 'KKMC', 'FXLX', 'GCSJ', 'HPZL', 'H
 export type RawColumn = (typeof RAW_COLUMNS)[number];
 
 /** The 12-column master (stage 05 output, stream record, store row), in order. */
-export const MASTER_COLUMNS = [
-  ...RAW_COLUMNS,
-  'PROVINCE',
-  'IS_WEEKEND',
-  'IS_PEAK_HOUR',
-  'VEHICLE_TYPE_NAME',
-] as const;
+export const MASTER_COLUMNS = [...RAW_COLUMNS, 'PROVINCE', 'IS_WEEKEND', 'IS_PEAK_HOUR', 'VEHICLE_TYPE_NAME'] as const;
 export type MasterColumn = (typeof MASTER_COLUMNS)[number];
 
 /** Field index by name, for both the 8-column and 12-column rows (the first 8 coincide). */
@@ -76,19 +70,7 @@ export const FILES = {
   model: 'traffic_flow_model.json',
 } as const;
 
-export const DIMENSION_COLUMNS = [
-  'KKMC',
-  'KKMC_NAME',
-  'ALIASES',
-  'ROAD',
-  'COUNTY',
-  'STAKE_KM',
-  'BORDER',
-  'XZQHMC',
-  'LON',
-  'LAT',
-  'PASSES',
-] as const;
+export const DIMENSION_COLUMNS = ['KKMC', 'KKMC_NAME', 'ALIASES', 'ROAD', 'COUNTY', 'STAKE_KM', 'BORDER', 'XZQHMC', 'LON', 'LAT', 'PASSES'] as const;
 
 export interface DimensionRow {
   KKMC: string;

@@ -57,18 +57,13 @@ export interface InMemoryResult {
 }
 
 /** Runs a stage over literal rows in memory: the way tests call it. */
-export function runStageInMemory(
-  make: (io: StageIO) => RowStage,
-  rows: readonly string[][],
-  file = '(memory)',
-): InMemoryResult {
+export function runStageInMemory(make: (io: StageIO) => RowStage, rows: readonly string[][], file = '(memory)'): InMemoryResult {
   const rejects: Reject[] = [];
   const counts: Record<string, number> = {};
   const side: Record<string, string[][]> = {};
   const out: string[][] = [];
   const io: StageIO = {
-    reject: (row, reason, where) =>
-      rejects.push({ sourceFile: where.file, line: where.line, stage: stage.name, reason, raw: row.join(',') }),
+    reject: (row, reason, where) => rejects.push({ sourceFile: where.file, line: where.line, stage: stage.name, reason, raw: row.join(',') }),
     count: (key, n = 1) => {
       counts[key] = (counts[key] ?? 0) + n;
     },

@@ -23,8 +23,7 @@ export function formatParts(y: number, mo: number, d: number, h: number, mi: num
 export type ParseTimeResult = { ok: true; value: string } | { ok: false; reason: string };
 
 // `2023/12/9 0:00:09`, `2023/12/1 0:02`, `2024-01-01 00:00:24`, `2024-01-01T00:00:24.5`, `2024-01-0100:00:24`
-const TIME_RE =
-  /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]*(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d+))?)?)?$/;
+const TIME_RE = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]*(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d+))?)?)?$/;
 
 /**
  * Parses any GCSJ form the exports use into `YYYY-MM-DD HH:mm:ss`. Fractional seconds are
@@ -145,26 +144,12 @@ export function parseWallClockDate(d: Date): ParseTimeResult {
 }
 
 function utcFieldsToText(d: Date): string {
-  return formatParts(
-    d.getUTCFullYear(),
-    d.getUTCMonth() + 1,
-    d.getUTCDate(),
-    d.getUTCHours(),
-    d.getUTCMinutes(),
-    d.getUTCSeconds(),
-  );
+  return formatParts(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds());
 }
 
 /** Epoch seconds of a canonical China-time string. */
 export function toEpochSeconds(gcsj: string): number {
-  const ms = Date.UTC(
-    +gcsj.slice(0, 4),
-    +gcsj.slice(5, 7) - 1,
-    +gcsj.slice(8, 10),
-    +gcsj.slice(11, 13),
-    +gcsj.slice(14, 16),
-    +gcsj.slice(17, 19),
-  );
+  const ms = Date.UTC(+gcsj.slice(0, 4), +gcsj.slice(5, 7) - 1, +gcsj.slice(8, 10), +gcsj.slice(11, 13), +gcsj.slice(14, 16), +gcsj.slice(17, 19));
   return ms / 1000 - CHINA_OFFSET_S;
 }
 

@@ -79,7 +79,15 @@ export interface PackageOptions {
 }
 
 /** Every package file except the worksheets and the shared strings: [zip path, XML]. */
-export function packageParts(o: PackageOptions): { workbook: string; styles: string; core: string; app: string; rootRels: string; bookRels: string; contentTypes: string } {
+export function packageParts(o: PackageOptions): {
+  workbook: string;
+  styles: string;
+  core: string;
+  app: string;
+  rootRels: string;
+  bookRels: string;
+  contentTypes: string;
+} {
   const sheets = o.sheets;
   const workbook =
     `${XML_HEAD}<workbook xmlns="${NS_MAIN}" xmlns:r="${NS_REL}"><fileVersion appName="xl" rupBuild="4506" lastEdited="4" lowestEdited="4" />` +

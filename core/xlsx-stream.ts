@@ -128,7 +128,7 @@ export class XlsxStreamWriter {
   /** The header row, sent with the first rows. */
   private headXml: string | null;
 
-  constructor(private readonly o: XlsxStreamOptions) {
+  constructor(o: XlsxStreamOptions) {
     const now = o.now ?? Date.now();
     const mtime = chinaWallClockMs(now);
     let resolveDone!: () => void;

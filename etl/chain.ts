@@ -14,7 +14,7 @@ import { csvLine } from '../core/csv.ts';
 import { TrafficError } from '../core/errors.ts';
 import { openCsvTable } from '../core/io.ts';
 import { openTextSink, type TextSink, type WriterThread } from '../core/writer-thread.ts';
-import { Progress } from '../core/progress.ts';
+import type { Progress } from '../core/progress.ts';
 import { F, SYN_PREFIX, type Reject } from '../core/schema.ts';
 import type { RowContext, RowStage, StageIO } from '../core/stage.ts';
 import { emptyStageEntry, reasonKey, type StageEntry } from './manifest.ts';

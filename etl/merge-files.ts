@@ -120,11 +120,11 @@ export async function mergeRawFiles(opts: MergeFilesOptions): Promise<MergeRun> 
         fileRows += ev.items.length;
         progress.add(ev.items.length);
         let spill = dedupe.rows.length >= spillRows;
-      if (!spill && pressure && (checked += ev.items.length) >= PRESSURE_CHECK_ROWS) {
-        checked = 0;
-        spill = dedupe.rows.length >= MIN_ROWS && underPressure(pressure);
-      }
-      if (spill) dedupe.spillRun((spillFile ??= SpillFile.create(opts.spill!.dir, 'merge', true)));
+        if (!spill && pressure && (checked += ev.items.length) >= PRESSURE_CHECK_ROWS) {
+          checked = 0;
+          spill = dedupe.rows.length >= MIN_ROWS && underPressure(pressure);
+        }
+        if (spill) dedupe.spillRun((spillFile ??= SpillFile.create(opts.spill!.dir, 'merge', true)));
         sinceDrain += ev.items.length;
         if (sinceDrain >= 4096 && opts.drain) {
           sinceDrain = 0;

@@ -21,9 +21,7 @@ import { WORKER_RESOURCE_LIMITS } from '../core/thread-memory.ts';
 
 /** A kept record is its normalized row packed (01-merge.ts packRow); else a reject. */
 export type MergeItem = { line: number; packed: string } | { line: number; reason: string; raw: string };
-export type MergeEvent =
-  | { type: 'batch'; file: number; items: MergeItem[] }
-  | { type: 'end'; file: number; info: RawFileInfo; rows: number };
+export type MergeEvent = { type: 'batch'; file: number; items: MergeItem[] } | { type: 'end'; file: number; info: RawFileInfo; rows: number };
 
 /** Kept rows per reader message, packed into one string: small, like chain.ts BATCH_ROWS. */
 export const MERGE_BATCH = 512;

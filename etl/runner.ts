@@ -151,120 +151,119 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
       inputs = r.inputs;
       result.mergeBytesPerRow = r.bytesPerRow;
     } else {
+      // Stage 01 (rows stay in memory for the next stages), or the first stage's input file.
+      let source: BatchSource | undefined;
+      let memory = false;
+      let lastOut: StageEntry | undefined;
+      if (o.from === 1) {
+        const m = await mergeRawFiles({
+          rawDir,
+          outDir,
+          onReject,
+          drain,
+          summary: summaryLine,
+          stream,
+          ...(writer ? { writer } : {}),
+          ...(o.readers === undefined ? {} : { readers: o.readers }),
+          ...(tty === undefined ? {} : { tty }),
+          spill: { dir: outDir, rows: plan.mergeRows, pressureBytes: plan.pressureBytes },
+        });
+        scratch.push(m.sorted);
+        checkBalance(m.entry);
+        entries[m.entry.stage] = m.entry;
+        inputs = m.inputs;
+        result.mergeBytesPerRow = m.bytesPerRow;
+        lastOut = m.entry;
+        if (o.to > 1) {
+          source = packedSource(m.sorted);
+          memory = true;
+        } else m.sorted.release();
+      }
 
-    // Stage 01 (rows stay in memory for the next stages), or the first stage's input file.
-    let source: BatchSource | undefined;
-    let memory = false;
-    let lastOut: StageEntry | undefined;
-    if (o.from === 1) {
-      const m = await mergeRawFiles({
-        rawDir,
-        outDir,
-        onReject,
-        drain,
-        summary: summaryLine,
-        stream,
-        ...(writer ? { writer } : {}),
-        ...(o.readers === undefined ? {} : { readers: o.readers }),
-        ...(tty === undefined ? {} : { tty }),
-        spill: { dir: outDir, rows: plan.mergeRows, pressureBytes: plan.pressureBytes },
-      });
-      scratch.push(m.sorted);
-      checkBalance(m.entry);
-      entries[m.entry.stage] = m.entry;
-      inputs = m.inputs;
-      result.mergeBytesPerRow = m.bytesPerRow;
-      lastOut = m.entry;
-      if (o.to > 1) {
-        source = packedSource(m.sorted);
-        memory = true;
-      } else m.sorted.release();
-    }
-
-    // Stages 02..to in fused segments; a stage with scan() starts a new segment.
-    let n: number = Math.max(2, o.from);
-    let nextHead: StageRun | undefined;
-    /** A head that scanned its input while the previous segment ran. */
-    let scannedHead: StageRun | undefined;
-    while (n <= o.to) {
-      const segment: StageRun[] = [];
-      let k = n;
-      for (; k <= o.to; k++) {
-        let run = k === n ? nextHead : undefined;
-        if (!run) {
-          const def = stageDef(k);
-          const make = await def.load!(settings);
-          run = StageRun.create(make, {
-            outDir,
-            inputName: def.input ?? '',
-            outputName: def.output,
-            source: 'memory',
-            sideHeaders: def.sides,
-            onReject,
-            ...(writer ? { writer } : {}),
-          });
+      // Stages 02..to in fused segments; a stage with scan() starts a new segment.
+      let n: number = Math.max(2, o.from);
+      let nextHead: StageRun | undefined;
+      /** A head that scanned its input while the previous segment ran. */
+      let scannedHead: StageRun | undefined;
+      while (n <= o.to) {
+        const segment: StageRun[] = [];
+        let k = n;
+        for (; k <= o.to; k++) {
+          let run = k === n ? nextHead : undefined;
+          if (!run) {
+            const def = stageDef(k);
+            const make = await def.load!(settings);
+            run = StageRun.create(make, {
+              outDir,
+              inputName: def.input ?? '',
+              outputName: def.output,
+              source: 'memory',
+              sideHeaders: def.sides,
+              onReject,
+              ...(writer ? { writer } : {}),
+            });
+          }
+          if (k > n && run.stage.scan) {
+            nextHead = run; // needs all of its input before its first row: heads the next segment
+            break;
+          }
+          nextHead = undefined;
+          await run.openFiles();
+          open.push(run);
+          segment.push(run);
         }
-        if (k > n && run.stage.scan) {
-          nextHead = run; // needs all of its input before its first row: heads the next segment
-          break;
+        const head = segment[0] as StageRun;
+        // Known only now: a stage built ahead as the next head reads a file unless rows are in memory.
+        for (const run of segment) {
+          run.entry.source = run === head && !memory ? 'file' : 'memory';
+          run.copyInput = run !== head; // the head's rows come fresh from a file or packed memory
         }
-        nextHead = undefined;
-        await run.openFiles();
-        open.push(run);
-        segment.push(run);
-      }
-      const head = segment[0] as StageRun;
-      // Known only now: a stage built ahead as the next head reads a file unless rows are in memory.
-      for (const run of segment) {
-        run.entry.source = run === head && !memory ? 'file' : 'memory';
-        run.copyInput = run !== head; // the head's rows come fresh from a file or packed memory
-      }
-      if (!source) source = fileSource(path.join(outDir, stageDef(n).input!), head.stage.inputColumns, head.name);
-      // Kept in memory only when another segment follows and the run is fused.
-      const collect = k <= o.to && memory ? new RowStore({ rows: plan.storeRows, dir: outDir, pressureBytes: plan.pressureBytes }) : undefined;
-      if (collect) scratch.push(collect);
-      // The next head scans the rows as they leave this segment (no second pass over them).
-      const scanNext = collect && nextHead?.stage.scan ? nextHead : undefined;
-      const headScanned = head === scannedHead;
-      const progress = new Progress({ label: segment.map((r) => r.name).join(' + '), stream, ...(tty === undefined ? {} : { tty }) });
-      const progressOf = (r: StageRun): Progress => new Progress({ label: `${r.name} scan`, stream, ...(tty === undefined ? {} : { tty }) });
-      const scanProgress = head.stage.scan && !headScanned ? progressOf(head) : undefined;
-      const scanNextProgress = scanNext ? progressOf(scanNext) : undefined;
-      await runSegment(source, segment, {
-        progress,
-        drain,
-        ...(collect ? { collect } : {}),
-        ...(scanProgress ? { scanProgress } : {}),
-        ...(scanNext ? { scanNext } : {}),
-        ...(scanNextProgress ? { scanNextProgress } : {}),
-        headScanned,
-      });
-      if (scanNext) scannedHead = scanNext;
-      const lines: string[] = [];
-      for (const run of segment) {
-        await run.close();
-        open.splice(open.indexOf(run), 1);
-        checkBalance(run.entry);
-        if (lastOut && run.entry.in !== lastOut.out) {
-          throw new TrafficError('INTERNAL', `stage ${run.name} received ${run.entry.in} rows but ${lastOut.stage} emitted ${lastOut.out}`);
+        if (!source) source = fileSource(path.join(outDir, stageDef(n).input!), head.stage.inputColumns, head.name);
+        // Kept in memory only when another segment follows and the run is fused.
+        const collect = k <= o.to && memory ? new RowStore({ rows: plan.storeRows, dir: outDir, pressureBytes: plan.pressureBytes }) : undefined;
+        if (collect) scratch.push(collect);
+        // The next head scans the rows as they leave this segment (no second pass over them).
+        const scanNext = collect && nextHead?.stage.scan ? nextHead : undefined;
+        const headScanned = head === scannedHead;
+        const progress = new Progress({ label: segment.map((r) => r.name).join(' + '), stream, ...(tty === undefined ? {} : { tty }) });
+        const progressOf = (r: StageRun): Progress => new Progress({ label: `${r.name} scan`, stream, ...(tty === undefined ? {} : { tty }) });
+        const scanProgress = head.stage.scan && !headScanned ? progressOf(head) : undefined;
+        const scanNextProgress = scanNext ? progressOf(scanNext) : undefined;
+        await runSegment(source, segment, {
+          progress,
+          drain,
+          ...(collect ? { collect } : {}),
+          ...(scanProgress ? { scanProgress } : {}),
+          ...(scanNext ? { scanNext } : {}),
+          ...(scanNextProgress ? { scanNextProgress } : {}),
+          headScanned,
+        });
+        if (scanNext) scannedHead = scanNext;
+        const lines: string[] = [];
+        for (const run of segment) {
+          await run.close();
+          open.splice(open.indexOf(run), 1);
+          checkBalance(run.entry);
+          if (lastOut && run.entry.in !== lastOut.out) {
+            throw new TrafficError('INTERNAL', `stage ${run.name} received ${run.entry.in} rows but ${lastOut.stage} emitted ${lastOut.out}`);
+          }
+          entries[run.name] = run.entry;
+          lastOut = run.entry;
+          lines.push(summaryLine(run.entry));
         }
-        entries[run.name] = run.entry;
-        lastOut = run.entry;
-        lines.push(summaryLine(run.entry));
+        progress.done(lines.join('\n'));
+        if (scanNext && scanNextProgress) {
+          const last = segment[segment.length - 1] as StageRun;
+          scanNextProgress.done(
+            `${scanNext.name} scanned ${fmtInt(scanNextProgress.rows)} rows (first pass, as they left ${last.name}) in ${scanNext.entry.seconds.toFixed(2)} s`,
+          );
+        }
+        // The rows this segment read are not read again.
+        for (const s of scratch.splice(0, collect ? scratch.length - 1 : scratch.length)) s.release();
+        source = collect ? collect.source() : undefined;
+        if (!collect) memory = false;
+        n = k;
       }
-      progress.done(lines.join('\n'));
-      if (scanNext && scanNextProgress) {
-        const last = segment[segment.length - 1] as StageRun;
-        scanNextProgress.done(
-          `${scanNext.name} scanned ${fmtInt(scanNextProgress.rows)} rows (first pass, as they left ${last.name}) in ${scanNext.entry.seconds.toFixed(2)} s`,
-        );
-      }
-      // The rows this segment read are not read again.
-      for (const s of scratch.splice(0, collect ? scratch.length - 1 : scratch.length)) s.release();
-      source = collect ? collect.source() : undefined;
-      if (!collect) memory = false;
-      n = k;
-    }
     }
   } catch (err) {
     for (const t of threads) await t.abort();

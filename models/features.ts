@@ -57,15 +57,7 @@ export const ALL_BLOCKS = [
   'kkmc:weekend×profile',
 ] as const;
 export type Block = (typeof ALL_BLOCKS)[number];
-export const DEFAULT_BLOCKS: readonly Block[] = [
-  'kkmc',
-  'weekend',
-  'kkmc:hour>=',
-  'kkmc:weekend',
-  'kkmc:weekend×profile',
-  'kkmc:hour:weekend',
-];
-
+export const DEFAULT_BLOCKS: readonly Block[] = ['kkmc', 'weekend', 'kkmc:hour>=', 'kkmc:weekend', 'kkmc:weekend×profile', 'kkmc:hour:weekend'];
 
 /**
  * `profiles` (checkpoint code → 24 weekday mean passes from the training days) feeds the

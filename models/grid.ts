@@ -63,7 +63,6 @@ interface DayAcc {
   lastReal: string | null;
 }
 
-
 export class HourlyGridBuilder {
   private readonly days = new Map<string, DayAcc>();
   private readonly codes = new Set<string>();
@@ -221,7 +220,10 @@ export function flaggedDaysFromStats(json: unknown): Map<string, string> {
     const o = v as Record<string, unknown>;
     const date = typeof o.date === 'string' ? o.date : typeof o.day === 'string' ? o.day : undefined;
     if (date && /^\d{4}-\d{2}-\d{2}$/.test(date)) {
-      const words = [o.flag, o.flags, o.status].flat().filter((x): x is string => typeof x === 'string').join(' ');
+      const words = [o.flag, o.flags, o.status]
+        .flat()
+        .filter((x): x is string => typeof x === 'string')
+        .join(' ');
       if (o.partial === true || /partial/i.test(words)) out.set(date, 'partial');
       else if (o.empty === true || /empty/i.test(words)) out.set(date, 'empty');
       return;

@@ -63,8 +63,7 @@ export const command: Command = {
       process.stdout.write(values.json ? JSON.stringify({ kkmc, is_weekend: w, predicted_flow: flows }) + '\n' : flows.join('\n') + '\n');
       return 0;
     }
-    const v =
-      kkmc === 'all' ? p.predictDay(null, w)[hour]! : p.predict(kkmc, hour, w);
+    const v = kkmc === 'all' ? p.predictDay(null, w)[hour]! : p.predict(kkmc, hour, w);
     const flow = Number(v.toFixed(3));
     process.stdout.write(values.json ? JSON.stringify({ kkmc, hour, is_weekend: w, predicted_flow: flow }) + '\n' : `${flow}\n`);
     return 0;

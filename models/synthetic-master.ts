@@ -58,10 +58,26 @@ export function poisson(mean: number, rng: () => number): number {
 }
 
 export const SYNTHETIC_CODES = [
-  'G104_Tongshan_K745', 'G206_Pizhou_K330', 'G310_Tongshan_K203', 'G311_Suining_K12', 'G237_Fengxian_K8',
-  'S250_Peixian_K31', 'S252_Xinyi_K70', 'S253_Suining_K22', 'S270_Pizhou_K5', 'S301_Fengxian_K12',
-  'S323_Xinyi_K90', 'S324_Suining_K44', 'S325_Suining_K63', 'S344_Tongshan_K2', 'S345_Pizhou_K17',
-  'X201_Peixian_K4', 'X302_Xinyi_K9', 'G3_Tongshan_K510', 'G30_Jiawang_K212', 'S49_Suining_K33',
+  'G104_Tongshan_K745',
+  'G206_Pizhou_K330',
+  'G310_Tongshan_K203',
+  'G311_Suining_K12',
+  'G237_Fengxian_K8',
+  'S250_Peixian_K31',
+  'S252_Xinyi_K70',
+  'S253_Suining_K22',
+  'S270_Pizhou_K5',
+  'S301_Fengxian_K12',
+  'S323_Xinyi_K90',
+  'S324_Suining_K44',
+  'S325_Suining_K63',
+  'S344_Tongshan_K2',
+  'S345_Pizhou_K17',
+  'X201_Peixian_K4',
+  'X302_Xinyi_K9',
+  'G3_Tongshan_K510',
+  'G30_Jiawang_K212',
+  'S49_Suining_K33',
 ];
 
 export interface SyntheticTruth {

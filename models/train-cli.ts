@@ -17,11 +17,7 @@ import { metricsTable, trainFlowModel, type TrainOptions, type TrainResult } fro
  * Reads a master, trains, writes the model JSON; for callers that compose commands (e.g. `start`).
  * Throws INPUT_NOT_FOUND / INPUT_EMPTY / HEADER_UNRECOGNISED like the command.
  */
-export async function trainModelFile(
-  input: string,
-  output: string,
-  opts: TrainOptions = {},
-): Promise<{ scan: MasterScan; result: TrainResult }> {
+export async function trainModelFile(input: string, output: string, opts: TrainOptions = {}): Promise<{ scan: MasterScan; result: TrainResult }> {
   const scan = await readMasterGrid(input, { progressLabel: 'train: read master' });
   const result = trainFlowModel(scan.grid, { file: path.basename(input), sha256: scan.sha256 }, opts);
   await mkdir(path.dirname(output), { recursive: true });
@@ -75,8 +71,7 @@ export const command: Command = {
     const excluded = m.data.days.excluded;
     process.stdout.write(
       [
-        `days ${m.data.days.in_range} in range, ${m.data.days.complete} complete; excluded ${excluded.length}` +
-          (excluded.length ? ':' : ''),
+        `days ${m.data.days.in_range} in range, ${m.data.days.complete} complete; excluded ${excluded.length}` + (excluded.length ? ':' : ''),
         ...excluded.map((d) => `  ${d.date} ${d.status}: ${d.reason}`),
         scan.flagsFrom ? `stage 02 day flags read from ${scan.flagsFrom}` : 'stage 02 day flags: none found (own rules only)',
         `λ = ${m.fit.lambda}, weekend-hour penalty ×${m.fit.weekend_hour_ratio} (${m.fit.lambda_selection})`,

@@ -16,17 +16,7 @@
  */
 import { TrafficError } from '../core/errors.ts';
 import { chinaIso } from '../core/time.ts';
-import {
-  activeByCell,
-  buildTerms,
-  cellIndex,
-  DEFAULT_BLOCKS,
-  HOURS,
-  termName,
-  type Block,
-  type CellRow,
-  type FeatureTerm,
-} from './features.ts';
+import { activeByCell, buildTerms, cellIndex, DEFAULT_BLOCKS, HOURS, termName, type Block, type CellRow, type FeatureTerm } from './features.ts';
 import {
   BASELINE_DESCRIPTIONS,
   evaluateForecast,
@@ -161,7 +151,14 @@ function maeOf(grid: HourlyGrid, dayIdx: readonly number[], table: Float64Array)
 }
 
 /** The profile's cell table fitted on some days with recency weights relative to the last of them. */
-function profileTable(grid: HourlyGrid, blocks: readonly Block[], dayIdx: readonly number[], lambda: number, ratio: number, halfLife: number | null): Float64Array {
+function profileTable(
+  grid: HourlyGrid,
+  blocks: readonly Block[],
+  dayIdx: readonly number[],
+  lambda: number,
+  ratio: number,
+  halfLife: number | null,
+): Float64Array {
   const sums = cellSums(grid, dayIdx, recencyWeight(dayIdx[dayIdx.length - 1] ?? 0, halfLife));
   const d = design(grid.checkpoints, blocks, sums);
   return cellTable(solveCells(ridgeEquations(sums, d.active, d.terms.length), d.terms, lambda, ratio), d.active);
@@ -549,14 +546,7 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
         }
       : outOfFoldProfiles(grid, blocks, split.train, lambda, ratio, hl.halfLife, modelTable);
   const holdoutDayNumbers = split.holdout.map((i) => dayNumber(grid.days[i]!.date));
-  const forecastEval = evaluateForecast(
-    history,
-    fitForecast(history, trainFitDays.days),
-    modelTable,
-    meanTable,
-    holdoutDayNumbers,
-    opts.onHoldoutForecast,
-  );
+  const forecastEval = evaluateForecast(history, fitForecast(history, trainFitDays.days), modelTable, meanTable, holdoutDayNumbers, opts.onHoldoutForecast);
 
   // Exported coefficients: refit on every complete real day with the chosen λ and half-life.
   const allSums = cellSums(grid, split.complete, recencyWeight(split.complete[split.complete.length - 1]!, hl.halfLife));
@@ -591,9 +581,7 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
         complete: split.complete.length,
         median_daily_passes: grid.medianDailyReal,
         holdout: split.holdout.map((i) => grid.days[i]!.date),
-        excluded: grid.days
-          .filter((d) => d.status !== 'complete')
-          .map((d) => ({ date: d.date, status: d.status, reason: d.reason })),
+        excluded: grid.days.filter((d) => d.status !== 'complete').map((d) => ({ date: d.date, status: d.status, reason: d.reason })),
       },
     },
     features: {
@@ -609,7 +597,8 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
     intercept: final.intercept,
     coefficients: final.coefficients,
     fit: {
-      method: 'ridge: (XᵀX + λI)β = Xᵀy with an unpenalized intercept (same as centring), ml-matrix Cholesky; checkpoint-specific columns eliminated exactly per checkpoint (Schur complement)',
+      method:
+        'ridge: (XᵀX + λI)β = Xᵀy with an unpenalized intercept (same as centring), ml-matrix Cholesky; checkpoint-specific columns eliminated exactly per checkpoint (Schur complement)',
       lambda,
       weekend_hour_ratio: ratio,
       lambda_selection: selection,
@@ -627,17 +616,15 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
       prediction: 'max(0, exp(intercept + Σ coefficient × feature) − 1)',
       history:
         'real passes only (GCXH not SYN…) with GCSJ < O; an hour is observed when it holds ≥ 1 real pass at any of features.checkpoints; x̃(t) = passes of the checkpoint in hour t when t is observed and t < O, else P(t)',
-      profile: 'P(t) = the profile part (intercept, coefficients, features) for the checkpoint, the hour of day of t and the day type of t\'s date',
+      profile: "P(t) = the profile part (intercept, coefficients, features) for the checkpoint, the hour of day of t and the day type of t's date",
       features: FORECAST_FEATURES.map((f) => ({ ...f })),
       lookback_hours: LOOKBACK_HOURS,
       horizons: finalForecast.map((f) => ({ ...f, coefficients: f.coefficients.map((c) => round(c, 8)), intercept: round(f.intercept, 8) })),
       cell_mean: {
-        description: 'baseline cell_mean (and the fallback of the other baselines): mean passes per checkpoint and hour over all complete real days, 24 weekday values then 24 weekend values',
+        description:
+          'baseline cell_mean (and the fallback of the other baselines): mean passes per checkpoint and hour over all complete real days, 24 weekday values then 24 weekend values',
         values: Object.fromEntries(
-          grid.checkpoints.map((k, c) => [
-            k,
-            [0, 1].flatMap((w) => Array.from({ length: HOURS }, (_, h) => round(allMean[cellIndex(c, h, w as 0 | 1)]!, 4))),
-          ]),
+          grid.checkpoints.map((k, c) => [k, [0, 1].flatMap((w) => Array.from({ length: HOURS }, (_, h) => round(allMean[cellIndex(c, h, w as 0 | 1)]!, 4)))]),
         ),
       },
       fit: {
@@ -660,8 +647,7 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
         },
         cell_mean: { description: 'training mean of the same checkpoint, hour and day type', ...roundMetrics(cellMean) },
       },
-      beats_baselines:
-        model.mae < plain.mae && model.rmse < plain.rmse && model.mae < cellMean.mae && model.rmse < cellMean.rmse,
+      beats_baselines: model.mae < plain.mae && model.rmse < plain.rmse && model.mae < cellMean.mae && model.rmse < cellMean.rmse,
       holdout_daily: holdoutDaily,
       forecast: {
         holdout: {

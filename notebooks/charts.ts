@@ -18,7 +18,16 @@ type Option = Record<string, unknown>;
 const echarts = createRequire(import.meta.url)(packageFile('api', 'public', 'vendor', 'echarts.min.js')) as typeof Echarts;
 
 const FONT = '"Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif';
-export const COLORS = { complete: '#3b7dd8', partial: '#f0a030', syn: '#9aa4b1', empty: '#d9534f', weekend: '#c2185b', model: '#2e7d32', mean: '#8e6bbf', plain: '#b0b0b0' };
+export const COLORS = {
+  complete: '#3b7dd8',
+  partial: '#f0a030',
+  syn: '#9aa4b1',
+  empty: '#d9534f',
+  weekend: '#c2185b',
+  model: '#2e7d32',
+  mean: '#8e6bbf',
+  plain: '#b0b0b0',
+};
 
 export function renderSvg(option: Option, width: number, height: number): string {
   const chart = echarts.init(null, null, { renderer: 'svg', ssr: true, width, height });
@@ -110,7 +119,10 @@ export function checkpointDaysOption(d: DailySummary, checkpoints: string[], wid
   };
 }
 
-export function hourlyProfileOption(p: { weekday: number[]; weekend: number[]; days: [number, number] }, predicted?: { weekday: number[]; weekend: number[] }): Option {
+export function hourlyProfileOption(
+  p: { weekday: number[]; weekend: number[]; days: [number, number] },
+  predicted?: { weekday: number[]; weekend: number[] },
+): Option {
   const hours = Array.from({ length: 24 }, (_, h) => String(h).padStart(2, '0'));
   const r = (xs: number[]): number[] => xs.map((x) => Math.round(x * 10) / 10);
   const series: Option[] = [
@@ -119,8 +131,22 @@ export function hourlyProfileOption(p: { weekday: number[]; weekend: number[]; d
   ];
   if (predicted) {
     series.push(
-      { name: 'model weekday 模型', type: 'line', data: r(predicted.weekday), lineStyle: { type: 'dashed', width: 2 }, itemStyle: { color: '#0b2e66' }, symbol: 'none' },
-      { name: 'model weekend 模型', type: 'line', data: r(predicted.weekend), lineStyle: { type: 'dashed', width: 2 }, itemStyle: { color: '#7a0c3a' }, symbol: 'none' },
+      {
+        name: 'model weekday 模型',
+        type: 'line',
+        data: r(predicted.weekday),
+        lineStyle: { type: 'dashed', width: 2 },
+        itemStyle: { color: '#0b2e66' },
+        symbol: 'none',
+      },
+      {
+        name: 'model weekend 模型',
+        type: 'line',
+        data: r(predicted.weekend),
+        lineStyle: { type: 'dashed', width: 2 },
+        itemStyle: { color: '#7a0c3a' },
+        symbol: 'none',
+      },
     );
   }
   return {
@@ -174,7 +200,15 @@ export function holdoutScatterOption(s: HoldoutSeries): Option {
     yAxis: { type: 'value', name: 'predicted 预测', nameLocation: 'middle', nameGap: 42, min: 0, max },
     series: [
       { type: 'scatter', data: s.scatter, symbolSize: 3, itemStyle: { color: COLORS.model, opacity: 0.35 } },
-      { type: 'line', data: [[0, 0], [max, max]], symbol: 'none', lineStyle: { color: '#888', type: 'dashed' } },
+      {
+        type: 'line',
+        data: [
+          [0, 0],
+          [max, max],
+        ],
+        symbol: 'none',
+        lineStyle: { color: '#888', type: 'dashed' },
+      },
     ],
   };
 }
@@ -182,7 +216,10 @@ export function holdoutScatterOption(s: HoldoutSeries): Option {
 /** Forecast vs actual for one checkpoint over the hold-out hours (rolling origin), 1 h and 3 h ahead. */
 export function forecastLineOption(f: { kkmc: string; labels: string[]; actual: number[]; ahead1: number[]; ahead3: number[]; persistence: number[] }): Option {
   return {
-    title: title(`Forecast vs actual: ${f.kkmc} 短时预测 vs 实际`, 'busiest checkpoint over the hold-out; each hour forecast from the passes before its origin (model fitted on the training days)'),
+    title: title(
+      `Forecast vs actual: ${f.kkmc} 短时预测 vs 实际`,
+      'busiest checkpoint over the hold-out; each hour forecast from the passes before its origin (model fitted on the training days)',
+    ),
     legend: { top: 50, left: 'center' },
     tooltip: { trigger: 'axis' },
     grid: { left: 60, right: 20, top: 90, bottom: 60 },

@@ -10,7 +10,10 @@ import { openCsvTable } from '../core/io.ts';
 import { FILES, REPAIR_LOG_COLUMNS } from '../core/schema.ts';
 
 export interface RepairSummary {
-  log: { file: string; rows: number; byFieldMethod: { field: string; method: string; count: number; meanConfidence: number | null }[] } | { file: string; error: string } | null;
+  log:
+    | { file: string; rows: number; byFieldMethod: { field: string; method: string; count: number; meanConfidence: number | null }[] }
+    | { file: string; error: string }
+    | null;
   manifest: { file: string; json: unknown } | { file: string; error: string } | null;
   quality: { file: string; json: unknown } | { file: string; error: string } | null;
 }

@@ -139,7 +139,10 @@ export async function buildReport(input: string, modelFile: string, modelExplici
           ['checkpoints 卡口数', grid.checkpoints.length],
           ['first / last pass', `${grid.from} … ${grid.to}`],
           ['days in range 天数', grid.days.length],
-          ['complete / partial / SYN-filled / empty days', `${statusCount('complete')} / ${statusCount('partial')} / ${statusCount('filled')} / ${statusCount('empty')}`],
+          [
+            'complete / partial / SYN-filled / empty days',
+            `${statusCount('complete')} / ${statusCount('partial')} / ${statusCount('filled')} / ${statusCount('empty')}`,
+          ],
           ['median real passes per day', grid.medianDailyReal],
           ['stage 02 day flags', scan.flagsFrom ?? 'not available (kkmc_statistics.json not found); own rules only'],
         ],
@@ -163,15 +166,17 @@ export async function buildReport(input: string, modelFile: string, modelExplici
         figure(renderSvg(checkpointDaysOption(daily, grid.checkpoints, W, heatH), W, heatH)) +
         `<h3>Days not used for fitting or evaluation 未用于建模的日期 (${excluded.length})</h3>` +
         (excluded.length
-          ? `<div class="scroll">${table(['date', 'status', 'reason', 'real passes', 'SYN rows'], excluded.map((d) => [d.date, d.status, d.reason, d.realPasses, d.synPasses]), { numeric: [false, false, false, true, true] })}</div>`
+          ? `<div class="scroll">${table(
+              ['date', 'status', 'reason', 'real passes', 'SYN rows'],
+              excluded.map((d) => [d.date, d.status, d.reason, d.realPasses, d.synPasses]),
+              { numeric: [false, false, false, true, true] },
+            )}</div>`
           : note('none: every day in range is complete')),
     ),
   );
 
   // Hourly profile.
-  const predicted = model.predictor
-    ? { weekday: model.predictor.predictDay(null, 0), weekend: model.predictor.predictDay(null, 1) }
-    : undefined;
+  const predicted = model.predictor ? { weekday: model.predictor.predictDay(null, 0), weekend: model.predictor.predictDay(null, 1) } : undefined;
   parts.push(section('hourly', 'Hourly profile: weekday vs weekend 工作日与周末小时曲线', figure(renderSvg(hourlyProfileOption(profile, predicted), W, 400))));
 
   // Provinces and vehicle types.
@@ -183,7 +188,9 @@ export async function buildReport(input: string, modelFile: string, modelExplici
       'Origin provinces and vehicle types 车辆来源省份与车型',
       `<div class="row">${figure(renderSvg(barRankOption('Top origin provinces 来源省份', `real passes by plate province (${fmt(counters.realRows)} rows; SYN rows excluded)`, provinces, COLORS.complete), 600, 440))}` +
         `${figure(renderSvg(barRankOption('Vehicle types 车辆类型', 'real passes by GA 24.7 plate type name', types, COLORS.model), 600, 440))}</div>` +
-        note(`Peak-hour passes (IS_PEAK_HOUR = 1): ${fmt(counters.peak.peak)} of ${fmt(counters.realRows)} (${counters.realRows ? ((100 * counters.peak.peak) / counters.realRows).toFixed(1) : '0'}%).`),
+        note(
+          `Peak-hour passes (IS_PEAK_HOUR = 1): ${fmt(counters.peak.peak)} of ${fmt(counters.realRows)} (${counters.realRows ? ((100 * counters.peak.peak) / counters.realRows).toFixed(1) : '0'}%).`,
+        ),
     ),
   );
 
@@ -234,13 +241,7 @@ function repairHtml(r: RepairSummary): string {
   return out.join('\n');
 }
 
-function modelHtml(
-  model: ModelInfo,
-  ev: TrainResult | null,
-  evalProblem: string | null,
-  grid: HourlyGrid,
-  sha256: string,
-): string {
+function modelHtml(model: ModelInfo, ev: TrainResult | null, evalProblem: string | null, grid: HourlyGrid, sha256: string): string {
   const out: string[] = [];
   const m = model.json;
   if (!m) out.push(note(`Model not available: ${model.problem}. The hold-out evaluation below is computed now with default settings.`, 'warn'));
@@ -259,7 +260,8 @@ function modelHtml(
         { cls: 'kv' },
       ),
     );
-    if (m.data.sha256 !== sha256) out.push(note('The model was trained on a different master file (sha256 differs); its stored metrics belong to that file.', 'warn'));
+    if (m.data.sha256 !== sha256)
+      out.push(note('The model was trained on a different master file (sha256 differs); its stored metrics belong to that file.', 'warn'));
     const mm = m.metrics;
     out.push(`<h3>Stored hold-out metrics (${mm.holdout.days.length} days: ${esc(mm.holdout.days.join(', '))})</h3>`);
     out.push(
@@ -271,7 +273,13 @@ function modelHtml(
           ['cell_mean', mm.baselines.cell_mean.mae, mm.baselines.cell_mean.rmse, mm.baselines.cell_mean.r2, mm.baselines.cell_mean.description],
         ],
         { numeric: [false, true, true, true, false] },
-      ) + note(mm.beats_baselines ? 'The model beats both baselines on MAE and RMSE. 模型优于两个基线。' : 'The model does NOT beat both baselines on this hold-out. 模型未全面优于基线。', mm.beats_baselines ? 'info' : 'warn'),
+      ) +
+        note(
+          mm.beats_baselines
+            ? 'The model beats both baselines on MAE and RMSE. 模型优于两个基线。'
+            : 'The model does NOT beat both baselines on this hold-out. 模型未全面优于基线。',
+          mm.beats_baselines ? 'info' : 'warn',
+        ),
     );
   }
   if (!ev) {
@@ -282,7 +290,14 @@ function modelHtml(
   const em = ev.model.metrics;
   if (m && m.data.sha256 === sha256) {
     const same = Math.abs(em.model.mae - m.metrics.model.mae) < 1e-6 && Math.abs(em.baselines.cell_mean.mae - m.metrics.baselines.cell_mean.mae) < 1e-6;
-    out.push(note(same ? 'Recomputed from the master for the charts below: the figures match the stored metrics.' : `Recomputed from the master: model MAE ${fmt(em.model.mae)} (stored ${fmt(m.metrics.model.mae)}).`, same ? 'info' : 'warn'));
+    out.push(
+      note(
+        same
+          ? 'Recomputed from the master for the charts below: the figures match the stored metrics.'
+          : `Recomputed from the master: model MAE ${fmt(em.model.mae)} (stored ${fmt(m.metrics.model.mae)}).`,
+        same ? 'info' : 'warn',
+      ),
+    );
   } else {
     out.push(
       table(
@@ -312,7 +327,15 @@ function modelHtml(
 function forecastTableHtml(evals: readonly HorizonEvaluation[]): string {
   return (
     table(
-      ['horizon', 'model MAE', 'model RMSE', ...BASELINES.flatMap((b) => [`${b} MAE`, `${b} RMSE`]), 'best baseline', 'MAE ratio to best', 'RMSE ratio to best'],
+      [
+        'horizon',
+        'model MAE',
+        'model RMSE',
+        ...BASELINES.flatMap((b) => [`${b} MAE`, `${b} RMSE`]),
+        'best baseline',
+        'MAE ratio to best',
+        'RMSE ratio to best',
+      ],
       evals.map((e) => [
         `${e.horizon} h`,
         e.model.mae,
@@ -328,7 +351,10 @@ function forecastTableHtml(evals: readonly HorizonEvaluation[]): string {
       .map((e) =>
         e.beats_best_baseline
           ? note(`${e.horizon} h ahead: the forecast beats the best baseline (${e.best_baseline}) on MAE, ratio ${e.mae_ratio_to_best.toFixed(3)}.`)
-          : note(`${e.horizon} h ahead: the forecast does NOT beat the best baseline (${e.best_baseline}): MAE ratio ${e.mae_ratio_to_best.toFixed(3)}. 未优于最佳基线。`, 'warn'),
+          : note(
+              `${e.horizon} h ahead: the forecast does NOT beat the best baseline (${e.best_baseline}): MAE ratio ${e.mae_ratio_to_best.toFixed(3)}. 未优于最佳基线。`,
+              'warn',
+            ),
       )
       .join('')
   );
@@ -362,7 +388,9 @@ function forecastHtml(
   out.push(
     note(
       'Each hour of the hold-out is forecast from the real passes before its origin (rolling origin; SYN rows are never history), by the forecast part fitted on the training days, ' +
-        'and by three naive baselines: ' + BASELINES.map((b) => `${b} = ${BASELINE_DESCRIPTIONS[b]}`).join('; ') + '.',
+        'and by three naive baselines: ' +
+        BASELINES.map((b) => `${b} = ${BASELINE_DESCRIPTIONS[b]}`).join('; ') +
+        '.',
     ),
   );
   // The busiest checkpoint over the hold-out days, hour by hour.
@@ -375,7 +403,14 @@ function forecastHtml(
     for (const d of hold) for (let h = 0; h < 24; h++) n += d.real[c * 24 + h]!;
     if (n > most) [busiest, most] = [c, n];
   }
-  const f = { kkmc: grid.checkpoints[busiest]!, labels: [] as string[], actual: [] as number[], ahead1: [] as number[], ahead3: [] as number[], persistence: [] as number[] };
+  const f = {
+    kkmc: grid.checkpoints[busiest]!,
+    labels: [] as string[],
+    actual: [] as number[],
+    ahead1: [] as number[],
+    ahead3: [] as number[],
+    persistence: [] as number[],
+  };
   for (const d of hold) {
     const base = dayNumber(d.date) * 24;
     for (let h = 0; h < 24; h++) {

@@ -19,7 +19,10 @@ The machine's MariaDB (3306) and Redis (6379) are shared and keep running. Data 
 delete that directory for a clean slate.`,
   async run(argv) {
     parseFlags(argv, {});
-    const lines = await withServicesLock(() => Promise.all([kafkaDown(), shard2Down()]), (s) => void process.stderr.write(s + '\n'));
+    const lines = await withServicesLock(
+      () => Promise.all([kafkaDown(), shard2Down()]),
+      (s) => void process.stderr.write(s + '\n'),
+    );
     for (const l of lines) process.stdout.write(l + '\n');
     return 0;
   },

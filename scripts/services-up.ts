@@ -46,17 +46,21 @@ export const command: Command = {
     const { values } = parseFlags(argv, { check: { type: 'boolean' } });
     const t0 = Date.now();
     const log = (s: string): void => void process.stderr.write(s + '\n');
-    const results: ServiceResult[] = values.check ? await checkOnly() : await withServicesLock(
-      () =>
-        Promise.all([
-          mariadbMainUp(),
-          redisUp(),
-          mosquittoUp(),
-          shard2Up(),
-          kafkaUp(log).catch((err: unknown): ServiceResult => ({ name: 'kafka', where: '127.0.0.1:9092', ok: false, note: String((err as Error).message ?? err) })),
-        ]),
-      log,
-    );
+    const results: ServiceResult[] = values.check
+      ? await checkOnly()
+      : await withServicesLock(
+          () =>
+            Promise.all([
+              mariadbMainUp(),
+              redisUp(),
+              mosquittoUp(),
+              shard2Up(),
+              kafkaUp(log).catch(
+                (err: unknown): ServiceResult => ({ name: 'kafka', where: '127.0.0.1:9092', ok: false, note: String((err as Error).message ?? err) }),
+              ),
+            ]),
+          log,
+        );
     const w = Math.max(...results.map((r) => r.name.length));
     for (const r of results) {
       process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name.padEnd(w)}  ${r.where.padEnd(15)}  ${r.note}\n`);

@@ -153,7 +153,13 @@ export class MysqlApiStore implements TrafficStore {
   }
 
   /** One shard's total and first `need` rows (each shard's first page×size rows contain the merged page). */
-  private async fullQuery(pool: Pool, f: QueryFilter, need: number, extra: string[] = [], extraParams: unknown[] = []): Promise<{ n: number; rows: PassRecord[] }> {
+  private async fullQuery(
+    pool: Pool,
+    f: QueryFilter,
+    need: number,
+    extra: string[] = [],
+    extraParams: unknown[] = [],
+  ): Promise<{ n: number; rows: PassRecord[] }> {
     const w = where(f);
     const [count] = await this.read(pool, `SELECT COUNT(*) AS n FROM traffic_data ${w.sql}`, w.params);
     return { n: Number(count?.n ?? 0), rows: await this.topRows(pool, f, need, extra, extraParams) };
@@ -184,13 +190,16 @@ export class MysqlApiStore implements TrafficStore {
     const windowed = windowRows(need, sel);
     if (windowed !== null) {
       // The gcsj of the windowed-th newest row: an index walk of that many entries.
-      const [cut] = await this.read(pool, `SELECT DATE_FORMAT(gcsj, '%Y-%m-%d %H:%i:%s') AS t FROM ${TRAFFIC_TABLE} ORDER BY gcsj DESC LIMIT 1 OFFSET ?`, [windowed]);
+      const [cut] = await this.read(pool, `SELECT DATE_FORMAT(gcsj, '%Y-%m-%d %H:%i:%s') AS t FROM ${TRAFFIC_TABLE} ORDER BY gcsj DESC LIMIT 1 OFFSET ?`, [
+        windowed,
+      ]);
       if (cut?.t == null) return { n, rows: await this.topRows(pool, f, need) };
       const got = await this.topRows(pool, f, need, ['gcsj >= ?'], [String(cut.t)]);
       if (got.length >= need) return { n, rows: got };
     } else {
       // A rare match: the plate index finds its few rows when the plates are few.
-      const plates = await this.read(pool, 
+      const plates = await this.read(
+        pool,
         `SELECT CAST(hphm AS CHAR CHARACTER SET utf8mb4) AS h FROM ${PLATE_TABLE} WHERE hphm LIKE ? ESCAPE '\\\\' AND passes > 0 LIMIT ?`,
         [pattern, MAX_LISTED_PLATES + 1],
       );
@@ -254,13 +263,14 @@ export class MysqlApiStore implements TrafficStore {
       // Stopped early (the client went away): read the rest off the wire so each pooled
       // connection is released in a clean state, without waiting for it here.
       shards.forEach((_, i) => {
-        if (!done[i]) void (async () => {
-          try {
-            for (;;) if ((await iters[i]!.next()).done) break;
-          } catch {
-            /* the connection reports its own failure */
-          }
-        })();
+        if (!done[i])
+          void (async () => {
+            try {
+              for (;;) if ((await iters[i]!.next()).done) break;
+            } catch {
+              /* the connection reports its own failure */
+            }
+          })();
       });
     }
   }
@@ -274,7 +284,10 @@ export class MysqlApiStore implements TrafficStore {
 
   async kkmcCount(limit: number): Promise<NameValue[]> {
     const m = await this.sumBy('SELECT kkmc AS k, COUNT(*) AS n FROM traffic_data GROUP BY kkmc', []);
-    return [...m].map(([name, value]) => ({ name, value })).sort(byValueThenName).slice(0, limit);
+    return [...m]
+      .map(([name, value]) => ({ name, value }))
+      .sort(byValueThenName)
+      .slice(0, limit);
   }
 
   async hourly(date: string, kkmc?: string): Promise<number[]> {

@@ -57,7 +57,8 @@ export const command: Command = {
     if (fromStore && inFlag) throw new TrafficError('INVALID_OPTION', 'give --in (a master CSV) or --from-store, not both', { option: '--from-store' });
     const beforeFlag = optStr(values.before, 'before');
     if (!fromStore && beforeFlag) throw new TrafficError('INVALID_OPTION', '--before goes with --from-store', { option: '--before' });
-    if (fromStore && !beforeFlag) throw new TrafficError('INVALID_OPTION', '--from-store needs --before YYYY-MM-DD (the days before it are archived)', { option: '--before' });
+    if (fromStore && !beforeFlag)
+      throw new TrafficError('INVALID_OPTION', '--from-store needs --before YYYY-MM-DD (the days before it are archived)', { option: '--before' });
     const out = path.resolve(optStr(values.out, 'out') ?? path.join(env.dataDir, 'archive'));
     const rowGroupSize = int(values['row-group-size'], 'row-group-size', DEFAULT_ROW_GROUP_SIZE, { min: 2048, max: 100_000_000 });
     const useMysql = values.mysql !== undefined || values.mycat !== undefined || env.mysql !== undefined;

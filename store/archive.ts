@@ -156,10 +156,7 @@ async function loadSource(conn: DuckDBConnection, source: ArchiveSource): Promis
          header = true, delim = ',', quote = '"', escape = '"', timestampformat = '%Y-%m-%d %H:%M:%S',
          columns = {${CSV_TYPES}}, store_rejects = true)`,
     );
-    const rejects = await one(
-      conn,
-      `SELECT line, column_name, error_type, error_message, csv_line FROM reject_errors ORDER BY line`,
-    );
+    const rejects = await one(conn, `SELECT line, column_name, error_type, error_message, csv_line FROM reject_errors ORDER BY line`);
     return rejects.map((r) => ({
       line: Number(r.line),
       column: String(r.column_name ?? ''),
@@ -274,8 +271,7 @@ export function normalizeDay(v: string, option: string): string {
  */
 export async function dumpShardsToCsv(store: ShardedStore, before: string, file: string): Promise<number> {
   const out = createWriteStream(file);
-  const write = (text: string): Promise<void> | null =>
-    out.write(text) ? null : new Promise((resolve) => out.once('drain', resolve));
+  const write = (text: string): Promise<void> | null => (out.write(text) ? null : new Promise((resolve) => out.once('drain', resolve)));
   let n = 0;
   try {
     await write(csvLine(MASTER_COLUMNS));

@@ -9,7 +9,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { TrafficError } from '../core/errors.ts';
 import { openCsvTable, TextFileWriter } from '../core/io.ts';
 import { DIMENSION_COLUMNS, MASTER_COLUMNS, type MasterRow, type Reject } from '../core/schema.ts';
@@ -124,11 +124,9 @@ export class EmbeddedStore implements TrafficStore {
     try {
       instance = await DuckDBInstance.create(file);
     } catch (err) {
-      throw new TrafficError(
-        'SERVICE_UNAVAILABLE',
-        `cannot open the embedded store ${file}: ${(err as Error).message} (is another process using it?)`,
-        { file },
-      );
+      throw new TrafficError('SERVICE_UNAVAILABLE', `cannot open the embedded store ${file}: ${(err as Error).message} (is another process using it?)`, {
+        file,
+      });
     }
     const conn = await instance.connect();
     for (const sql of DDL) await conn.run(sql);
@@ -199,10 +197,11 @@ export class EmbeddedStore implements TrafficStore {
       extraParams.push(...plates[1]);
     }
     const w = filterWhere(f, DUCKDB_FILTER, extra, extraParams);
-    const rows = await this.rows(
-      `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ORDER BY traffic_data.gcsj DESC, gcxh LIMIT ? OFFSET ?`,
-      [...w.params, size, (page - 1) * size],
-    );
+    const rows = await this.rows(`SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ORDER BY traffic_data.gcsj DESC, gcxh LIMIT ? OFFSET ?`, [
+      ...w.params,
+      size,
+      (page - 1) * size,
+    ]);
     return rows.map(toPass);
   }
 
@@ -310,10 +309,7 @@ export class EmbeddedStore implements TrafficStore {
   }
 
   async kkmcCount(limit: number): Promise<NameValue[]> {
-    const rows = await this.rows(
-      `SELECT kkmc AS name, count(*) AS value FROM traffic_data GROUP BY kkmc ORDER BY value DESC, name LIMIT ?`,
-      [limit],
-    );
+    const rows = await this.rows(`SELECT kkmc AS name, count(*) AS value FROM traffic_data GROUP BY kkmc ORDER BY value DESC, name LIMIT ?`, [limit]);
     return rows.map((r) => ({ name: String(r.name), value: Number(r.value) }));
   }
 
@@ -399,9 +395,7 @@ export class EmbeddedStore implements TrafficStore {
   }
 
   private async groupCount(column: 'province' | 'vehicle_type_name'): Promise<NameValue[]> {
-    const rows = await this.rows(
-      `SELECT ${column} AS name, count(*) AS value FROM traffic_data GROUP BY ${column} ORDER BY value DESC, name`,
-    );
+    const rows = await this.rows(`SELECT ${column} AS name, count(*) AS value FROM traffic_data GROUP BY ${column} ORDER BY value DESC, name`);
     return rows.map((r) => ({ name: String(r.name), value: Number(r.value) }));
   }
 
@@ -440,10 +434,10 @@ export class EmbeddedStore implements TrafficStore {
   }
 
   async hasCheckpoint(kkmc: string): Promise<boolean> {
-    const rows = await this.rows(
-      `SELECT 1 AS x FROM kkmc_info WHERE kkmc = ? UNION ALL (SELECT 1 AS x FROM traffic_data WHERE kkmc = ? LIMIT 1) LIMIT 1`,
-      [kkmc, kkmc],
-    );
+    const rows = await this.rows(`SELECT 1 AS x FROM kkmc_info WHERE kkmc = ? UNION ALL (SELECT 1 AS x FROM traffic_data WHERE kkmc = ? LIMIT 1) LIMIT 1`, [
+      kkmc,
+      kkmc,
+    ]);
     return rows.length > 0;
   }
 
@@ -509,10 +503,9 @@ export class EmbeddedStore implements TrafficStore {
 
   /** Rows per day (YYYY-MM-DD) before `before` (exclusive); for retention against an archive. */
   async dayCounts(before: string): Promise<Map<string, number>> {
-    const rows = await this.rows(
-      `SELECT strftime(gcsj, '%Y-%m-%d') AS d, count(*) AS n FROM traffic_data WHERE gcsj < CAST(? AS TIMESTAMP) GROUP BY d`,
-      [before + ' 00:00:00'],
-    );
+    const rows = await this.rows(`SELECT strftime(gcsj, '%Y-%m-%d') AS d, count(*) AS n FROM traffic_data WHERE gcsj < CAST(? AS TIMESTAMP) GROUP BY d`, [
+      before + ' 00:00:00',
+    ]);
     return new Map(rows.map((r) => [String(r.d), Number(r.n)]));
   }
 
@@ -520,10 +513,10 @@ export class EmbeddedStore implements TrafficStore {
   async deleteDay(day: string): Promise<number> {
     const from = day + ' 00:00:00';
     return this.serial(async () => {
-      const r = await this.conn.run(
-        `DELETE FROM traffic_data WHERE gcsj >= CAST(? AS TIMESTAMP) AND gcsj < CAST(? AS TIMESTAMP) + INTERVAL 1 DAY`,
-        [from, from],
-      );
+      const r = await this.conn.run(`DELETE FROM traffic_data WHERE gcsj >= CAST(? AS TIMESTAMP) AND gcsj < CAST(? AS TIMESTAMP) + INTERVAL 1 DAY`, [
+        from,
+        from,
+      ]);
       return Number(r.rowsChanged);
     });
   }
@@ -591,9 +584,7 @@ export class EmbeddedStore implements TrafficStore {
 
   /** Replaces kkmc_info with a kkmc_dimension.csv. */
   async loadDimensionCsv(file: string): Promise<number> {
-    const cols = DIMENSION_COLUMNS.map(
-      (c) => `'${c.toLowerCase()}': '${c === 'LON' || c === 'LAT' ? 'DOUBLE' : c === 'PASSES' ? 'BIGINT' : 'VARCHAR'}'`,
-    );
+    const cols = DIMENSION_COLUMNS.map((c) => `'${c.toLowerCase()}': '${c === 'LON' || c === 'LAT' ? 'DOUBLE' : c === 'PASSES' ? 'BIGINT' : 'VARCHAR'}'`);
     await this.serial(async () => {
       await this.conn.run('DELETE FROM kkmc_info');
       await this.conn.run(

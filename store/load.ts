@@ -113,7 +113,11 @@ export async function readDimension(file: string): Promise<(string | number | nu
       throw new TrafficError('BAD_ROW', `expected ${DIMENSION_COLUMNS.length} fields with a KKMC, got ${f.length}`, { file, line: rec.line });
     }
     const row: (string | number | null)[] = [...f];
-    for (const [i, name] of [[iLon, 'LON'], [iLat, 'LAT'], [iPasses, 'PASSES']] as const) {
+    for (const [i, name] of [
+      [iLon, 'LON'],
+      [iLat, 'LAT'],
+      [iPasses, 'PASSES'],
+    ] as const) {
       const v = (f[i] ?? '').trim();
       if (v === '') {
         row[i] = name === 'PASSES' ? 0 : null;

@@ -16,16 +16,7 @@ import { F, type MasterRow } from '../core/schema.ts';
 import { formatChinaTime, toEpochSeconds } from '../core/time.ts';
 import { MurmurShardRouter } from './shard/router.ts';
 import { retentionCutoff } from './store-api.ts';
-import {
-  CREATE_KKMC_INFO,
-  CREATE_PLATE_STATS,
-  CREATE_TRAFFIC_DATA,
-  KKMC_COLUMNS,
-  KKMC_TABLE,
-  PLATE_TABLE,
-  TRAFFIC_COLUMNS,
-  TRAFFIC_TABLE,
-} from './ddl.ts';
+import { CREATE_KKMC_INFO, CREATE_PLATE_STATS, CREATE_TRAFFIC_DATA, KKMC_COLUMNS, KKMC_TABLE, PLATE_TABLE, TRAFFIC_COLUMNS, TRAFFIC_TABLE } from './ddl.ts';
 import { timeStoreWrite } from '../core/metrics.ts';
 
 export interface ShardUrl {
@@ -214,9 +205,7 @@ export class ShardedStore {
               password: url.password,
               connectTimeout: 5000,
             });
-            await conn.query(
-              `CREATE DATABASE IF NOT EXISTS \`${url.database}\` DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`,
-            );
+            await conn.query(`CREATE DATABASE IF NOT EXISTS \`${url.database}\` DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`);
           } catch (err) {
             throw storeError(err, url, 'create database');
           } finally {
@@ -239,10 +228,9 @@ export class ShardedStore {
    */
   private async ensurePlateStats(s: Shard): Promise<void> {
     const exists = await this.onShard(s, 'plate stats', async (p) => {
-      const [r] = await p.query<RowDataPacket[]>(
-        'SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?',
-        [PLATE_TABLE],
-      );
+      const [r] = await p.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?', [
+        PLATE_TABLE,
+      ]);
       return Number(r[0]?.n ?? 0) > 0;
     });
     if (exists) return;
@@ -394,10 +382,7 @@ export class ShardedStore {
             for (let at = 0; at < rows.length; at += 500) {
               const chunk = rows.slice(at, at + 500);
               const ph = `(${KKMC_COLUMNS.map(() => '?').join(', ')})`;
-              await conn.query(
-                `INSERT INTO ${KKMC_TABLE} (${KKMC_COLUMNS.join(', ')}) VALUES ${chunk.map(() => ph).join(', ')}`,
-                chunk.flat(),
-              );
+              await conn.query(`INSERT INTO ${KKMC_TABLE} (${KKMC_COLUMNS.join(', ')}) VALUES ${chunk.map(() => ph).join(', ')}`, chunk.flat());
             }
             await conn.commit();
           } catch (err) {
@@ -445,10 +430,7 @@ export class ShardedStore {
         for (;;) {
           // The chunk's rows are locked, deleted and taken off plate_stats in one transaction.
           const n = await this.inTransaction(shard, 'ttl delete', async (conn) => {
-            const [old] = await conn.query<RowDataPacket[]>(
-              `SELECT gcxh, hphm FROM ${TRAFFIC_TABLE} WHERE gcsj < ? LIMIT ? FOR UPDATE`,
-              [cutoff, chunkRows],
-            );
+            const [old] = await conn.query<RowDataPacket[]>(`SELECT gcxh, hphm FROM ${TRAFFIC_TABLE} WHERE gcsj < ? LIMIT ? FOR UPDATE`, [cutoff, chunkRows]);
             if (old.length === 0) return 0;
             const [res] = await conn.query<ResultSetHeader>(`DELETE FROM ${TRAFFIC_TABLE} WHERE gcxh IN (?)`, [old.map((r) => r.gcxh)]);
             if (!this.mycat) {
@@ -542,7 +524,7 @@ async function loadDataOn(conn: PoolConnection, stream: Readable): Promise<{ ins
   return {
     inserted: r.affectedRows,
     skipped: skipped ? Number(skipped[1]) : 0,
-    warnings: warnings ? Number(warnings[1]) : r.warningStatus ?? 0,
+    warnings: warnings ? Number(warnings[1]) : (r.warningStatus ?? 0),
   };
 }
 

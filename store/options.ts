@@ -40,7 +40,10 @@ export function normalizeStoreOptions(values: ParsedFlags['values'], env = readE
 }
 
 function splitUrls(s: string): string[] {
-  const urls = s.split(',').map((x) => x.trim()).filter(Boolean);
+  const urls = s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   if (urls.length === 0) throw new TrafficError('INVALID_OPTION', '--mysql needs at least one URL', { option: '--mysql' });
   return urls;
 }
@@ -56,7 +59,7 @@ function checkUrl(u: string, option: string): void {
 /** Retention days: --ttl-days > TRAFFIC_TTL_DAYS > 3. 0 keeps everything. */
 export function normalizeTtlDays(v: unknown, env = readEnv()): number {
   // The raw env text, so a bad value is quoted as the user wrote it.
-  const raw = v === undefined ? (process.env.TRAFFIC_TTL_DAYS?.trim() || String(env.ttlDays)) : v;
+  const raw = v === undefined ? process.env.TRAFFIC_TTL_DAYS?.trim() || String(env.ttlDays) : v;
   const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
   if (!Number.isFinite(n) || n < 0 || n > 36500) {
     throw new TrafficError(

@@ -69,7 +69,11 @@ export const command: Command = {
           );
         } else {
           reportGuarded(
-            await applyTtlWithArchive({ newestGcsj: () => store.latestGcsj(), dayCounts: (b) => store.dayCounts(b), deleteDay: (d) => store.deleteDay(d) }, days, archive),
+            await applyTtlWithArchive(
+              { newestGcsj: () => store.latestGcsj(), dayCounts: (b) => store.dayCounts(b), deleteDay: (d) => store.deleteDay(d) },
+              days,
+              archive,
+            ),
             days,
             archive,
           );
@@ -84,7 +88,11 @@ export const command: Command = {
       if (archive !== undefined) {
         await store.ensureSchema();
         reportGuarded(
-          await applyTtlWithArchive({ newestGcsj: () => store.newestGcsj(), dayCounts: (b) => store.dayCounts(b), deleteDay: (d) => store.deleteDay(d, chunk) }, days, archive),
+          await applyTtlWithArchive(
+            { newestGcsj: () => store.newestGcsj(), dayCounts: (b) => store.dayCounts(b), deleteDay: (d) => store.deleteDay(d, chunk) },
+            days,
+            archive,
+          ),
           days,
           archive,
         );
@@ -101,9 +109,7 @@ export const command: Command = {
       } else {
         const per = store.shards.map((sh, i) => `${sh.url.label} ${fmtInt(r.deleted[i]!)}`).join(', ');
         const total = r.deleted.reduce((a, b) => a + b, 0);
-        process.stderr.write(
-          `ttl: newest gcsj ${r.newest}, keeping gcsj ≥ ${r.cutoff} (${days} days): deleted ${fmtInt(total)} rows (${per}) in ${s} s\n`,
-        );
+        process.stderr.write(`ttl: newest gcsj ${r.newest}, keeping gcsj ≥ ${r.cutoff} (${days} days): deleted ${fmtInt(total)} rows (${per}) in ${s} s\n`);
       }
       return 0;
     } finally {

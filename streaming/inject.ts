@@ -37,7 +37,12 @@ export async function loadDimension(file: string): Promise<DimensionIndex> {
   for await (const r of t.rows) {
     const kkmc = r.fields[ik];
     if (!kkmc) continue;
-    idx.set(kkmc, { kkmc, xzqhmc: ix >= 0 ? (r.fields[ix] ?? '') : '', lon: ilon >= 0 ? num(r.fields[ilon]) : null, lat: ilat >= 0 ? num(r.fields[ilat]) : null });
+    idx.set(kkmc, {
+      kkmc,
+      xzqhmc: ix >= 0 ? (r.fields[ix] ?? '') : '',
+      lon: ilon >= 0 ? num(r.fields[ilon]) : null,
+      lat: ilat >= 0 ? num(r.fields[ilat]) : null,
+    });
   }
   return idx;
 }
@@ -85,7 +90,20 @@ export interface InjectedPair {
   speedKmh: number | null;
 }
 
-export const TRUTH_COLUMNS = ['GCXH_A', 'GCXH_B', 'HPHM', 'HPZL', 'CLPPXH', 'KKMC_A', 'KKMC_B', 'GCSJ_A', 'GCSJ_B', 'INTERVAL_S', 'DISTANCE_KM', 'SPEED_KMH'] as const;
+export const TRUTH_COLUMNS = [
+  'GCXH_A',
+  'GCXH_B',
+  'HPHM',
+  'HPZL',
+  'CLPPXH',
+  'KKMC_A',
+  'KKMC_B',
+  'GCSJ_A',
+  'GCSJ_B',
+  'INTERVAL_S',
+  'DISTANCE_KM',
+  'SPEED_KMH',
+] as const;
 
 const LETTERS = 'ABCDEFGHJKLMNPQRSTUVWXYZ';
 const ALNUM = '0123456789ABCDEFGHJKLMNPQRSTUVWXYZ';
@@ -149,7 +167,9 @@ export class CloneInjector {
     if (this.located.length >= 2) {
       const here = this.dim?.get(kkmc);
       const a = here && here.lon !== null && here.lat !== null ? here : this.located[Math.floor(this.rand() * this.located.length)]!;
-      const dists = this.located.filter((c) => c.kkmc !== a.kkmc).map((c) => ({ c, d: haversineKm(a as { lon: number; lat: number }, c as { lon: number; lat: number }) }));
+      const dists = this.located
+        .filter((c) => c.kkmc !== a.kkmc)
+        .map((c) => ({ c, d: haversineKm(a as { lon: number; lat: number }, c as { lon: number; lat: number }) }));
       const need = (MIN_INJECTED_SPEED_KMH * intervalS) / 3600;
       const far = dists.filter((x) => x.d >= need);
       if (far.length) {
@@ -186,7 +206,17 @@ function round3(x: number): number {
 
 export function truthRow(p: InjectedPair): string[] {
   return [
-    p.a[F.GCXH]!, p.b[F.GCXH]!, p.a[F.HPHM]!, p.a[F.HPZL]!, p.a[F.CLPPXH]!, p.a[F.KKMC]!, p.b[F.KKMC]!, p.a[F.GCSJ]!, p.b[F.GCSJ]!,
-    String(p.intervalS), p.distanceKm === null ? '' : String(p.distanceKm), p.speedKmh === null ? '' : String(Math.round(p.speedKmh)),
+    p.a[F.GCXH]!,
+    p.b[F.GCXH]!,
+    p.a[F.HPHM]!,
+    p.a[F.HPZL]!,
+    p.a[F.CLPPXH]!,
+    p.a[F.KKMC]!,
+    p.b[F.KKMC]!,
+    p.a[F.GCSJ]!,
+    p.b[F.GCSJ]!,
+    String(p.intervalS),
+    p.distanceKm === null ? '' : String(p.distanceKm),
+    p.speedKmh === null ? '' : String(Math.round(p.speedKmh)),
   ];
 }

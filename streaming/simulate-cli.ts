@@ -53,13 +53,15 @@ export const command: Command = {
     });
     const env = readEnv();
     const input = path.resolve(str(v.in, 'in', path.join(env.dataDir, FILES.master)));
-    if (!existsSync(input)) throw new TrafficError('INPUT_NOT_FOUND', `no such file: ${input} (run etl:all first or pass --in)`, { file: input, option: '--in' });
+    if (!existsSync(input))
+      throw new TrafficError('INPUT_NOT_FOUND', `no such file: ${input} (run etl:all first or pass --in)`, { file: input, option: '--in' });
     const to = str(v.to, 'to', env.kafka ? `kafka://${env.kafka}/${env.topic}` : `file:${path.join(env.dataDir, 'traffic-raw.log')}`);
     const target = parseBusUri(to);
     if (target.kind === 'mqtt' && mqttIsFilter(target.topic)) {
       throw new TrafficError('INVALID_OPTION', `--to ${to}: + and # are for subscribers; publish to one topic`, { option: '--to' });
     }
-    if (target.kind === 'memory') throw new TrafficError('INVALID_OPTION', 'memory: is in-process only; simulate as a command writes to kafka://, file: or stdout', { option: '--to' });
+    if (target.kind === 'memory')
+      throw new TrafficError('INVALID_OPTION', 'memory: is in-process only; simulate as a command writes to kafka://, file: or stdout', { option: '--to' });
     const rateText = v.rate === undefined ? '50' : str(v.rate, 'rate');
     const rate = rateText === 'max' ? Infinity : num(rateText, 'rate', 50, { min: 0 });
     const mode = str(v.mode, 'mode', 'replay');
@@ -98,7 +100,9 @@ export const command: Command = {
           ? (pr) => {
               drawn = true;
               const lag = !Number.isFinite(rate) || rate === 0 ? '' : pr.behindMs >= 1 ? `, ${fmtInt(pr.behindMs)} ms behind schedule` : ', on schedule';
-              process.stderr.write(`\r\x1b[Ksimulate: sent ${fmtInt(pr.sent)}, ${fmtInt(pr.sent / Math.max(pr.seconds, 1e-9))} rec/s (target ${rateLabel})${lag}`);
+              process.stderr.write(
+                `\r\x1b[Ksimulate: sent ${fmtInt(pr.sent)}, ${fmtInt(pr.sent / Math.max(pr.seconds, 1e-9))} rec/s (target ${rateLabel})${lag}`,
+              );
             }
           : undefined,
       });
@@ -107,7 +111,8 @@ export const command: Command = {
         `simulate: ${fmtInt(sum.sent)} records → ${to} in ${sum.seconds.toFixed(1)} s (${fmtInt(sum.sent / Math.max(sum.seconds, 1e-9))} rec/s, target ${rateLabel}, mode ${mode})`,
         `${fmtInt(sum.read)} master rows${sum.loops > 1 ? ` over ${sum.loops} loops` : ''}`,
       ];
-      if (p > 0) parts.push(`${fmtInt(sum.injectedPairs)} injected pairs → ${truthFile} (seed ${seed}${dimension ? '' : ', no dimension table: distances unknown'})`);
+      if (p > 0)
+        parts.push(`${fmtInt(sum.injectedPairs)} injected pairs → ${truthFile} (seed ${seed}${dimension ? '' : ', no dimension table: distances unknown'})`);
       if (Number.isFinite(rate) && rate > 0) parts.push(`max lag ${sum.maxBehindMs.toFixed(1)} ms, never early: ${sum.maxAheadMs <= 0 ? 'yes' : 'NO'}`);
       if (sum.skipped) parts.push(`skipped ${sum.skipped} rows: ${JSON.stringify(sum.skippedReasons)}`);
       if (sum.outOfOrder) parts.push(`warning: ${sum.outOfOrder} rows earlier than their predecessor (input not sorted by GCSJ)`);

@@ -77,14 +77,25 @@ export async function simulate(o: SimulateOptions): Promise<SimulateSummary> {
   truth?.writeCsv(TRUTH_COLUMNS);
 
   const s: SimulateSummary = {
-    read: 0, emitted: 0, sent: 0, injectedPairs: 0, skipped: 0, skippedReasons: {}, outOfOrder: 0, loops: 0,
-    seconds: 0, startedAtMs: Date.now(), maxBehindMs: 0, maxAheadMs: -Infinity, stopped: false,
+    read: 0,
+    emitted: 0,
+    sent: 0,
+    injectedPairs: 0,
+    skipped: 0,
+    skippedReasons: {},
+    outOfOrder: 0,
+    loops: 0,
+    seconds: 0,
+    startedAtMs: Date.now(),
+    maxBehindMs: 0,
+    maxAheadMs: -Infinity,
+    stopped: false,
   };
   const t0 = performance.now();
   s.startedAtMs = Date.now();
   let batch: string[][] = [];
   /** Injected B passes waiting for their time, ordered by due time. */
-  let pending: { row: string[]; epochMs: number }[] = [];
+  const pending: { row: string[]; epochMs: number }[] = [];
   let lastProgress = t0;
   const progressMs = o.progressMs ?? 250;
   const stopped = (): boolean => o.signal?.aborted === true;

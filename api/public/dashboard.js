@@ -21,7 +21,9 @@ for (const el of document.querySelectorAll('[data-chart]')) {
 window.addEventListener('resize', () => Object.values(charts).forEach((c) => c.resize()));
 // Tests read this to know each chart has been drawn with data.
 window.__dashboard = { charts, drawn: {}, alerts: 0, congestionChanges: 0 };
-const drawn = (name, n) => { window.__dashboard.drawn[name] = n; };
+const drawn = (name, n) => {
+  window.__dashboard.drawn[name] = n;
+};
 
 let provinceCenters = null;
 async function loadMap() {
@@ -61,7 +63,10 @@ async function refreshCharts() {
   // flow_24h defaults to the stream clock's date: hours after the clock are still to come.
   const lastHour = latest && latest !== '—' ? Number(latest.slice(11, 13)) : 23;
   charts.flow_24h.setOption(flow24hOption(flow, lastHour), true);
-  drawn('flow_24h', flow.reduce((s, h) => s + h.value, 0));
+  drawn(
+    'flow_24h',
+    flow.reduce((s, h) => s + h.value, 0),
+  );
   await refreshRoutes();
 }
 
@@ -163,16 +168,14 @@ async function refreshCongestion() {
   let levels;
   try {
     levels = await api('/api/congestion/current');
-  } catch (err) {
+  } catch (_err) {
     // 503 when the platform runs without congestion monitoring: keep the panel's placeholder.
     drawn('congestion', 0);
     return;
   }
   const counts = {};
   for (const l of levels) counts[l.level] = (counts[l.level] || 0) + 1;
-  document.getElementById('congestion-counts').innerHTML = LEVEL_ORDER.map(
-    (lv) => `<b class="lv-${lv}">${lv} ${counts[lv] || 0}</b>`,
-  ).join('');
+  document.getElementById('congestion-counts').innerHTML = LEVEL_ORDER.map((lv) => `<b class="lv-${lv}">${lv} ${counts[lv] || 0}</b>`).join('');
   if (levels.length) {
     const placeholder = document.querySelector('#chart-congestion > .empty');
     if (placeholder) placeholder.remove();
@@ -217,8 +220,14 @@ function pushChange(c) {
 function connectStream() {
   const live = document.getElementById('live');
   const es = new EventSource(withKey('/api/stream'));
-  es.addEventListener('open', () => { live.textContent = '实时'; live.className = 'status live'; });
-  es.addEventListener('error', () => { live.textContent = '重连中'; live.className = 'status down'; });
+  es.addEventListener('open', () => {
+    live.textContent = '实时';
+    live.className = 'status live';
+  });
+  es.addEventListener('error', () => {
+    live.textContent = '重连中';
+    live.className = 'status down';
+  });
   es.addEventListener('alert', (e) => pushAlert(JSON.parse(e.data)));
   es.addEventListener('flow', (e) => drawMinuteFlow(JSON.parse(e.data)));
   es.addEventListener('congestion', (e) => pushChange(JSON.parse(e.data)));
@@ -229,7 +238,11 @@ function tickClock() {
 }
 
 async function safe(fn) {
-  try { await fn(); } catch (err) { console.warn(err); }
+  try {
+    await fn();
+  } catch (err) {
+    console.warn(err);
+  }
 }
 
 tickClock();

@@ -7,11 +7,52 @@ import { congestionSeriesOption } from './charts/congestion.js';
 import { trajectoryOption } from './charts/trajectory.js';
 import { shortName } from './charts/theme.js';
 
-const HPZL = { '01': '大型汽车', '02': '小型汽车', '13': '低速车', '15': '挂车', '22': '临时行驶车', '23': '警用汽车',
-  '51': '大型新能源汽车', '52': '小型新能源汽车', '-': '未知' };
-const PROVINCES = ['江苏', '山东', '安徽', '河南', '浙江', '上海', '北京', '天津', '河北', '山西', '内蒙古', '辽宁', '吉林',
-  '黑龙江', '福建', '江西', '湖北', '湖南', '广东', '广西', '海南', '重庆', '四川', '贵州', '云南', '西藏', '陕西', '甘肃',
-  '青海', '宁夏', '新疆', '使馆', '未知'];
+const HPZL = {
+  '01': '大型汽车',
+  '02': '小型汽车',
+  13: '低速车',
+  15: '挂车',
+  22: '临时行驶车',
+  23: '警用汽车',
+  51: '大型新能源汽车',
+  52: '小型新能源汽车',
+  '-': '未知',
+};
+const PROVINCES = [
+  '江苏',
+  '山东',
+  '安徽',
+  '河南',
+  '浙江',
+  '上海',
+  '北京',
+  '天津',
+  '河北',
+  '山西',
+  '内蒙古',
+  '辽宁',
+  '吉林',
+  '黑龙江',
+  '福建',
+  '江西',
+  '湖北',
+  '湖南',
+  '广东',
+  '广西',
+  '海南',
+  '重庆',
+  '四川',
+  '贵州',
+  '云南',
+  '西藏',
+  '陕西',
+  '甘肃',
+  '青海',
+  '宁夏',
+  '新疆',
+  '使馆',
+  '未知',
+];
 
 const $ = (id) => document.getElementById(id);
 const form = $('filters');
@@ -87,7 +128,8 @@ function updateExport() {
 $('export-xlsx').addEventListener('click', (e) => {
   if (searched.qs === filterQs() && searched.total > XLSX_MAX_ROWS) {
     e.preventDefault();
-    $('error').textContent = `共 ${searched.total.toLocaleString('zh-CN')} 条，超过 Excel 单个工作表的上限 ` +
+    $('error').textContent =
+      `共 ${searched.total.toLocaleString('zh-CN')} 条，超过 Excel 单个工作表的上限 ` +
       `${XLSX_MAX_ROWS.toLocaleString('zh-CN')} 行：请缩小筛选范围，或使用“导出 CSV”（不限行数）。`;
   }
 });
@@ -142,7 +184,9 @@ function gap(s) {
 }
 let mapReady = null;
 function ensureMap() {
-  mapReady ??= fetch('/vendor/china.json').then((res) => res.json()).then((geo) => echarts.registerMap('china', geo));
+  mapReady ??= fetch('/vendor/china.json')
+    .then((res) => res.json())
+    .then((geo) => echarts.registerMap('china', geo));
   return mapReady;
 }
 async function showTrajectory(r) {
@@ -160,7 +204,8 @@ async function showTrajectory(r) {
   const panel = $('trajectory-panel');
   panel.hidden = false;
   $('trajectory-hint').hidden = true;
-  $('trajectory-title').textContent = `车辆轨迹 · ${t.hphm}${t.clppxh ? ' · ' + t.clppxh : ''} · ${t.date}：${t.passes.length} 次过车` +
+  $('trajectory-title').textContent =
+    `车辆轨迹 · ${t.hphm}${t.clppxh ? ' · ' + t.clppxh : ''} · ${t.date}：${t.passes.length} 次过车` +
     (t.alerts.length ? `，${t.alerts.length} 条套牌告警` : '');
   const notes = [];
   if (t.plate_class === 'MASKED' && !t.clppxh) notes.push('遮挡号牌且品牌型号未知：同一号牌可能对应多辆车。');
@@ -173,7 +218,15 @@ async function showTrajectory(r) {
   t.passes.forEach((p, i) => {
     const tr = document.createElement('tr');
     if (p.alert_ids.length) tr.className = 'alert';
-    for (const v of [i + 1, p.gcsj, shortName(p.label, 14, true), gap(p.interval_s), dash(p.distance_km, ' km'), dash(p.speed_kmh, ' km/h'), p.alert_ids.length ? '套牌' : '']) {
+    for (const v of [
+      i + 1,
+      p.gcsj,
+      shortName(p.label, 14, true),
+      gap(p.interval_s),
+      dash(p.distance_km, ' km'),
+      dash(p.speed_kmh, ' km/h'),
+      p.alert_ids.length ? '套牌' : '',
+    ]) {
       const td = document.createElement('td');
       td.textContent = v;
       tr.appendChild(td);
@@ -191,10 +244,21 @@ async function showTrajectory(r) {
 }
 window.addEventListener('resize', () => trajectoryChart?.resize());
 
-form.addEventListener('submit', (e) => { e.preventDefault(); page = 1; updateExport(); search().then(updateSeries); });
+form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  page = 1;
+  updateExport();
+  search().then(updateSeries);
+});
 form.addEventListener('change', updateExport);
-$('prev').addEventListener('click', () => { page--; search(); });
-$('next').addEventListener('click', () => { page++; search(); });
+$('prev').addEventListener('click', () => {
+  page--;
+  search();
+});
+$('next').addEventListener('click', () => {
+  page++;
+  search();
+});
 
 for (const [code, name] of Object.entries(HPZL)) $('f-hpzl').appendChild(option(code, `${code} ${name}`));
 for (const p of PROVINCES) $('f-province').appendChild(option(p, p));

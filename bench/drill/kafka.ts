@@ -41,15 +41,40 @@ export async function groupLag(admin: Admin, topic: string, groupId: string): Pr
 
 /** Malformed stream records the drill sends on purpose: each must end up dead-lettered, not stored. */
 export function malformedRecords(count: number, tag: string): { key: string; value: string }[] {
-  const good = (gcxh: string): string[] => [gcxh, '徐州市', 'G104_Suining_K873', '1', '2024-01-01 10:00:00', '02', '苏C12345', '大众', '江苏', '1', '0', '小型汽车'];
+  const good = (gcxh: string): string[] => [
+    gcxh,
+    '徐州市',
+    'G104_Suining_K873',
+    '1',
+    '2024-01-01 10:00:00',
+    '02',
+    '苏C12345',
+    '大众',
+    '江苏',
+    '1',
+    '0',
+    '小型汽车',
+  ];
   const kinds: ((i: number) => string)[] = [
     (i) => `DRILL-${tag}-BAD-${i} this is not a record`,
     (i) => good(`DRILL-${tag}-BAD-${i}`).slice(0, 11).join('\t'),
     (i) => [...good(`DRILL-${tag}-BAD-${i}`), 'extra'].join('\t'),
-    (i) => good(`DRILL-${tag}-BAD-${i}`).map((f, k) => (k === 4 ? '2024/01/01 10:00' : f)).join('\t'),
-    (i) => good(`DRILL-${tag}-BAD-${i}`).map((f, k) => (k === 2 ? '' : f)).join('\t'),
-    (i) => good(`DRILL-${tag}-BAD-${i}`).map((f, k) => (k === 9 ? '2' : f)).join('\t'),
-    (i) => good(`DRILL-${tag}-BAD-${i}`).map((f, k) => (k === 0 ? '' : k === 7 ? `DRILL-${tag}-BAD-${i}` : f)).join('\t'),
+    (i) =>
+      good(`DRILL-${tag}-BAD-${i}`)
+        .map((f, k) => (k === 4 ? '2024/01/01 10:00' : f))
+        .join('\t'),
+    (i) =>
+      good(`DRILL-${tag}-BAD-${i}`)
+        .map((f, k) => (k === 2 ? '' : f))
+        .join('\t'),
+    (i) =>
+      good(`DRILL-${tag}-BAD-${i}`)
+        .map((f, k) => (k === 9 ? '2' : f))
+        .join('\t'),
+    (i) =>
+      good(`DRILL-${tag}-BAD-${i}`)
+        .map((f, k) => (k === 0 ? '' : k === 7 ? `DRILL-${tag}-BAD-${i}` : f))
+        .join('\t'),
   ];
   return Array.from({ length: count }, (_, i) => {
     const value = kinds[i % kinds.length]!(i);

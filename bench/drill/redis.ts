@@ -50,7 +50,22 @@ export class PrivateRedis {
   }
 
   async up(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir, '--logfile', path.join(this.dir, 'redis.log')];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--dir',
+      this.dir,
+      '--logfile',
+      path.join(this.dir, 'redis.log'),
+    ];
     const p = spawn(this.bin, args, { stdio: 'ignore' });
     this.proc = p;
     for (let i = 0; i < 100; i++) {

@@ -27,9 +27,7 @@ export interface CheckpointParts {
 export type Border = '省际' | '市际' | 'other';
 
 const HAN = '\\u4e00-\\u9fff';
-const ADMIN_PREFIX_RE = new RegExp(
-  `^(?:[${HAN}]{2,7}?(?:省|自治区))?([${HAN}]{2,4}?市)?([${HAN}]{1,4}?(?:县|区|市|旗))?`,
-);
+const ADMIN_PREFIX_RE = new RegExp(`^(?:[${HAN}]{2,7}?(?:省|自治区))?([${HAN}]{2,4}?市)?([${HAN}]{1,4}?(?:县|区|市|旗))?`);
 const ADMIN_UNIT_RE = new RegExp(`^[${HAN}]{1,6}(?:县|区|市|旗)$`);
 const PROVINCE_NAMES = Object.values(PROVINCE_BY_CHAR).filter((n) => n !== '使馆');
 /** `江苏徐州-G3-…`: a province followed by a two-character city, as checkpoint names write it. */
@@ -49,7 +47,10 @@ export function cleanName(name: string): string {
 /** TitleCase pinyin without tones, ASCII only (ü → v): `睢宁` → `Suining`. */
 export function titlePinyin(han: string): string {
   const syllables = pinyin(han, { toneType: 'none', type: 'array', v: true, nonZh: 'removed' });
-  const s = syllables.join('').replace(/[^a-zA-Z0-9]/g, '').toLowerCase();
+  const s = syllables
+    .join('')
+    .replace(/[^a-zA-Z0-9]/g, '')
+    .toLowerCase();
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 

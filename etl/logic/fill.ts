@@ -33,7 +33,10 @@ export function median(values: readonly number[]): number {
 }
 
 export function planFill(passesByDay: ReadonlyMap<string, number>): FillPlan {
-  const days = [...passesByDay.entries()].filter(([, n]) => n > 0).map(([d]) => d).sort();
+  const days = [...passesByDay.entries()]
+    .filter(([, n]) => n > 0)
+    .map(([d]) => d)
+    .sort();
   const empty: FillPlan = {
     first: '',
     last: '',

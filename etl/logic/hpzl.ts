@@ -5,10 +5,7 @@
 import { MISSING } from '../../core/schema.ts';
 import { HPZL_BY_NAME, HPZL_CODES } from '../../core/reference.ts';
 
-export type HpzlResult =
-  | { kind: 'ok'; code: string }
-  | { kind: 'missing'; code: typeof MISSING }
-  | { kind: 'unknown'; code: typeof MISSING; raw: string };
+export type HpzlResult = { kind: 'ok'; code: string } | { kind: 'missing'; code: typeof MISSING } | { kind: 'unknown'; code: typeof MISSING; raw: string };
 
 export function normalizeHpzl(raw: string): HpzlResult {
   const s = raw.trim();

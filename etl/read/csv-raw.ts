@@ -14,10 +14,7 @@ import type { RawFileInfo, RawRecord } from './types.ts';
 
 const CHUNK_BYTES = 1 << 20;
 
-export async function openCsvFile(
-  file: string,
-  bytes: number,
-): Promise<{ info: RawFileInfo; records: AsyncGenerator<RawRecord> }> {
+export async function openCsvFile(file: string, bytes: number): Promise<{ info: RawFileInfo; records: AsyncGenerator<RawRecord> }> {
   const stream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
   return openCsvChunks(stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>, file, bytes, () => stream.destroy());
 }

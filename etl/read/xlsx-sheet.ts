@@ -528,7 +528,7 @@ export function numberText(v: string): string {
     digits = digits + '0'.repeat(point - digits.length);
   }
   let int = digits.slice(0, point).replace(/^0+(?=\d)/, '');
-  let fr = digits.slice(point).replace(/0+$/, '');
+  const fr = digits.slice(point).replace(/0+$/, '');
   if (int === '') int = '0';
   return sign + int + (fr ? '.' + fr : '');
 }

@@ -41,7 +41,11 @@ const MAX_XLSX_FILE_BYTES = 1e9;
 export async function openXlsxFile(file: string): Promise<{ info: RawFileInfo; records: AsyncGenerator<RawRecord> }> {
   const size = (await stat(file)).size;
   if (size > MAX_XLSX_FILE_BYTES) {
-    throw new TrafficError('XLSX_INVALID', `workbook is ${Math.round(size / 1e6)} MB, more than this reader holds (${MAX_XLSX_FILE_BYTES / 1e6} MB); export it as CSV or split it`, { file });
+    throw new TrafficError(
+      'XLSX_INVALID',
+      `workbook is ${Math.round(size / 1e6)} MB, more than this reader holds (${MAX_XLSX_FILE_BYTES / 1e6} MB); export it as CSV or split it`,
+      { file },
+    );
   }
   return readXlsxBytes(await readFile(file), file);
 }

@@ -57,7 +57,11 @@ export async function deriveProfile(realDir: string, geoFile?: string): Promise<
   }
   let order = [...per.keys()].sort((a, b) => per.get(b)!.n - per.get(a)!.n);
   if (geoFile) {
-    const geo = readFileSync(geoFile, 'utf8').split(/\r?\n/).slice(1).map((l) => l.split(',')[0]!).filter(Boolean);
+    const geo = readFileSync(geoFile, 'utf8')
+      .split(/\r?\n/)
+      .slice(1)
+      .map((l) => l.split(',')[0]!)
+      .filter(Boolean);
     order = [...geo.filter((g) => per.has(g)), ...order.filter((k) => !geo.includes(k))];
   }
   const checkpoints = order.map((k) => {

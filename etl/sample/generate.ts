@@ -89,16 +89,7 @@ function kkmcFor(cp: number, day: string): string {
 
 function rowFields(p: Pass, format: FileFormat): string[] {
   const c = CHECKPOINTS[p.cp]!;
-  return [
-    format === 'xlsx' ? 'G' + p.gcxh : p.gcxh,
-    c.xzqhmc,
-    kkmcFor(p.cp, p.day),
-    c.fxlx,
-    timeText(format, p.day, p.t),
-    p.hpzl,
-    p.hphm,
-    p.clppxh,
-  ];
+  return [format === 'xlsx' ? 'G' + p.gcxh : p.gcxh, c.xzqhmc, kkmcFor(p.cp, p.day), c.fxlx, timeText(format, p.day, p.t), p.hpzl, p.hphm, p.clppxh];
 }
 
 /** The real exports list rows grouped by brand code, then by time (ids only roughly in order). */
@@ -222,7 +213,14 @@ export async function generateSample(opts: SampleOptions): Promise<SampleSummary
     for (const day of f.days) {
       const g = generateDay(opts.seed, day, passesPerDay, regime, pool);
       // Name the checkpoint as that month's files spell it.
-      for (const gap of g.volume.gaps) gaps.push({ ...gap, kkmc: kkmcFor(CHECKPOINTS.findIndex((c) => c.name === gap.kkmc), day) });
+      for (const gap of g.volume.gaps)
+        gaps.push({
+          ...gap,
+          kkmc: kkmcFor(
+            CHECKPOINTS.findIndex((c) => c.name === gap.kkmc),
+            day,
+          ),
+        });
       for (const p of g.passes) passes.push(p);
     }
     const ordered = exportOrder(passes);

@@ -83,8 +83,7 @@ export function planSample(start: string, count: number): SamplePlan {
   const lastCsv = csvMonths[csvMonths.length - 1];
   for (const month of csvMonths) {
     // Minute-precision unquoted files for the first day and days 1–8 (as 12-01.csv), quoted after.
-    const formatOf = (d: string): FileFormat =>
-      d === month[0] || Number(d.slice(8, 10)) <= 8 ? 'csv-minutes' : 'csv-quoted';
+    const formatOf = (d: string): FileFormat => (d === month[0] || Number(d.slice(8, 10)) <= 8 ? 'csv-minutes' : 'csv-quoted');
     let copySource: string | undefined;
     let copyTarget: string | undefined;
     let noFile: string | undefined;

@@ -71,9 +71,7 @@ export interface DayVolume {
 
 export const CHECKPOINTS: readonly CheckpointProfile[] = PROFILE.checkpoints;
 const SILENT_SHARE = 0.001;
-const HOUR_SAMPLERS = CHECKPOINTS.map(
-  (c) => new Weighted(c.hourly.map((w, h) => [h, w] as const)),
-);
+const HOUR_SAMPLERS = CHECKPOINTS.map((c) => new Weighted(c.hourly.map((w, h) => [h, w] as const)));
 
 /** GCXH: a province-wide sequence, ~7.1M ids a day, increasing with time (2023-12-01 ≈ 320300108805919450). */
 const GCXH_HEAD = '3203001';
@@ -177,13 +175,7 @@ function applyRegime(pass: Pass, v: Vehicle, regime: Regime, rng: Rng): void {
 }
 
 /** All passes of one day, in pass-id order. */
-export function generateDay(
-  seed: number,
-  day: string,
-  passesPerDay: number,
-  regime: Regime,
-  pool: RegularPool,
-): { passes: Pass[]; volume: DayVolume } {
+export function generateDay(seed: number, day: string, passesPerDay: number, regime: Regime, pool: RegularPool): { passes: Pass[]; volume: DayVolume } {
   const volume = dayVolume(seed, day, passesPerDay);
   const rng = stream(seed, 'passes', day);
   const passes: Pass[] = [];
@@ -239,4 +231,3 @@ function assignIds(passes: Pass[], day: string, rng: Rng): void {
     (passes[i] as Pass).gcxh = GCXH_HEAD + String(id).padStart(11, '0');
   }
 }
-

@@ -32,9 +32,7 @@ interface ProfileJson {
   brandRank: Record<string, number>;
 }
 
-export const PROFILE: ProfileJson = JSON.parse(
-  readFileSync(packageFile('etl', 'sample', 'profile.json'), 'utf8'),
-) as ProfileJson;
+export const PROFILE: ProfileJson = JSON.parse(readFileSync(packageFile('etl', 'sample', 'profile.json'), 'utf8')) as ProfileJson;
 
 /** Volume: passes on an ordinary weekday, before noise (the week averages ~25k a day). */
 export const WEEKDAY_PASSES = 26_500;
@@ -133,4 +131,3 @@ export function brandRank(clppxh: string): number {
   const dash = clppxh.indexOf('-');
   return PROFILE.brandRank[dash === -1 ? clppxh : clppxh.slice(0, dash)] ?? 0;
 }
-

@@ -3,16 +3,7 @@
  * plate (4 characters + `***`, as the source masks it) and a true brand string (CLPPXH); a pass
  * may blank a value to `-` or misread the plate, and every such change is recorded as truth.
  */
-import {
-  CHAR3,
-  CHAR3_NEW_ENERGY,
-  CHAR4,
-  HPZL_SAMPLER,
-  MALFORMED_KINDS,
-  clppxhSampler,
-  prefixSampler,
-  type MalformedKind,
-} from './profile.ts';
+import { CHAR3, CHAR3_NEW_ENERGY, CHAR4, HPZL_SAMPLER, MALFORMED_KINDS, clppxhSampler, prefixSampler, type MalformedKind } from './profile.ts';
 import { PROVINCE_CHARS } from '../../core/reference.ts';
 import { Weighted, type Rng } from './rng.ts';
 
@@ -64,14 +55,7 @@ export function malformPlate(v: Vehicle, kind: MalformedKind, rng: Rng): string 
     }
     case 'junk_prefix': {
       const r = rng.next();
-      const junk =
-        r < 0.45
-          ? rng.chance(0.6)
-            ? '苏'
-            : rng.pick([...PROVINCE_CHARS])
-          : r < 0.8
-            ? rng.pick([...DIGITS])
-            : rng.pick([...PLATE_LETTERS]);
+      const junk = r < 0.45 ? (rng.chance(0.6) ? '苏' : rng.pick([...PROVINCE_CHARS])) : r < 0.8 ? rng.pick([...DIGITS]) : rng.pick([...PLATE_LETTERS]);
       return junk + v.prefix + v.tail.slice(0, 1) + MASK;
     }
     case 'misread':

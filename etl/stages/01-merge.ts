@@ -341,13 +341,7 @@ export interface MergeInputRecord {
  * The dedupe step for a normalized row (the file driver normalizes in the reader thread). A
  * conflicting duplicate is rejected with the normalized row as its RAW text.
  */
-export function admitPacked(
-  dedupe: Deduper,
-  file: string,
-  line: number,
-  packed: string,
-  onReject: (r: MergeReject) => void,
-): 'kept' | 'copy' | 'rejected' {
+export function admitPacked(dedupe: Deduper, file: string, line: number, packed: string, onReject: (r: MergeReject) => void): 'kept' | 'copy' | 'rejected' {
   const r = dedupe.addPacked(packed, { file, line });
   if (r.kind === 'conflict') {
     onReject({ file, line, reason: r.reason, raw: unpackRow(packed).join(',') });
@@ -360,12 +354,7 @@ export function admitPacked(
  * The merge's per-record step: decide keep / copy / reject. Used by tests and small jobs; the
  * file driver runs the same two halves (normalize in the reader thread, then admitPacked).
  */
-export function mergeRecord(
-  dedupe: Deduper,
-  file: string,
-  rec: MergeInputRecord,
-  onReject: (r: MergeReject) => void,
-): 'kept' | 'copy' | 'rejected' {
+export function mergeRecord(dedupe: Deduper, file: string, rec: MergeInputRecord, onReject: (r: MergeReject) => void): 'kept' | 'copy' | 'rejected' {
   if (rec.error !== undefined) {
     onReject({ file, line: rec.line, reason: rec.error, raw: rec.raw });
     return 'rejected';

@@ -216,12 +216,16 @@ export function formatProfileText(p: Profile): string {
   const fmt = (n: number): string => n.toLocaleString('en-US');
   const lines: string[] = [];
   lines.push('Checkpoint pass statistics (stage 02 profile)');
-  lines.push(`passes: ${fmt(p.total)}    range: ${p.from ?? '-'} .. ${p.to ?? '-'} (${p.days} days)    median passes per non-empty day: ${fmt(p.medianDailyPasses)}`);
+  lines.push(
+    `passes: ${fmt(p.total)}    range: ${p.from ?? '-'} .. ${p.to ?? '-'} (${p.days} days)    median passes per non-empty day: ${fmt(p.medianDailyPasses)}`,
+  );
   lines.push(`checkpoint spellings (KKMC as written): ${p.kkmc.length}`);
   lines.push('');
   lines.push('Per KKMC (busiest first)');
   const nameW = Math.max(4, ...p.kkmc.map((k) => width(k.name)));
-  lines.push(`${padEnd('KKMC', nameW)}  ${padStart('PASSES', 9)}  ${padStart('SHARE', 7)}  ${padEnd('FIRST', 19)}  ${padEnd('LAST', 19)}  ${padStart('DAYS', 4)}`);
+  lines.push(
+    `${padEnd('KKMC', nameW)}  ${padStart('PASSES', 9)}  ${padStart('SHARE', 7)}  ${padEnd('FIRST', 19)}  ${padEnd('LAST', 19)}  ${padStart('DAYS', 4)}`,
+  );
   for (const k of p.kkmc) {
     lines.push(
       `${padEnd(k.name, nameW)}  ${padStart(fmt(k.passes), 9)}  ${padStart((k.share * 100).toFixed(2) + '%', 7)}  ${k.first}  ${k.last}  ${padStart(String(k.daysSeen), 4)}`,

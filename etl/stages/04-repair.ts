@@ -67,7 +67,6 @@ export interface RepairOptions {
 
 export const DEFAULT_REPAIR_OPTIONS: RepairOptions = { fill: true, holdoutRate: 0.02, seed: 20240101 };
 
-
 export function validateRepairOptions(o: RepairOptions): RepairOptions {
   if (typeof o.fill !== 'boolean') throw new TrafficError('INVALID_OPTION', `fill must be true or false, got ${String(o.fill)}`, { option: 'fill' });
   if (typeof o.holdoutRate !== 'number' || !(o.holdoutRate >= 0 && o.holdoutRate <= 0.5)) {
@@ -314,7 +313,12 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
         beats_baseline: acc === null || base === null ? null : acc >= base,
         by_method: byMethod,
         disabled_methods: [...disabled[f]].sort(),
-        effective: effective(s.hidden, s.filled, s.correct, [...disabled[f]].map((m) => s.by[m]!)),
+        effective: effective(
+          s.hidden,
+          s.filled,
+          s.correct,
+          [...disabled[f]].map((m) => s.by[m]!),
+        ),
         ...(f === 'CLPPXH' ? { brand_accuracy: ratio(s.brand, s.filled) } : {}),
       };
       io.count(`holdout.${f}.hidden`, s.hidden);

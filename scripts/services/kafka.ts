@@ -80,13 +80,34 @@ function clusterId(): string {
 
 async function format(): Promise<string | undefined> {
   if (existsSync(path.join(KAFKA.data, 'meta.properties'))) return undefined;
-  const r = await run('java', ['-cp', kafkaClasspath(), `-Dlog4j.configuration=file:${KAFKA.log4j}`, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', KAFKA.config, '--ignore-formatted'], { timeoutMs: 120_000 });
+  const r = await run(
+    'java',
+    [
+      '-cp',
+      kafkaClasspath(),
+      `-Dlog4j.configuration=file:${KAFKA.log4j}`,
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      clusterId(),
+      '-c',
+      KAFKA.config,
+      '--ignore-formatted',
+    ],
+    { timeoutMs: 120_000 },
+  );
   return r.ok ? undefined : `Kafka storage format failed:\n${r.output.slice(-2000)}`;
 }
 
 /** A client that fails fast: used to probe whether the broker answers. */
 function probeAdmin() {
-  return new Kafka({ clientId: 'traffic-services', brokers: [`${KAFKA.host}:${KAFKA.port}`], logLevel: logLevel.NOTHING, connectionTimeout: 1000, retry: { retries: 0 } }).admin();
+  return new Kafka({
+    clientId: 'traffic-services',
+    brokers: [`${KAFKA.host}:${KAFKA.port}`],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    retry: { retries: 0 },
+  }).admin();
 }
 
 /** True when the broker answers a metadata request (not only that the port is open). */
@@ -147,7 +168,18 @@ export async function kafkaUp(log: (s: string) => void): Promise<ServiceResult> 
     if (fmtErr) return { name, where, ok: false, note: fmtErr };
     const d = spawnDaemon(
       'java',
-      ['-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-Djava.awt.headless=true', `-Dlog4j.configuration=file:${KAFKA.log4j}`, `-Dkafka.logs.dir=${KAFKA.logs}`, '-cp', kafkaClasspath(), 'kafka.Kafka', KAFKA.config],
+      [
+        '-Xms256m',
+        '-Xmx512m',
+        '-XX:+UseG1GC',
+        '-Djava.awt.headless=true',
+        `-Dlog4j.configuration=file:${KAFKA.log4j}`,
+        `-Dkafka.logs.dir=${KAFKA.logs}`,
+        '-cp',
+        kafkaClasspath(),
+        'kafka.Kafka',
+        KAFKA.config,
+      ],
       { outFile: KAFKA.stdout, pidFile: KAFKA.pidFile, cwd: KAFKA.dir },
     );
     pid = d.pid;
@@ -155,7 +187,12 @@ export async function kafkaUp(log: (s: string) => void): Promise<ServiceResult> 
   }
   const ready = await waitFor(kafkaAnswers, { timeoutMs: 90_000, intervalMs: 500, abort: exited });
   if (!ready.ok) {
-    return { name, where, ok: false, note: `broker ${ready.reason}\n--- ${KAFKA.serverLog}:\n${tail(KAFKA.serverLog)}\n--- ${KAFKA.stdout}:\n${tail(KAFKA.stdout)}` };
+    return {
+      name,
+      where,
+      ok: false,
+      note: `broker ${ready.reason}\n--- ${KAFKA.serverLog}:\n${tail(KAFKA.serverLog)}\n--- ${KAFKA.stdout}:\n${tail(KAFKA.stdout)}`,
+    };
   }
   await createPlatformTopics();
   return { name, where, ok: true, note: `started (pid ${pid}, ${((Date.now() - started) / 1000).toFixed(1)} s)` };

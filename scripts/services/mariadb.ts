@@ -62,13 +62,27 @@ export async function shard2Up(): Promise<ServiceResult> {
     }
     mkdirSync(STATE_DIR, { recursive: true });
     if (!existsSync(`${SHARD2.datadir}/mysql`)) {
-      const r = await run(installDb, ['--no-defaults', '--user=root', `--datadir=${SHARD2.datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db'], { timeoutMs: 120_000 });
+      const r = await run(
+        installDb,
+        ['--no-defaults', '--user=root', `--datadir=${SHARD2.datadir}`, '--auth-root-authentication-method=normal', '--skip-test-db'],
+        { timeoutMs: 120_000 },
+      );
       if (!r.ok) return { name, where, ok: false, note: `mariadb-install-db failed:\n${r.output.slice(-2000)}` };
     }
     removeFile(SHARD2.pidFile);
     const d = spawnDaemon(
       mariadbd,
-      ['--no-defaults', '--user=root', `--datadir=${SHARD2.datadir}`, `--port=${SHARD2.port}`, `--bind-address=${SHARD2.host}`, `--socket=${SHARD2.socket}`, `--pid-file=${SHARD2.pidFile}`, `--log-error=${SHARD2.errLog}`, '--skip-log-bin'],
+      [
+        '--no-defaults',
+        '--user=root',
+        `--datadir=${SHARD2.datadir}`,
+        `--port=${SHARD2.port}`,
+        `--bind-address=${SHARD2.host}`,
+        `--socket=${SHARD2.socket}`,
+        `--pid-file=${SHARD2.pidFile}`,
+        `--log-error=${SHARD2.errLog}`,
+        '--skip-log-bin',
+      ],
       { outFile: SHARD2.stdout },
     );
     pid = d.pid;

@@ -137,7 +137,11 @@ export function removeFile(file: string): void {
 export function tail(file: string, lines = 15): string {
   if (!existsSync(file)) return `(no ${file})`;
   const text = readFileSync(file, 'utf8');
-  return text.split('\n').slice(-lines - 1).join('\n').trimEnd();
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n')
+    .trimEnd();
 }
 
 /** Runs a short command without blocking the event loop (other services are probed meanwhile). */

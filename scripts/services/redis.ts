@@ -31,7 +31,27 @@ export async function redisUp(): Promise<ServiceResult> {
   if (!bin) return { name, where, ok: false, note: 'not answering and not installed: apt-get install -y redis-server' };
   mkdirSync('/var/lib/redis', { recursive: true });
   mkdirSync('/var/log/redis', { recursive: true });
-  const r = await run(bin, ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log'], { timeoutMs: 15_000 });
+  const r = await run(
+    bin,
+    [
+      '--daemonize',
+      'yes',
+      '--bind',
+      '127.0.0.1',
+      '-::1',
+      '--port',
+      '6379',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      '/var/lib/redis',
+      '--logfile',
+      '/var/log/redis/ci.log',
+    ],
+    { timeoutMs: 15_000 },
+  );
   if (!r.ok) return { name, where, ok: false, note: `could not be started: ${r.output.trim()}` };
   const ready = await waitFor(() => redisAnswers(), { timeoutMs: 15_000, intervalMs: 200 });
   return ready.ok

@@ -34,7 +34,12 @@ export function normalizeMycatConfigOptions(argv: string[], env = readEnv()): { 
   });
   const out = path.resolve(str(values.out, 'out'));
   const flag = optStr(values.mysql, 'mysql');
-  const urls = flag ? flag.split(',').map((s) => s.trim()).filter(Boolean) : (env.mysql ?? [...DEFAULTS.mysql]);
+  const urls = flag
+    ? flag
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : (env.mysql ?? [...DEFAULTS.mysql]);
   if (urls.length === 0) throw new TrafficError('INVALID_OPTION', '--mysql needs at least one URL', { option: '--mysql' });
   const backends = urls.map((u) => {
     try {

@@ -43,12 +43,13 @@ const a = xmlEscape;
 export function schemaXml(o: MycatConfigOptions): string {
   const schema = o.schema ?? o.backends[0]?.database ?? 'traffic_db';
   const nodes = o.backends.map((_, i) => `dn${i}`).join(',');
-  const dataNodes = o.backends
-    .map((b, i) => `  <dataNode name="dn${i}" dataHost="host${i}" database="${a(b.database)}" />`)
-    .join('\n');
+  const dataNodes = o.backends.map((b, i) => `  <dataNode name="dn${i}" dataHost="host${i}" database="${a(b.database)}" />`).join('\n');
   const dataHosts = o.backends
     .map(
-      (b, i) => `  <dataHost name="host${i}" maxCon="100" minCon="4" balance="0" writeType="0" dbType="mysql" dbDriver="native" switchType="1" slaveThreshold="100">
+      (
+        b,
+        i,
+      ) => `  <dataHost name="host${i}" maxCon="100" minCon="4" balance="0" writeType="0" dbType="mysql" dbDriver="native" switchType="1" slaveThreshold="100">
     <heartbeat>select user()</heartbeat>
     <writeHost host="shard${i}" url="${a(b.host)}:${b.port}" user="${a(b.user)}" password="${a(b.password)}" />
   </dataHost>`,

@@ -241,7 +241,11 @@ export class FileSource implements Source {
         out.rejects.push({ reason: err, raw: text });
         return;
       }
-      const d = fields ? (fields.length === FIELD_COUNT ? decodeRecord(encodeRecord(fields)) : { ok: false as const, reason: `expected ${FIELD_COUNT} CSV fields, got ${fields.length}` }) : decodeRecord(text);
+      const d = fields
+        ? fields.length === FIELD_COUNT
+          ? decodeRecord(encodeRecord(fields))
+          : { ok: false as const, reason: `expected ${FIELD_COUNT} CSV fields, got ${fields.length}` }
+        : decodeRecord(text);
       if (d.ok) out.items.push({ row: d.row, key: d.row[F.HPHM] ?? null, raw: text, source: this.file, partition: 0, offset: String(start) });
       else out.rejects.push({ reason: d.reason, raw: text });
     };

@@ -8,7 +8,7 @@
 import { TrafficError } from '../../core/errors.ts';
 import { FileSink, StdoutSink } from './file-sink.ts';
 import { FileSource } from './file-source.ts';
-import { ensureTopic, KafkaSink, KafkaSource } from './kafka.ts';
+import { type ensureTopic, KafkaSink, KafkaSource } from './kafka.ts';
 import { MemorySink, MemorySource, memoryTopic } from './memory.ts';
 import { MqttSink, MqttSource } from './mqtt.ts';
 import type { Sink, SinkOptions, Source, SourceOptions } from './types.ts';

@@ -27,14 +27,16 @@ function kafkaLogLevel(): logLevel {
   return LEVELS[(process.env.TRAFFIC_KAFKA_LOG ?? 'error').toLowerCase()] ?? logLevel.ERROR;
 }
 
-const logCreator = () => ({ namespace, level, log }: LogEntry) => {
-  const { message, error } = log as { message: string; error?: string };
-  // kafkajs logs every error response it then retries (coordinator loading, leader elections) at
-  // ERROR under "Connection"; those are noise unless debugging.
-  if ((namespace === 'Connection' || namespace === 'BrokerPool') && kafkaLogLevel() < logLevel.INFO) return;
-  const name = level === logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'info';
-  createLogger('kafkajs')[name]({ namespace, ...(error ? { error: String(error) } : {}) }, message);
-};
+const logCreator =
+  () =>
+  ({ namespace, level, log }: LogEntry) => {
+    const { message, error } = log as { message: string; error?: string };
+    // kafkajs logs every error response it then retries (coordinator loading, leader elections) at
+    // ERROR under "Connection"; those are noise unless debugging.
+    if ((namespace === 'Connection' || namespace === 'BrokerPool') && kafkaLogLevel() < logLevel.INFO) return;
+    const name = level === logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'info';
+    createLogger('kafkajs')[name]({ namespace, ...(error ? { error: String(error) } : {}) }, message);
+  };
 
 export const KAFKA_RETRY = { retries: 6, initialRetryTime: 200, maxRetryTime: 3000 };
 
@@ -277,7 +279,10 @@ export class KafkaSink implements Sink {
             new Promise<void>((resolve) => {
               const done = (): void => {
                 clearTimeout(timeout);
-                void t.worker.terminate().then(() => resolve(), () => resolve());
+                void t.worker.terminate().then(
+                  () => resolve(),
+                  () => resolve(),
+                );
               };
               const timeout = setTimeout(done, 10_000);
               t.worker.on('message', (m: { type: string }) => m.type === 'closed' && done());
@@ -336,7 +341,12 @@ export class KafkaSource implements Source {
     } catch (err) {
       await consumer.disconnect().catch(() => undefined);
       if (this.stopper.fired()) return done;
-      throw new TrafficError('CONNECTION_FAILED', `Kafka ${this.brokers.join(',')}: cannot consume ${this.topic}: ${(err as Error).message}`, {}, { cause: err });
+      throw new TrafficError(
+        'CONNECTION_FAILED',
+        `Kafka ${this.brokers.join(',')}: cannot consume ${this.topic}: ${(err as Error).message}`,
+        {},
+        { cause: err },
+      );
     }
     if (this.stopper.fired()) {
       await consumer.disconnect().catch(() => undefined);
@@ -361,14 +371,20 @@ export class KafkaSource implements Source {
             this.stats.received++;
             const raw = m.value ? m.value.toString('utf8') : '';
             const d = decodeRecord(raw);
-            if (d.ok) items.push({ row: d.row, key: m.key ? m.key.toString('utf8') : null, raw, source: batch.topic, partition: batch.partition, offset: m.offset });
+            if (d.ok)
+              items.push({ row: d.row, key: m.key ? m.key.toString('utf8') : null, raw, source: batch.topic, partition: batch.partition, offset: m.offset });
             else bad.push({ m, reason: d.reason });
           }
           if (bad.length) await this.deadLetter(batch.partition, bad);
           if (items.length) {
             let ok: boolean;
             try {
-              ok = await deliverWithRetry(handler, items, { stop: this.stopper, opts: this.opts, what: `${batch.topic}[${batch.partition}]@${chunk[0]!.offset}`, heartbeat });
+              ok = await deliverWithRetry(handler, items, {
+                stop: this.stopper,
+                opts: this.opts,
+                what: `${batch.topic}[${batch.partition}]@${chunk[0]!.offset}`,
+                heartbeat,
+              });
             } catch (err) {
               this.fail(err);
               return;
@@ -377,7 +393,9 @@ export class KafkaSource implements Source {
           }
           const last = chunk[chunk.length - 1]!.offset;
           resolveOffset(last);
-          await commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }] });
+          await commitOffsetsIfNecessary({
+            topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }],
+          });
           this.stats.delivered += items.length;
           (this.stats.lag ??= {})[batch.partition] = Number(BigInt(batch.highWatermark) - BigInt(last) - 1n);
           await heartbeat();

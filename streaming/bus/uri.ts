@@ -11,13 +11,20 @@ const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 
 export function parseBusUri(uri: string): BusUri {
   const bad = (why: string): TrafficError =>
-    new TrafficError('INVALID_OPTION', `bad bus address "${uri}": ${why} (expected kafka://host:port/topic, mqtt://host:port/topic/path, file:PATH, stdout or memory:NAME)`);
+    new TrafficError(
+      'INVALID_OPTION',
+      `bad bus address "${uri}": ${why} (expected kafka://host:port/topic, mqtt://host:port/topic/path, file:PATH, stdout or memory:NAME)`,
+    );
   if (uri === 'stdout' || uri === '-') return { kind: 'stdout' };
   if (uri.startsWith('kafka://')) {
     const rest = uri.slice('kafka://'.length);
     const slash = rest.indexOf('/');
     if (slash < 0) throw bad('no topic');
-    const brokers = rest.slice(0, slash).split(',').map((s) => s.trim()).filter(Boolean);
+    const brokers = rest
+      .slice(0, slash)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const topic = decodeURIComponent(rest.slice(slash + 1));
     if (brokers.length === 0) throw bad('no broker');
     for (const b of brokers) if (!HOST_PORT.test(b)) throw bad(`broker "${b}" is not host:port`);

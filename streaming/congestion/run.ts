@@ -282,7 +282,9 @@ export function changesTable(perDay: Record<string, Record<string, number>>, che
     const per = days.map((d) => perDay[d]?.[k] ?? 0);
     all.push(...per);
     const total = per.reduce((a, b) => a + b, 0);
-    lines.push(`${k.padEnd(28)} ${(total / Math.max(1, days.length)).toFixed(1).padStart(8)} ${String(Math.max(0, ...per)).padStart(8)} ${String(total).padStart(7)}`);
+    lines.push(
+      `${k.padEnd(28)} ${(total / Math.max(1, days.length)).toFixed(1).padStart(8)} ${String(Math.max(0, ...per)).padStart(8)} ${String(total).padStart(7)}`,
+    );
   }
   all.sort((a, b) => a - b);
   const q = (p: number): number => (all.length ? all[Math.min(all.length - 1, Math.ceil((p / 100) * all.length) - 1)]! : 0);

@@ -219,7 +219,6 @@ function wholeNumber(s: string): number | null {
   return /^\d{1,9}$/.test(s) ? Number(s) : null;
 }
 
-
 /**
  * Reads a master CSV, derives the thresholds and writes them to `out` (`traffic thresholds` and
  * `traffic start` both use this). Throws INPUT_EMPTY when the master has no usable passes.

@@ -5,12 +5,7 @@
 import type { FlowWindow } from '../../core/flow-window.ts';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { TrafficError } from '../../core/errors.ts';
-import {
-  ensureFlowWindowTable,
-  ensureFlowWindowTableDuckDB,
-  upsertFlowWindows,
-  upsertFlowWindowsDuckDB,
-} from '../../store/flow-window.ts';
+import { ensureFlowWindowTable, ensureFlowWindowTableDuckDB, upsertFlowWindows, upsertFlowWindowsDuckDB } from '../../store/flow-window.ts';
 import { ShardedStore, type StoreOptions } from '../../store/mysql.ts';
 
 export interface WindowStore {

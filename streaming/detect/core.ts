@@ -21,7 +21,6 @@ import { alertId, type Alert, type RuleName } from './alert.ts';
 import type { DistanceFn } from './geo.ts';
 import { evaluatePair, type RuleParams, type Sighting } from './rules.ts';
 
-
 export interface PlateFns {
   normalize(hphm: string): string;
   classify(hphm: string): PlateClass;
@@ -268,7 +267,6 @@ export class CloneDetector {
     return info;
   }
 
-
   private evict(ps: PartitionState): void {
     const limit = ps.maxT - this.params.latenessS - this.params.windowS;
     // Buckets entirely below the limit; the bucket holding the limit is pruned next time.
@@ -323,14 +321,7 @@ export class CloneDetector {
     return this.lastIso;
   }
 
-  private alert(
-    hphm: string,
-    masked: boolean,
-    prev: Sighting,
-    curr: Sighting,
-    distanceKm: number | null,
-    speedKmh: number | null,
-  ): Alert {
+  private alert(hphm: string, masked: boolean, prev: Sighting, curr: Sighting, distanceKm: number | null, speedKmh: number | null): Alert {
     return {
       id: alertId(prev.gcxh, curr.gcxh),
       hphm,

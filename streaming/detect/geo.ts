@@ -85,11 +85,7 @@ export async function loadDimension(file: string): Promise<Dimension> {
   const iName = col('KKMC_NAME');
   const iAliases = col('ALIASES');
   if (iK < 0 || iLon < 0 || iLat < 0) {
-    throw new TrafficError(
-      'HEADER_UNRECOGNISED',
-      `dimension table needs columns KKMC, LON, LAT; got [${table.header.join(',')}]`,
-      { file, line: 1 },
-    );
+    throw new TrafficError('HEADER_UNRECOGNISED', `dimension table needs columns KKMC, LON, LAT; got [${table.header.join(',')}]`, { file, line: 1 });
   }
   const coords = new Map<string, LonLat>();
   let checkpoints = 0;

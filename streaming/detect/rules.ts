@@ -42,13 +42,7 @@ export function maskedEvidence(a: Sighting, b: Sighting): boolean {
 }
 
 /** Returns the verdict when the pair alerts, else null. */
-export function evaluatePair(
-  a: Sighting,
-  b: Sighting,
-  masked: boolean,
-  p: RuleParams,
-  distance: DistanceFn,
-): Verdict | null {
+export function evaluatePair(a: Sighting, b: Sighting, masked: boolean, p: RuleParams, distance: DistanceFn): Verdict | null {
   if (a.kkmc === b.kkmc) return null;
   const dt = Math.abs(a.t - b.t);
   if (dt > p.windowS) return null;

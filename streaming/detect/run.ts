@@ -76,8 +76,7 @@ export interface DetectSummary {
 }
 
 export async function runDetect(o: DetectRunOptions): Promise<DetectSummary> {
-  const dimension =
-    o.dim === null ? emptyDimension() : typeof o.dim === 'string' ? await loadDimension(o.dim) : o.dim;
+  const dimension = o.dim === null ? emptyDimension() : typeof o.dim === 'string' ? await loadDimension(o.dim) : o.dim;
   const distance = distanceLookup(dimension.coords);
   const plates = o.plates ?? ETL_PLATES;
   const base = { windowS: o.windowS, speedKmh: o.speedKmh, latenessS: o.latenessS, distance, plates, now: o.now };
@@ -180,9 +179,7 @@ export async function runDetect(o: DetectRunOptions): Promise<DetectSummary> {
     dimension: { file: dimension.file, checkpoints: dimension.checkpoints, withCoordinates: dimension.withCoordinates },
     quality:
       tally && shadowTally
-        ? [tally, shadowTally]
-            .map((t) => summarize(t, truth, days))
-            .sort((a, b) => (a.rule === 'default' ? -1 : b.rule === 'default' ? 1 : 0))
+        ? [tally, shadowTally].map((t) => summarize(t, truth, days)).sort((a, b) => (a.rule === 'default' ? -1 : b.rule === 'default' ? 1 : 0))
         : null,
   };
   if (!o.quiet) progress.done(summaryLine(summary, o.rule));

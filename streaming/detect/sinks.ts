@@ -41,11 +41,7 @@ export async function openAlertSink(uri: string, opts: SinkOptions = {}): Promis
   if (uri === 'stdout' || uri === 'jsonl:-') return new StdoutAlertSink();
   if (uri.startsWith('jsonl:')) return JsonlAlertSink.open(uri.slice('jsonl:'.length), opts);
   if (uri.startsWith('memory:')) return getMemoryAlertSink(uri.slice('memory:'.length) || 'default');
-  throw new TrafficError(
-    'INVALID_OPTION',
-    `unknown alert sink "${uri}": use redis://HOST:PORT, jsonl:PATH, stdout or memory:NAME`,
-    { option: '--to' },
-  );
+  throw new TrafficError('INVALID_OPTION', `unknown alert sink "${uri}": use redis://HOST:PORT, jsonl:PATH, stdout or memory:NAME`, { option: '--to' });
 }
 
 // ---------------------------------------------------------------------------------------- Redis
@@ -66,12 +62,7 @@ type WarnFn = (listKey: string, idKey: string, json: string, ttlS: number, max: 
  * connection failure), as the MySQL sink waits for a shard: a detector started before Redis, or
  * restarted during a Redis outage, comes up when Redis does instead of exiting.
  */
-export async function openAlertSinkWaiting(
-  uri: string,
-  opts: SinkOptions,
-  waitS: number,
-  log: (message: string) => void = () => {},
-): Promise<AlertSink> {
+export async function openAlertSinkWaiting(uri: string, opts: SinkOptions, waitS: number, log: (message: string) => void = () => {}): Promise<AlertSink> {
   const deadline = Date.now() + waitS * 1000;
   for (let attempt = 1; ; attempt++) {
     try {

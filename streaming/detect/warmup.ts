@@ -94,7 +94,10 @@ export async function warmUp(
   } finally {
     await consumer.disconnect().catch(() => undefined);
     const a = kafka.admin();
-    await a.connect().then(() => a.deleteGroups([warmGroup])).catch(() => undefined);
+    await a
+      .connect()
+      .then(() => a.deleteGroups([warmGroup]))
+      .catch(() => undefined);
     await a.disconnect().catch(() => undefined);
   }
 

@@ -19,7 +19,14 @@ let base: string;
 let bare: string;
 let store: EmbeddedStore;
 
-function change(kkmc: string, window_start: string, level: CongestionAlert['level'], previous_level: CongestionAlert['level'], passes: number, threshold: number): CongestionAlert {
+function change(
+  kkmc: string,
+  window_start: string,
+  level: CongestionAlert['level'],
+  previous_level: CongestionAlert['level'],
+  passes: number,
+  threshold: number,
+): CongestionAlert {
   return { id: congestionId(kkmc, window_start, level), kkmc, level, passes, threshold, window_start, previous_level };
 }
 

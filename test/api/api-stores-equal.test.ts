@@ -154,7 +154,9 @@ describe('the embedded store and two MySQL shards give the same answers', () => 
       }),
     );
     expect(sheets[1]).toBe(sheets[0]);
-    const expected = fx.rows.filter((r) => (qs.includes('province') ? r[8] === '山东' : qs.includes('kkmc') ? r[2] === 'B_Pei_K2' && r[4]! >= '2023-12-11' : true));
+    const expected = fx.rows.filter((r) =>
+      qs.includes('province') ? r[8] === '山东' : qs.includes('kkmc') ? r[2] === 'B_Pei_K2' && r[4]! >= '2023-12-11' : true,
+    );
     expect(sheets[0]!.split('<row ').length - 2).toBe(expected.length);
   });
 

@@ -32,7 +32,14 @@ describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', (
     { kkmc: 'B_Pei_K2', level: '黄色拥堵', passes: 9, warning: 7, alert: 11, window_start: '2023-12-11 23:10:00' },
     { kkmc: 'C_Xinyi_K3', level: '舒适', passes: 2, warning: 5, alert: 8, window_start: '2023-12-11 23:10:00' },
   ]);
-  const levelChange = (kkmc: string, at: string, level: '舒适' | '黄色拥堵' | '红色警戒', previous_level: '舒适' | '黄色拥堵' | '红色警戒', passes: number, threshold: number) => ({
+  const levelChange = (
+    kkmc: string,
+    at: string,
+    level: '舒适' | '黄色拥堵' | '红色警戒',
+    previous_level: '舒适' | '黄色拥堵' | '红色警戒',
+    passes: number,
+    threshold: number,
+  ) => ({
     id: congestionId(kkmc, at, level),
     kkmc,
     level,
@@ -102,7 +109,11 @@ describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', (
     // the clock's hours after midnight belong to the next day's chart), in a style of its own.
     const flow = await page.evaluate(() => {
       const o = (window as any).echarts.getInstanceByDom(document.querySelector('[data-chart=flow_24h]')).getOption();
-      return o.series.map((s: any) => ({ name: s.name, line: s.lineStyle?.type ?? 'solid', points: s.data.filter((v: unknown) => v !== '-' && v != null).length }));
+      return o.series.map((s: any) => ({
+        name: s.name,
+        line: s.lineStyle?.type ?? 'solid',
+        points: s.data.filter((v: unknown) => v !== '-' && v != null).length,
+      }));
     });
     expect(flow.map((s: { name: string }) => s.name)).toEqual(['实际流量', '模型预测', '短时预测']);
     expect(flow[2]).toEqual({ name: '短时预测', line: 'dotted', points: 1 });

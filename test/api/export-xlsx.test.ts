@@ -91,7 +91,7 @@ describe('GET /api/export.xlsx', () => {
     expect(midnight.getCell(4).value).toBe('01'); // FXLX keeps its leading zero
     expect(midnight.getCell(6).value).toBe('02'); // HPZL too
     expect(midnight.getCell(10).value).toBe(0); // IS_WEEKEND a number
-    expect(((ws.getRow(6).getCell(5).value as Date).toISOString())).toBe('2023-12-31T23:59:59.000Z');
+    expect((ws.getRow(6).getCell(5).value as Date).toISOString()).toBe('2023-12-31T23:59:59.000Z');
   });
 
   it('neutralizes formula-like text and keeps plain numbers, XML characters and spaces as they are', async () => {

@@ -88,7 +88,12 @@ describe('the access log of `traffic api`', () => {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     try {
       const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline && !(await fetch(`http://127.0.0.1:${port}/api/health`).then((r) => r.ok).catch(() => false))) {
+      while (
+        Date.now() < deadline &&
+        !(await fetch(`http://127.0.0.1:${port}/api/health`)
+          .then((r) => r.ok)
+          .catch(() => false))
+      ) {
         await new Promise((r) => setTimeout(r, 200));
       }
       await fetch(`http://127.0.0.1:${port}/api/stats/overview?secret=s3cr3t`);
@@ -97,7 +102,10 @@ describe('the access log of `traffic api`', () => {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     }
-    const lines = err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = err
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const access = lines.find((l) => l.path === '/api/stats/overview');
     expect(access, err).toMatchObject({ component: 'api', method: 'GET', status: 200, msg: 'request' });
     expect(typeof access!.ms).toBe('number');
@@ -112,7 +120,12 @@ describe('the Grafana dashboard shipped in infra/grafana', () => {
     const { readFileSync } = await import('node:fs');
     const dash = JSON.parse(readFileSync('infra/grafana/traffic-dashboard.json', 'utf8')) as { panels: { targets: { expr: string }[] }[] };
     const text = await (await fetch(`${base}/metrics`)).text();
-    const exposed = new Set(text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]!));
+    const exposed = new Set(
+      text
+        .split('\n')
+        .filter((l) => l.startsWith('# TYPE '))
+        .map((l) => l.split(' ')[2]!),
+    );
     const used = new Set<string>();
     for (const p of dash.panels) for (const t of p.targets) for (const m of t.expr.matchAll(/\btraffic_[a-z0-9_]+/g)) used.add(m[0]);
     expect(used.size).toBeGreaterThan(8);

@@ -39,9 +39,16 @@ function modifiedSince(root: string, since: number): string[] {
 
 beforeAll(() => {
   execFileSync('mkdir', ['-p', app, work]);
-  const packed = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' }).trim().split('\n').pop()!;
+  const packed = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop()!;
   writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'operator', private: true }));
-  execFileSync('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', path.join(dir, packed)], { cwd: app, stdio: 'pipe', timeout: 300_000 });
+  execFileSync('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', path.join(dir, packed)], {
+    cwd: app,
+    stdio: 'pipe',
+    timeout: 300_000,
+  });
   installedAt = Date.now();
 }, 360_000);
 
@@ -94,7 +101,9 @@ describe('the npm package installed without dev dependencies', () => {
         const deadline = Date.now() + 120_000;
         let health: { code: number } | null = null;
         while (!health && Date.now() < deadline && child.exitCode === null) {
-          health = await fetch(`http://127.0.0.1:${port}/api/health`).then((r) => r.json() as Promise<{ code: number }>).catch(() => null);
+          health = await fetch(`http://127.0.0.1:${port}/api/health`)
+            .then((r) => r.json() as Promise<{ code: number }>)
+            .catch(() => null);
           if (!health) await new Promise((r) => setTimeout(r, 300));
         }
         expect(health, `${cmd} answered /api/health\n${out}`).not.toBeNull();

@@ -17,7 +17,13 @@ export function burst(kkmc: string, start: string, n: number, fxlx = '1'): strin
     const s = Math.floor((i * 300) / Math.max(1, n));
     const mm = m + Math.floor(s / 60);
     const ss = s % 60;
-    rows.push(pass(kkmc, i % 2 === 0 ? fxlx : fxlx === '1' ? '2' : '1', `${start.slice(0, 10)} ${String(h).padStart(2, '0')}:${String(mm).padStart(2, '0')}:${String(ss).padStart(2, '0')}`));
+    rows.push(
+      pass(
+        kkmc,
+        i % 2 === 0 ? fxlx : fxlx === '1' ? '2' : '1',
+        `${start.slice(0, 10)} ${String(h).padStart(2, '0')}:${String(mm).padStart(2, '0')}:${String(ss).padStart(2, '0')}`,
+      ),
+    );
   }
   return rows;
 }

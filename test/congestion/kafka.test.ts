@@ -35,7 +35,7 @@ afterAll(async () => {
 /** Two hours of passes at three checkpoints (K1 surges 08:20–08:40, K2 08:40–09:20), up to 20 s out of order. */
 function records(): string[][] {
   let seed = 7;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const t0 = toEpochSeconds('2024-01-15 08:00:00');
   const out: { t: number; at: number; row: string[] }[] = [];
   let n = 0;
@@ -77,7 +77,18 @@ describe('congestion on Kafka, Redis and the MySQL shards (real services)', () =
     const thresholds = flatThresholds({ K1: [10, 20], K2: [10, 20], K3: [10, 20] });
     const levels = { riseWindows: 2, holdWindows: 2 };
     const windowStore = await openMysqlWindowStore({ urls: shardUrls(db) });
-    const base = { from: kafkaUri(topic), to: `redis://127.0.0.1:6379`, groupId: group, thresholds, levels, windowStore, sink: { key }, maxBatch: 20, idleMs: 60_000, quiet: true };
+    const base = {
+      from: kafkaUri(topic),
+      to: `redis://127.0.0.1:6379`,
+      groupId: group,
+      thresholds,
+      levels,
+      windowStore,
+      sink: { key },
+      maxBatch: 20,
+      idleMs: 60_000,
+      quiet: true,
+    };
 
     // Run 1: its third batch is stored (windows, changes, snapshot), then the process "dies" before the commit.
     const snap1 = await RedisSnapshotStore.open(REDIS, stateKey);
@@ -140,8 +151,6 @@ describe('congestion on Kafka, Redis and the MySQL shards (real services)', () =
     expect(list.map((c) => c.id).sort()).toEqual(expectedChanges.map((c) => c.id).sort());
     expect(new Set(list.map((c) => c.id)).size).toBe(list.length);
     // Newest first, as LPUSH leaves them.
-    expect(list.map((c) => `${c.window_start} ${c.kkmc} ${c.level}`).reverse()).toEqual(
-      expectedChanges.map((c) => `${c.window_start} ${c.kkmc} ${c.level}`),
-    );
+    expect(list.map((c) => `${c.window_start} ${c.kkmc} ${c.level}`).reverse()).toEqual(expectedChanges.map((c) => `${c.window_start} ${c.kkmc} ${c.level}`));
   }, 120_000);
 });

@@ -76,11 +76,7 @@ describe('congestion levels', () => {
       fw.push(r);
       changes.push(...l.onClosed(fw.drain().closed, fw.watermark));
     }
-    expect(changes.map(brief)).toEqual([
-      '08:00 A 舒适→黄色拥堵 12/10',
-      '08:05 A 黄色拥堵→红色警戒 30/20',
-      '08:15 A 红色警戒→舒适 0/10',
-    ]);
+    expect(changes.map(brief)).toEqual(['08:00 A 舒适→黄色拥堵 12/10', '08:05 A 黄色拥堵→红色警戒 30/20', '08:15 A 红色警戒→舒适 0/10']);
     expect(l.current().map((c) => `${c.kkmc} ${c.level} ${c.window_start.slice(11, 16)}`)).toEqual(['A 舒适 08:50']);
   });
 

@@ -44,11 +44,17 @@ describe('congestion replay of a master CSV', () => {
 
   it('writes exactly the expected level changes, and a second replay adds none', async () => {
     const th = path.join(dir, 'kkmc_thresholds.csv');
-    writeFileSync(th, 'KKMC,DAY_TYPE,HOUR,WARNING,ALERT\n' + ['weekday', 'weekend'].flatMap((d) => Array.from({ length: 24 }, (_, h) => `A,${d},${h},10,20\n`)).join(''));
+    writeFileSync(
+      th,
+      'KKMC,DAY_TYPE,HOUR,WARNING,ALERT\n' + ['weekday', 'weekend'].flatMap((d) => Array.from({ length: 24 }, (_, h) => `A,${d},${h},10,20\n`)).join(''),
+    );
     const jsonl = path.join(dir, 'changes.jsonl');
     const args = ['--from', `file:${master}`, '--to', `jsonl:${jsonl}`];
     expect(await quietly(() => congestion.run(args))).toBe(0);
-    const first = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const first = readFileSync(jsonl, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(first.map((c) => `${String(c.window_start).slice(11, 16)} ${c.kkmc} ${c.previous_level}→${c.level} ${c.passes}/${c.threshold}`)).toEqual([
       '08:05 A 舒适→黄色拥堵 12/10',
       '08:15 A 黄色拥堵→红色警戒 25/20',

@@ -44,9 +44,7 @@ describe('flow windows in the store', () => {
         }
       }
       expect(perShard).toEqual([4, 6]);
-      expect(seen.sort()).toEqual(
-        rows.map((r) => `${r.kkmc} ${r.window_start} ${r.window_len_s} ${r.passes}+${r === rows[1] ? 1 : 0}`).sort(),
-      );
+      expect(seen.sort()).toEqual(rows.map((r) => `${r.kkmc} ${r.window_start} ${r.window_len_s} ${r.passes}+${r === rows[1] ? 1 : 0}`).sort());
     } finally {
       await store.close();
     }
@@ -59,9 +57,7 @@ describe('flow windows in the store', () => {
       await ensureFlowWindowTableDuckDB(conn);
       await upsertFlowWindowsDuckDB(conn, rows);
       await upsertFlowWindowsDuckDB(conn, [...rows, { ...rows[0]!, late: 2 }]);
-      const r = await conn.runAndReadAll(
-        `SELECT count(*) AS n, sum(passes) AS p, sum(late) AS l FROM traffic_flow_window`,
-      );
+      const r = await conn.runAndReadAll(`SELECT count(*) AS n, sum(passes) AS p, sum(late) AS l FROM traffic_flow_window`);
       expect(r.getRowObjectsJS()[0]).toEqual({ n: 10n, p: 75n, l: 2n });
     } finally {
       conn.closeSync();

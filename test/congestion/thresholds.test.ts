@@ -78,7 +78,12 @@ describe('command options', () => {
   const env = { ...readEnv({}), dataDir: dir };
 
   it('thresholds: percentiles in range and ALERT ≥ WARNING', () => {
-    expect(normalizeThresholdsOptions(['--in', 'm.csv'], env)).toMatchObject({ in: 'm.csv', out: path.join(dir, 'kkmc_thresholds.csv'), warningPct: 90, alertPct: 99 });
+    expect(normalizeThresholdsOptions(['--in', 'm.csv'], env)).toMatchObject({
+      in: 'm.csv',
+      out: path.join(dir, 'kkmc_thresholds.csv'),
+      warningPct: 90,
+      alertPct: 99,
+    });
     expect(() => normalizeThresholdsOptions(['--warning-pct', '0'], env)).toThrow(/--warning-pct must be in/);
     expect(() => normalizeThresholdsOptions(['--warning-pct', '99', '--alert-pct', '90'], env)).toThrow(/--alert-pct/);
   });
@@ -88,7 +93,15 @@ describe('command options', () => {
     expect(() => normalizeCongestionOptions(['--from', 'file:x.csv'], env)).toThrow(/run `traffic thresholds` first/);
     await writeFile(th, 'KKMC,DAY_TYPE,HOUR,WARNING,ALERT\n');
     const o = normalizeCongestionOptions(['--from', 'file:x.csv'], env);
-    expect(o).toMatchObject({ thresholds: th, latenessS: 60, riseWindows: 2, holdWindows: 6, clearRatio: 0.8, store: { kind: 'none' }, state: { kind: 'none' } });
+    expect(o).toMatchObject({
+      thresholds: th,
+      latenessS: 60,
+      riseWindows: 2,
+      holdWindows: 6,
+      clearRatio: 0.8,
+      store: { kind: 'none' },
+      state: { kind: 'none' },
+    });
     expect(o.to).toBe(`jsonl:${path.join(dir, 'congestion.jsonl')}`);
     expect(normalizeCongestionOptions(['--from', 'kafka://127.0.0.1:9092/t', '--to', 'redis://127.0.0.1:6379'], env).state).toEqual({
       kind: 'redis',

@@ -71,12 +71,12 @@ describe('event-time tumbling windows', () => {
     expect(table).toContain('A/1 10:04 60s 0+1');
     expect(table).toContain('B/1 10:00 60s 0+1');
     expect(table).toContain('B/1 10:00 300s 1+1');
-    expect(emitted.filter((w) => w.late > 0).map(brief).sort()).toEqual([
-      'A/1 10:00 300s 3+1',
-      'A/1 10:04 60s 0+1',
-      'B/1 10:00 300s 1+1',
-      'B/1 10:00 60s 0+1',
-    ]);
+    expect(
+      emitted
+        .filter((w) => w.late > 0)
+        .map(brief)
+        .sort(),
+    ).toEqual(['A/1 10:00 300s 3+1', 'A/1 10:04 60s 0+1', 'B/1 10:00 300s 1+1', 'B/1 10:00 60s 0+1']);
   });
 
   it('gives the same windows whether drained after every record or once (lateness is decided per record)', () => {

@@ -4,7 +4,11 @@ import { CsvParser, csvLine, parseCsv } from '../../core/csv.ts';
 describe('CSV parsing', () => {
   it('reads bare cells and counts physical lines', () => {
     const recs = parseCsv('GCXH,KKMC\n1,a\n\n2,b\r\n');
-    expect(recs.map((r) => r.fields)).toEqual([['GCXH', 'KKMC'], ['1', 'a'], ['2', 'b']]);
+    expect(recs.map((r) => r.fields)).toEqual([
+      ['GCXH', 'KKMC'],
+      ['1', 'a'],
+      ['2', 'b'],
+    ]);
     expect(recs.map((r) => r.line)).toEqual([1, 2, 4]);
   });
 

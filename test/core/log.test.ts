@@ -34,7 +34,7 @@ describe('the logger', () => {
     const c = capture();
     const log = loggerTo(c.out, { level: 'info', format: 'pretty' }, 'api');
     log.warn({ status: 503 }, 'store not ready');
-    expect(c.lines()[0]).toMatch(/^\d{2}:\d{2}:\d{2}\.\d{3} WARN  api: store not ready {2}status=503$/);
+    expect(c.lines()[0]).toMatch(/^\d{2}:\d{2}:\d{2}\.\d{3} WARN {2}api: store not ready {2}status=503$/);
   });
 
   it('drops the component prefix of messages written for plain stderr', () => {

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  addDays,
-  formatChinaTime,
-  isWeekend,
-  parseExcelSerial,
-  parseGcsjText,
-  parseWallClockDate,
-  toEpochSeconds,
-} from '../../core/time.ts';
+import { addDays, formatChinaTime, isWeekend, parseExcelSerial, parseGcsjText, parseWallClockDate, toEpochSeconds } from '../../core/time.ts';
 
 describe('pass time parsing (China local time, any machine zone)', () => {
   it.each([

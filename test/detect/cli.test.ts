@@ -67,9 +67,7 @@ describe('detect options', () => {
   it('finds kkmc_dimension.csv beside a file input', () => {
     const sub = path.join(dir, 'beside');
     writeFileSync(path.join(dir, 'kkmc_dimension.csv'), 'x');
-    expect(normalizeDetectOptions(['--from', `file:${path.join(dir, 'm.csv')}`], env).dim).toBe(
-      path.join(dir, 'kkmc_dimension.csv'),
-    );
+    expect(normalizeDetectOptions(['--from', `file:${path.join(dir, 'm.csv')}`], env).dim).toBe(path.join(dir, 'kkmc_dimension.csv'));
     expect(normalizeDetectOptions(['--from', `file:${path.join(sub, 'm.csv')}`], env).dim).toBeNull();
   });
 });
@@ -99,10 +97,7 @@ describe('detect on a master CSV (offline replay)', () => {
     );
     const truth = path.join(base, 'truth.csv');
     writeFileSync(truth, 'GCXH_A,GCXH_B,HPHM,KKMC_A,KKMC_B,GCSJ_A,GCSJ_B\n9001,INJ9002,苏C12345,,,,\n');
-    const o = normalizeDetectOptions(
-      ['--from', `file:${master}`, '--to', `jsonl:${path.join(base, 'alerts.jsonl')}`, '--truth', truth],
-      env,
-    );
+    const o = normalizeDetectOptions(['--from', `file:${master}`, '--to', `jsonl:${path.join(base, 'alerts.jsonl')}`, '--truth', truth], env);
     expect(o.dim).toBe(path.join(base, 'kkmc_dimension.csv'));
     const s = await runDetect({ ...o, groupId: o.group, truthFile: o.truth, quiet: true });
     expect(s).toMatchObject({ records: 6, alerts: 1, stored: 1, late: 0 });

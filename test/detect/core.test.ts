@@ -27,17 +27,12 @@ describe('default rule', () => {
     expect(a.distance_km).toBeGreaterThan(85);
     expect(a.distance_km).toBeLessThan(92);
     expect(a.speed_kmh).toBeCloseTo((a.distance_km! / 180) * 3600, 0);
-    expect(Object.keys(a)).toEqual([
-      'id', 'hphm', 'masked', 'prev', 'curr', 'interval_s', 'distance_km', 'speed_kmh', 'rule', 'detected_at',
-    ]);
+    expect(Object.keys(a)).toEqual(['id', 'hphm', 'masked', 'prev', 'curr', 'interval_s', 'distance_km', 'speed_kmh', 'rule', 'detected_at']);
   });
 
   it('stays silent for near checkpoints passed at a legal speed, which the window rule flags', () => {
     // 6.6 km in 5 minutes = ~80 km/h.
-    const rows = [
-      rec('2001', 'G104_Suining_K873', '2024-01-01 10:00:00', FULL),
-      rec('2002', 'S252_Suining_K56', '2024-01-01 10:05:00', FULL),
-    ];
+    const rows = [rec('2001', 'G104_Suining_K873', '2024-01-01 10:00:00', FULL), rec('2002', 'S252_Suining_K56', '2024-01-01 10:05:00', FULL)];
     expect(run(detector(), rows)).toEqual([]);
     const w = run(detector({ rule: 'window' }), rows);
     expect(w).toHaveLength(1);
@@ -48,10 +43,7 @@ describe('default rule', () => {
 
   it('alerts on near checkpoints when the implied speed is above the limit', () => {
     // 6.6 km in 60 s = ~400 km/h; with --speed-kmh 500 it is legal.
-    const rows = [
-      rec('2101', 'G104_Suining_K873', '2024-01-01 10:00:00', FULL),
-      rec('2102', 'S252_Suining_K56', '2024-01-01 10:01:00', FULL),
-    ];
+    const rows = [rec('2101', 'G104_Suining_K873', '2024-01-01 10:00:00', FULL), rec('2102', 'S252_Suining_K56', '2024-01-01 10:01:00', FULL)];
     expect(run(detector(), rows)).toHaveLength(1);
     expect(run(detector({ speedKmh: 500 }), rows)).toEqual([]);
   });
@@ -85,18 +77,12 @@ describe('default rule', () => {
     ).toEqual([]);
     // Exactly the window (300 s) still pairs.
     expect(
-      run(detector(), [
-        rec('2411', 'G104_Suining_K873', '2024-01-01 10:00:00', FULL),
-        rec('2412', 'G310_Tongshan_K310', '2024-01-01 10:05:00', FULL),
-      ]),
+      run(detector(), [rec('2411', 'G104_Suining_K873', '2024-01-01 10:00:00', FULL), rec('2412', 'G310_Tongshan_K310', '2024-01-01 10:05:00', FULL)]),
     ).toHaveLength(1);
   });
 
   it('respects --window-s', () => {
-    const rows = [
-      rec('2501', 'G104_Suining_K873', '2024-01-01 10:00:00', FULL),
-      rec('2502', 'G310_Tongshan_K310', '2024-01-01 10:03:00', FULL),
-    ];
+    const rows = [rec('2501', 'G104_Suining_K873', '2024-01-01 10:00:00', FULL), rec('2502', 'G310_Tongshan_K310', '2024-01-01 10:03:00', FULL)];
     expect(run(detector({ windowS: 120 }), rows)).toEqual([]);
   });
 });
@@ -124,9 +110,7 @@ describe('masked plates', () => {
   });
 
   it('stay silent when HPZL differ', () => {
-    expect(
-      run(detector(), far('3301', '3302', { hpzl: '02', clppxh: '福田牌' }, { hpzl: '01', clppxh: '福田牌' })),
-    ).toEqual([]);
+    expect(run(detector(), far('3301', '3302', { hpzl: '02', clppxh: '福田牌' }, { hpzl: '01', clppxh: '福田牌' }))).toEqual([]);
   });
 });
 

@@ -28,9 +28,7 @@ export function rec(gcxh: string, kkmc: string, gcsj: string, hphm: string, o: R
   return [gcxh, '睢宁县', kkmc, '1', gcsj, o.hpzl ?? '02', hphm, o.clppxh ?? '大众牌-朗逸-2019', '江苏', '0', '0', '小型汽车'];
 }
 
-export function detector(
-  opts: Partial<{ rule: RuleName; windowS: number; speedKmh: number; latenessS: number }> = {},
-): CloneDetector {
+export function detector(opts: Partial<{ rule: RuleName; windowS: number; speedKmh: number; latenessS: number }> = {}): CloneDetector {
   return new CloneDetector({
     ...DEFAULT_PARAMS,
     ...opts,

@@ -117,7 +117,10 @@ describe('detector on Kafka (real broker)', () => {
     const c = start(topic, uniqueGroup('detect-one'), sinkC);
     await waitFor(() => c.delivered() >= rows.length, 'records delivered to the single instance');
     await c.stop();
-    const one = sinkC.recent(100_000).map((x) => x.id).sort();
+    const one = sinkC
+      .recent(100_000)
+      .map((x) => x.id)
+      .sort();
 
     expect(one).toEqual(expected);
     expect(two).toEqual(one);

@@ -17,9 +17,7 @@ function partitionOf(hphm: string, n: number): number {
 function records(n: number, truth: TruthPair[]): [string[], number][] {
   const out: [string[], number][] = [];
   // 5 records/s, 3,000 plates, half masked, up to 30 s out of order, 1% injected clones.
-  const gen = syntheticStream({ seed: 7, rate: 5, plates: 3000, maskedShare: 0.5, jitterS: 30, injectClones: 0.01 }, (p) =>
-    truth.push(p),
-  );
+  const gen = syntheticStream({ seed: 7, rate: 5, plates: 3000, maskedShare: 0.5, jitterS: 30, injectClones: 0.01 }, (p) => truth.push(p));
   for (const row of gen) {
     out.push([row, partitionOf(row[6]!, 4)]);
     if (out.length >= n) break;

@@ -36,7 +36,12 @@ async function startRedis(port: number): Promise<ChildProcess> {
     stdio: 'ignore',
   });
   for (let i = 0; i < 50; i++) {
-    if (spawnSync('redis-cli', ['-p', String(port), 'ping']).stdout?.toString().trim() === 'PONG') return p;
+    if (
+      spawnSync('redis-cli', ['-p', String(port), 'ping'])
+        .stdout?.toString()
+        .trim() === 'PONG'
+    )
+      return p;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('redis-server did not start');

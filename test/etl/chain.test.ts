@@ -74,7 +74,12 @@ describe('fused stage chain', () => {
     expect(a.entry).toMatchObject({ in: 4, out: 2, rejected: 2, rejectsByReason: { 'odd id': 2 } });
     expect(b.entry).toMatchObject({ in: 2, out: 3, added: 1 });
     const text = await readFile(path.join(dir, 'b.csv'), 'utf8');
-    expect(text.trim().split('\n').map((l) => l.split(',')[0])).toEqual(['GCXH', '2', '4', 'SYN202312022']);
+    expect(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => l.split(',')[0]),
+    ).toEqual(['GCXH', '2', '4', 'SYN202312022']);
     checkBalance(a.entry);
     checkBalance(b.entry);
   });

@@ -135,7 +135,8 @@ describe('memory budget', () => {
     await mkdir(path.join(bad, '202401'), { recursive: true });
     // Enough rows to spill first, then a file whose header matches nothing stops the run.
     const lines = ['GCXH,XZQHMC,KKMC,FXLX,GCSJ,HPZL,HPHM,CLPPXH'];
-    for (let i = 0; i < 3 * MIN_ROWS; i++) lines.push(`${320300000000000000 + i},徐州市,K1,1,2024/1/${1 + (i % 28)} 0:${String(i % 60).padStart(2, '0')}:00,02,苏C${String(i).padStart(5, '0')},-`);
+    for (let i = 0; i < 3 * MIN_ROWS; i++)
+      lines.push(`${320300000000000000 + i},徐州市,K1,1,2024/1/${1 + (i % 28)} 0:${String(i % 60).padStart(2, '0')}:00,02,苏C${String(i).padStart(5, '0')},-`);
     await writeFile(path.join(bad, '202401', 'a.csv'), lines.join('\n') + '\n');
     await writeFile(path.join(bad, '202401', 'b.csv'), 'what,is,this\n1,2,3\n');
     const out = path.join(dir, 'tiny-bad');

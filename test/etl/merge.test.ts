@@ -115,7 +115,7 @@ describe('stage 01 sort', () => {
 
   it('gives the comparator order on many shuffled rows', () => {
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const rows: string[][] = [];
     for (let i = 0; i < 5000; i++) {
       const s = Math.floor(rnd() * 600);

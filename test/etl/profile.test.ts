@@ -20,7 +20,15 @@ describe('stage 02 profile', () => {
     for (const r of [row('A', '2023-12-01 08:00:00'), row('江苏省A', '2023-12-01 09:00:00'), row('A', '2023-12-03 10:00:05')]) p.add(r);
     const res = p.result();
     expect(res.kkmc).toEqual([
-      { name: 'A', passes: 2, share: 0.666667, first: '2023-12-01 08:00:00', last: '2023-12-03 10:00:05', daysSeen: 2, byDay: { '2023-12-01': 1, '2023-12-03': 1 } },
+      {
+        name: 'A',
+        passes: 2,
+        share: 0.666667,
+        first: '2023-12-01 08:00:00',
+        last: '2023-12-03 10:00:05',
+        daysSeen: 2,
+        byDay: { '2023-12-01': 1, '2023-12-03': 1 },
+      },
       { name: '江苏省A', passes: 1, share: 0.333333, first: '2023-12-01 09:00:00', last: '2023-12-01 09:00:00', daysSeen: 1, byDay: { '2023-12-01': 1 } },
     ]);
     expect(res.from).toBe('2023-12-01');

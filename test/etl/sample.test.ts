@@ -284,7 +284,8 @@ describe('values and their truth', () => {
   it('reuse recurring vehicles with the same plate, type and brand', () => {
     const rows = files.filter((f) => !f.rel.endsWith('12030.csv')).flatMap((f) => f.rows);
     const keys = new Map<string, number>();
-    for (const r of rows) if (GOOD_PLATE.test(r[6]!) && r[7]!.split('-').length >= 3) keys.set(`${r[6]}|${r[5]}|${r[7]}`, (keys.get(`${r[6]}|${r[5]}|${r[7]}`) ?? 0) + 1);
+    for (const r of rows)
+      if (GOOD_PLATE.test(r[6]!) && r[7]!.split('-').length >= 3) keys.set(`${r[6]}|${r[5]}|${r[7]}`, (keys.get(`${r[6]}|${r[5]}|${r[7]}`) ?? 0) + 1);
     const total = [...keys.values()].reduce((x, y) => x + y, 0);
     const repeated = [...keys.values()].filter((n) => n > 1).reduce((x, y) => x + y, 0);
     expect(repeated / total).toBeGreaterThan(0.1);
@@ -294,7 +295,10 @@ describe('values and their truth', () => {
 
 describe('the profile', () => {
   it('measured again on a generated sample matches the profile it was generated from', async () => {
-    const p = (await deriveProfile(a)) as { checkpoints: { name: string; altName: string | null; share: number; xzqhmc: string; fxlx: string }[]; hpzl: [string, number][] };
+    const p = (await deriveProfile(a)) as {
+      checkpoints: { name: string; altName: string | null; share: number; xzqhmc: string; fxlx: string }[];
+      hpzl: [string, number][];
+    };
     const byName = new Map(p.checkpoints.map((c) => [c.name, c]));
     for (const c of PROFILE.checkpoints) {
       if (c.share < 0.001) continue; // G237 may be silent in a small sample

@@ -83,7 +83,14 @@ export async function readMessages(topic: string, count: number, timeoutMs = 20_
         eachMessage: async ({ partition, message }: { partition: number; message: KafkaMessage }) => {
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = v === undefined ? '' : String(v);
-          out.push({ partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, value: message.value?.toString('utf8') ?? '', timestamp: Number(message.timestamp), headers });
+          out.push({
+            partition,
+            offset: message.offset,
+            key: message.key?.toString('utf8') ?? null,
+            value: message.value?.toString('utf8') ?? '',
+            timestamp: Number(message.timestamp),
+            headers,
+          });
           if (out.length >= count) {
             clearTimeout(timer);
             resolve();

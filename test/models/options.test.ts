@@ -31,7 +31,9 @@ describe('option validation (normalized once, errors name the option)', () => {
     expect(await optionError(predict.run(['--kkmc', 'A', '--weekend', '0']))).toMatch(/exactly one of --hour H or --day/);
     expect(await optionError(predict.run(['--kkmc', 'A', '--hour', '3', '--day', '--weekend', '0']))).toMatch(/exactly one of/);
     expect(await optionError(predict.run(['--kkmc', 'A', '--hour', '24', '--weekend', '0']))).toMatch(/--hour must be in \[0, 23\]/);
-    expect(await optionError(predict.run(['--model', '/nonexistent.json', '--kkmc', 'A', '--hour', '1', '--weekend', '0']))).toMatch(/^INPUT_NOT_FOUND: no model at/);
+    expect(await optionError(predict.run(['--model', '/nonexistent.json', '--kkmc', 'A', '--hour', '1', '--weekend', '0']))).toMatch(
+      /^INPUT_NOT_FOUND: no model at/,
+    );
   });
 
   it('report', async () => {

@@ -50,7 +50,10 @@ describe('predictor', () => {
 
   it('evaluates intercept + Σ coefficient × feature (1, or the profile value), clipped at 0', () => {
     const p = loadPredictor(model);
-    for (const [k, h, w] of [[model.features.checkpoints[1]!, 8, 1], [model.features.checkpoints[2]!, 3, 0]] as const) {
+    for (const [k, h, w] of [
+      [model.features.checkpoints[1]!, 8, 1],
+      [model.features.checkpoints[2]!, 3, 0],
+    ] as const) {
       let v = model.intercept;
       model.features.terms.forEach((t, i) => {
         const ok =
@@ -96,7 +99,7 @@ describe('predictor', () => {
     };
     expect(code(() => loadPredictor('{not json'))).toMatch(/^MODEL_INVALID: model JSON invalid: not JSON/);
     expect(code(() => loadPredictor(null))).toMatch(/^MODEL_INVALID/);
-    expect(bad((m) => (m.format = "other/2"))).toMatch(/format must be one of "traffic-flow-linear\/1", "traffic-flow-linear\/2".*field format/);
+    expect(bad((m) => (m.format = 'other/2'))).toMatch(/format must be one of "traffic-flow-linear\/1", "traffic-flow-linear\/2".*field format/);
     expect(bad((m) => m.coefficients.pop())).toMatch(/coefficients for .* feature terms/);
     expect(bad((m) => (m.coefficients[3] = 'x'))).toMatch(/field coefficients/);
     expect(bad((m) => (m.intercept = null))).toMatch(/field intercept/);
@@ -149,7 +152,9 @@ describe('train and predict commands', () => {
     expect(err2.code).toBe(2);
     expect(err2.stderr).toMatch(/--hour must be in \[0, 23\]/);
     await writeFile(path.join(dir, 'bad.json'), '{"format":"x"}');
-    const err3 = await run('node', [BIN, 'predict', '--model', path.join(dir, 'bad.json'), '--kkmc', k, '--hour', '1', '--weekend', '0'], { env }).catch((e) => e);
+    const err3 = await run('node', [BIN, 'predict', '--model', path.join(dir, 'bad.json'), '--kkmc', k, '--hour', '1', '--weekend', '0'], { env }).catch(
+      (e) => e,
+    );
     expect(err3.stderr).toMatch(/MODEL_INVALID.*format must be/);
   });
 });

@@ -18,7 +18,14 @@ describe('report analyses', () => {
       r[11] = type;
       return r;
     };
-    for (const r of [mk('1', '江苏', '小型汽车'), mk('2', '江苏', '大型汽车'), mk('3', '山东', '小型汽车'), mk('SYN202401011', '安徽', '小型汽车'), mk('4', '河南', '挂车')]) c.add(r);
+    for (const r of [
+      mk('1', '江苏', '小型汽车'),
+      mk('2', '江苏', '大型汽车'),
+      mk('3', '山东', '小型汽车'),
+      mk('SYN202401011', '安徽', '小型汽车'),
+      mk('4', '河南', '挂车'),
+    ])
+      c.add(r);
     expect(c.realRows).toBe(4);
     expect(topN(c.provinces, 10)).toEqual([
       { name: '江苏', value: 2 },
@@ -91,4 +98,3 @@ describe('report command', () => {
     expect(p.weekday.reduce((a, b) => a + b, 0)).toBeCloseTo(weekdayMean, 6);
   });
 });
-

@@ -2,14 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cellIndex, HOURS } from '../../models/features.ts';
 import { HourlyGridBuilder } from '../../models/grid.ts';
 import { loadPredictor } from '../../models/predictor.ts';
-import {
-  cellMeanTable,
-  cellSums,
-  evaluateTable,
-  plainLinearFit,
-  splitDays,
-  trainFlowModel,
-} from '../../models/train.ts';
+import { cellMeanTable, cellSums, evaluateTable, plainLinearFit, splitDays, trainFlowModel } from '../../models/train.ts';
 import { addDays } from '../../core/time.ts';
 import { row, syntheticGrid } from './helpers.ts';
 
@@ -75,7 +68,7 @@ describe('evaluation and baselines', () => {
     // 2024-01-01 Mon, 01-02 Tue, 01-06 Sat (01-03..05 have no rows → empty days in the range).
     const g = grid({
       '2024-01-01': (c, h) => 1 + c + (h === 5 ? 2 : 0),
-      '2024-01-02': (c, h) => 3 + c,
+      '2024-01-02': (c, _h) => 3 + c,
       '2024-01-06': (c) => 10 * (c + 1),
     });
     const idx = g.days.flatMap((d, i) => (d.realPasses > 0 ? [i] : []));
@@ -93,7 +86,13 @@ describe('evaluation and baselines', () => {
       days[date] = (c, h) => 4 + 3 * c + h + 5 * w;
     }
     const g = grid(days);
-    const fit = plainLinearFit(cellSums(g, g.days.map((_, i) => i)), 2);
+    const fit = plainLinearFit(
+      cellSums(
+        g,
+        g.days.map((_, i) => i),
+      ),
+      2,
+    );
     expect(fit.intercept).toBeCloseTo(4, 9);
     expect(fit.coefficients[0]).toBeCloseTo(3, 9);
     expect(fit.coefficients[1]).toBeCloseTo(1, 9);

@@ -67,10 +67,14 @@ describe('traffic start (the whole platform in one process)', () => {
         try {
           const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
           await page.goto(base + '/');
-          await page.waitForFunction(() => {
-            const d = (window as any).__dashboard?.drawn ?? {};
-            return d.top10 > 0 && d.map > 0 && d.flow_24h > 0;
-          }, null, { timeout: 20_000 });
+          await page.waitForFunction(
+            () => {
+              const d = (window as any).__dashboard?.drawn ?? {};
+              return d.top10 > 0 && d.map > 0 && d.flow_24h > 0;
+            },
+            null,
+            { timeout: 20_000 },
+          );
           await page.waitForSelector('#alerts li[data-id]', { timeout: 10_000 });
           await page.screenshot({ path: path.join(ARTIFACTS, 'start-dashboard.png') });
         } finally {

@@ -107,7 +107,9 @@ describe('XLSX shapes found by the fuzzer', () => {
         'xl/worksheets/sheet1.xml': strToU8(`<worksheet><sheetData>${sheetData}`),
       }),
     );
-  const header = ['GCXH', 'XZQHMC', 'KKMC', 'FXLX', 'GCSJ', 'HPZL', 'HPHM', 'CLPPXH'].map((h, i) => `<c r="${'ABCDEFGH'[i]}1" t="inlineStr"><is><t>${h}</t></is></c>`).join('');
+  const header = ['GCXH', 'XZQHMC', 'KKMC', 'FXLX', 'GCSJ', 'HPZL', 'HPHM', 'CLPPXH']
+    .map((h, i) => `<c r="${'ABCDEFGH'[i]}1" t="inlineStr"><is><t>${h}</t></is></c>`)
+    .join('');
 
   it('a row tag cut off at the end of the sheet ends the sheet (it once re-read the sheet forever)', async () => {
     const { records } = await readXlsxBytes(book(`<row r="1">${header}</row><row r="2"><c r="A2"><v>7</v></c></row><row `), 'cut.xlsx');
@@ -117,7 +119,10 @@ describe('XLSX shapes found by the fuzzer', () => {
   });
 
   it('a cell past column XFD flags its row instead of padding it to billions of cells', async () => {
-    const { records } = await readXlsxBytes(book(`<row r="1">${header}</row><row r="2"><c r="${'Z'.repeat(40)}2"><v>1</v></c><c r="A2"><v>5</v></c></row></sheetData></worksheet>`), 'wide.xlsx');
+    const { records } = await readXlsxBytes(
+      book(`<row r="1">${header}</row><row r="2"><c r="${'Z'.repeat(40)}2"><v>1</v></c><c r="A2"><v>5</v></c></row></sheetData></worksheet>`),
+      'wide.xlsx',
+    );
     const recs = [];
     for await (const r of records) recs.push(r);
     expect(recs).toHaveLength(1);

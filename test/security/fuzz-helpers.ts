@@ -20,7 +20,11 @@ export function mutateBytes(r: Rand, b: Uint8Array): Uint8Array {
       return c;
     }
     case 1: // insert structural bytes
-      return concat(b.subarray(0, at), Uint8Array.from({ length: 1 + int(r, 4) }, () => pick(r, STRUCTURAL)), b.subarray(at));
+      return concat(
+        b.subarray(0, at),
+        Uint8Array.from({ length: 1 + int(r, 4) }, () => pick(r, STRUCTURAL)),
+        b.subarray(at),
+      );
     case 2: // delete a range
       return concat(b.subarray(0, at), b.subarray(Math.min(n, at + 1 + int(r, 64))));
     case 3: {
@@ -55,7 +59,34 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-const MARKUP = ['<c r="A', '<c r="XFD1048576" t="s"><v>999999</v></c>', '</row>', '<row r="0">', '<row r="99999999">', '<v>', '</v>', '&#', '&#x110000;', '&amp', '_x00', '_xD800_', '<si>', '</si>', '<t>', '"', "'", '<is><t>', 't="e"', 't="d"', 's="9999"', '<![CDATA[', '<!--', '<x:c ', '\u0000', 'E+999'];
+const MARKUP = [
+  '<c r="A',
+  '<c r="XFD1048576" t="s"><v>999999</v></c>',
+  '</row>',
+  '<row r="0">',
+  '<row r="99999999">',
+  '<v>',
+  '</v>',
+  '&#',
+  '&#x110000;',
+  '&amp',
+  '_x00',
+  '_xD800_',
+  '<si>',
+  '</si>',
+  '<t>',
+  '"',
+  "'",
+  '<is><t>',
+  't="e"',
+  't="d"',
+  's="9999"',
+  '<![CDATA[',
+  '<!--',
+  '<x:c ',
+  '\u0000',
+  'E+999',
+];
 
 export function insertMarkup(r: Rand, b: Uint8Array): Uint8Array {
   const at = int(r, b.length + 1);

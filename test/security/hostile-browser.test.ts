@@ -47,16 +47,25 @@ describe.skipIf(!needBrowser)('hostile strings in the data never run in the page
     await store.run(`UPDATE kkmc_info SET kkmc_name = ? WHERE kkmc = 'A_Feng_K1'`, [NAME]);
     // Rows written past the load checks, as a bug elsewhere might: the pages must still be safe.
     const row = (i: number, kkmc: string): string[] => [
-      `X${i}`, xss('xzqh')[i % 3]!, kkmc, '1', `2023-12-11 12:0${i}:00`, '02', PLATE, BRAND, '江苏', '0', '0', VTYPE,
+      `X${i}`,
+      xss('xzqh')[i % 3]!,
+      kkmc,
+      '1',
+      `2023-12-11 12:0${i}:00`,
+      '02',
+      PLATE,
+      BRAND,
+      '江苏',
+      '0',
+      '0',
+      VTYPE,
     ];
     await store.insert([row(1, CODE), row(2, CODE), row(3, 'A_Feng_K1')]);
     congestion.setLevels([
       { kkmc: 'A_Feng_K1', level: '红色警戒', passes: 21, warning: 10, alert: 15, window_start: '2023-12-11 23:10:00' },
       { kkmc: CODE, level: '舒适', passes: 1, warning: 10, alert: 15, window_start: '2023-12-11 23:10:00' },
     ]);
-    congestion.add([
-      { id: 'c1', kkmc: CODE, level: '黄色拥堵', passes: 9, threshold: 7, window_start: '2023-12-11 23:00:00', previous_level: '舒适' },
-    ]);
+    congestion.add([{ id: 'c1', kkmc: CODE, level: '黄色拥堵', passes: 9, threshold: 7, window_start: '2023-12-11 23:00:00', previous_level: '舒适' }]);
     alerts.push({
       id: 'a1',
       hphm: PLATE,

@@ -105,7 +105,10 @@ function req(method: string, target: string, headers: Record<string, string | nu
   for (const [k, v] of Object.entries(h)) if (v !== null) s += `${k}: ${v}\r\n`;
   return s + '\r\n' + body;
 }
-const json = (body: unknown): Record<string, string> => ({ 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(JSON.stringify(body))) });
+const json = (body: unknown): Record<string, string> => ({
+  'Content-Type': 'application/json',
+  'Content-Length': String(Buffer.byteLength(JSON.stringify(body))),
+});
 const post = (target: string, body: unknown): string => req('POST', target, json(body), JSON.stringify(body));
 
 type Expect = number | 'closed';
@@ -141,7 +144,11 @@ const cases: Case[] = [
     msg: /origin .* not allowed/,
     check: (r) => expect(r.headers['access-control-allow-origin']).toBeUndefined(),
   },
-  { name: 'a preflight from a cross-site Origin', send: send(req('OPTIONS', '/api/query', { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' })), expect: 403 },
+  {
+    name: 'a preflight from a cross-site Origin',
+    send: send(req('OPTIONS', '/api/query', { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' })),
+    expect: 403,
+  },
   {
     name: 'a preflight from a listed Origin',
     send: send(req('OPTIONS', '/api/query', { Origin: ALLOWED_ORIGIN, 'Access-Control-Request-Method': 'POST' })),
@@ -173,10 +180,18 @@ const cases: Case[] = [
   },
   // The API key
   { name: 'no API key', send: send(req('GET', '/api/stats/overview', { 'X-API-Key': null })), expect: 401 },
-  { name: 'a wrong API key of the same length', send: send(req('GET', '/api/stats/overview', { 'X-API-Key': KEY.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')) })), expect: 401 },
+  {
+    name: 'a wrong API key of the same length',
+    send: send(req('GET', '/api/stats/overview', { 'X-API-Key': KEY.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')) })),
+    expect: 401,
+  },
   { name: 'the key in the query of an ordinary endpoint', send: send(req('GET', `/api/stats/overview?key=${KEY}`, { 'X-API-Key': null })), expect: 401 },
   { name: 'the key in the query of the export link', send: send(req('GET', `/api/export.csv?kkmc=C_Xinyi_K3&key=${KEY}`, { 'X-API-Key': null })), expect: 200 },
-  { name: 'the key sent twice (joined header)', send: send(`GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: ${KEY}\r\nX-API-Key: ${KEY}\r\nConnection: close\r\n\r\n`), expect: 401 },
+  {
+    name: 'the key sent twice (joined header)',
+    send: send(`GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: ${KEY}\r\nX-API-Key: ${KEY}\r\nConnection: close\r\n\r\n`),
+    expect: 401,
+  },
   // Paths and URLs
   { name: 'broken percent-encoding in a static path', send: send(req('GET', '/static/%E0%A4%A.js')), expect: 400, msg: /percent-encoding/ },
   { name: 'broken percent-encoding in a filter', send: send(req('GET', '/api/stats/flow_24h?kkmc=%zz%')), expect: 400, msg: /not a checkpoint code/ },
@@ -201,8 +216,16 @@ const cases: Case[] = [
   { name: 'POST as a urlencoded form', send: send(req('POST', '/api/query', { 'Content-Type': 'application/x-www-form-urlencoded' }, 'kkmc=x')), expect: 415 },
   { name: 'POST without a content type', send: send(req('POST', '/api/query', {}, '{}')), expect: 415 },
   { name: 'invalid JSON', send: send(req('POST', '/api/query', { 'Content-Type': 'application/json' }, '{"kkmc": ')), expect: 400, msg: /invalid JSON/ },
-  { name: 'JSON nested 30,000 deep', send: send(req('POST', '/api/query', { 'Content-Type': 'application/json' }, '['.repeat(30_000) + ']'.repeat(30_000))), expect: 400 },
-  { name: 'a body declared over the limit', send: send(req('POST', '/api/query', { 'Content-Type': 'application/json', 'Content-Length': '10000000' })), expect: 413 },
+  {
+    name: 'JSON nested 30,000 deep',
+    send: send(req('POST', '/api/query', { 'Content-Type': 'application/json' }, '['.repeat(30_000) + ']'.repeat(30_000))),
+    expect: 400,
+  },
+  {
+    name: 'a body declared over the limit',
+    send: send(req('POST', '/api/query', { 'Content-Type': 'application/json', 'Content-Length': '10000000' })),
+    expect: 413,
+  },
   {
     name: 'a chunked body over the limit',
     send: send(
@@ -227,22 +250,51 @@ const cases: Case[] = [
     },
     expect: 'closed',
   },
-  { name: 'prototype pollution through __proto__', send: send(post('/api/query', JSON.parse('{"__proto__": {"polluted": 1}}'))), expect: 400, msg: /unknown field "__proto__"/ },
+  {
+    name: 'prototype pollution through __proto__',
+    send: send(post('/api/query', JSON.parse('{"__proto__": {"polluted": 1}}'))),
+    expect: 400,
+    msg: /unknown field "__proto__"/,
+  },
   { name: 'a constructor key', send: send(post('/api/query', { constructor: { prototype: {} } })), expect: 400, msg: /unknown field/ },
   // Request smuggling and malformed HTTP
-  { name: 'Content-Length and Transfer-Encoding together', send: send(req('POST', '/api/query', { 'Content-Type': 'application/json', 'Content-Length': '4', 'Transfer-Encoding': 'chunked' }, '0\r\n\r\n')), expect: 400 },
-  { name: 'two different Content-Length headers', send: send(`POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`), expect: 400 },
-  { name: 'a bad chunk size', send: send(req('POST', '/api/query', { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' }) + 'zz\r\n{}\r\n0\r\n\r\n'), expect: 400 },
+  {
+    name: 'Content-Length and Transfer-Encoding together',
+    send: send(req('POST', '/api/query', { 'Content-Type': 'application/json', 'Content-Length': '4', 'Transfer-Encoding': 'chunked' }, '0\r\n\r\n')),
+    expect: 400,
+  },
+  {
+    name: 'two different Content-Length headers',
+    send: send(`POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`),
+    expect: 400,
+  },
+  {
+    name: 'a bad chunk size',
+    send: send(req('POST', '/api/query', { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' }) + 'zz\r\n{}\r\n0\r\n\r\n'),
+    expect: 400,
+  },
   { name: 'a header name with a space', send: send('GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n'), expect: 400 },
   { name: 'headers of 40 KB', send: send(req('GET', '/api/health', { Cookie: 'c='.padEnd(40_000, 'x') })), expect: 431 },
   { name: 'a lower-case method', send: send('get /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'), expect: 400 },
-  { name: 'TLS bytes on the plain port', send: send(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x0d, 0x0a, 0x0d, 0x0a])), expect: 400 },
+  {
+    name: 'TLS bytes on the plain port',
+    send: send(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x0d, 0x0a, 0x0d, 0x0a])),
+    expect: 400,
+  },
   { name: 'CONNECT to another port', send: send('CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n', { timeoutMs: 500 }), expect: 'closed' },
   // Injection strings in every filter
   {
     name: 'SQL in hphm, province and a plate of wildcards',
     send: async (t) => {
-      for (const body of [{ hphm: "' OR '1'='1" }, { province: "' OR 1=1" }, { hphm: '%' }, { hphm: '_' }, { hphm: '\\' }, { hphm: '\u0000' }, { hphm: '苏C\u202e' }]) {
+      for (const body of [
+        { hphm: "' OR '1'='1" },
+        { province: "' OR 1=1" },
+        { hphm: '%' },
+        { hphm: '_' },
+        { hphm: '\\' },
+        { hphm: '\u0000' },
+        { hphm: '苏C\u202e' },
+      ]) {
         const r = await rawRequest(t.port, post('/api/query', body));
         expect(r.status, JSON.stringify(body)).toBe(200);
         expect(JSON.parse(r.body).data.total, JSON.stringify(body)).toBe(0);
@@ -257,10 +309,19 @@ const cases: Case[] = [
   { name: 'SQL in hpzl', send: send(post('/api/query', { hpzl: "'; DROP TABLE traffic_data; --" })), expect: 400 },
   { name: 'SQL in start', send: send(post('/api/query', { start: "2023-12-09' OR '1'='1" })), expect: 400, msg: /start must be/ },
   { name: 'SQL in size', send: send(post('/api/query', { size: '1; DROP TABLE traffic_data' })), expect: 400, msg: /size must be an integer/ },
-  { name: 'SQL in the export filter', send: send(req('GET', `/api/export.csv?hphm=${encodeURIComponent("' OR '1'='1")}`)), expect: 200, check: (r) => expect(r.body.trim().split('\n')).toHaveLength(1) },
+  {
+    name: 'SQL in the export filter',
+    send: send(req('GET', `/api/export.csv?hphm=${encodeURIComponent("' OR '1'='1")}`)),
+    expect: 200,
+    check: (r) => expect(r.body.trim().split('\n')).toHaveLength(1),
+  },
   { name: 'markup in the export kkmc', send: send(req('GET', '/api/export.csv?kkmc=%3Cscript%3E')), expect: 400 },
   { name: 'SQL in the series date', send: send(req('GET', `/api/congestion/series?kkmc=A_Feng_K1&date=${encodeURIComponent("2023-12-09' --")}`)), expect: 400 },
-  { name: 'SQL in the predict checkpoint', send: send(req('GET', `/api/predict/flow?kkmc=${encodeURIComponent("x' OR 1=1")}&hour=1&is_weekend=0`)), expect: 400 },
+  {
+    name: 'SQL in the predict checkpoint',
+    send: send(req('GET', `/api/predict/flow?kkmc=${encodeURIComponent("x' OR 1=1")}&hour=1&is_weekend=0`)),
+    expect: 400,
+  },
   // Huge and negative numbers
   { name: 'a limit of 1e309', send: send(req('GET', '/api/stats/kkmc_count?limit=1e309')), expect: 400 },
   { name: 'a limit of twenty digits', send: send(req('GET', '/api/stats/kkmc_count?limit=99999999999999999999')), expect: 400, msg: /between 1 and 1000/ },
@@ -293,7 +354,9 @@ const cases: Case[] = [
   {
     name: 'a flood of 300 concurrent requests',
     send: async (t) => {
-      const rs = await Promise.all(Array.from({ length: 300 }, (_, i) => rawRequest(t.port, req('GET', i % 2 ? '/api/stats/overview' : '/api/stats/map_data'), { timeoutMs: 20_000 })));
+      const rs = await Promise.all(
+        Array.from({ length: 300 }, (_, i) => rawRequest(t.port, req('GET', i % 2 ? '/api/stats/overview' : '/api/stats/map_data'), { timeoutMs: 20_000 })),
+      );
       expect(rs.filter((r) => r.status !== 200).map((r) => r.status)).toEqual([]);
       return rs[0]!;
     },
@@ -323,7 +386,10 @@ const cases: Case[] = [
   // Slow and idle clients
   {
     name: 'a slow-header client (one header line every 150 ms)',
-    send: send(['GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n', ...Array.from({ length: 40 }, (_, i) => `X-Slow-${i}: y\r\n`)], { gapMs: 150, timeoutMs: 4000 }),
+    send: send(['GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n', ...Array.from({ length: 40 }, (_, i) => `X-Slow-${i}: y\r\n`)], {
+      gapMs: 150,
+      timeoutMs: 4000,
+    }),
     expect: 408,
     check: (r) => {
       expect(r.closed || r.status === 408).toBe(true);

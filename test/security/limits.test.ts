@@ -45,7 +45,12 @@ describe('store query timeout → 503', () => {
     try {
       const r = await rawRequest(api.port, POST_ALL, { timeoutMs: 10_000 });
       expect(r.status).toBe(503);
-      expect(JSON.parse(r.body)).toEqual({ code: 503, msg: expect.stringMatching(/embedded store query timed out after 300 ms/), error: 'SERVICE_UNAVAILABLE', data: null });
+      expect(JSON.parse(r.body)).toEqual({
+        code: 503,
+        msg: expect.stringMatching(/embedded store query timed out after 300 ms/),
+        error: 'SERVICE_UNAVAILABLE',
+        data: null,
+      });
       expect(r.headers['retry-after']).toBe('5');
       expect(r.ms).toBeLessThan(2000);
       // The connection was freed: the next query runs (and times out) the same way.
@@ -62,10 +67,16 @@ describe('store query timeout → 503', () => {
     beforeAll(async () => {
       for (const port of [3306, 3307]) {
         await q(port, `CREATE DATABASE \`${db}\` CHARACTER SET utf8mb4`);
-        await q(port, `CREATE TABLE \`${db}\`.t (gcxh VARCHAR(64), xzqhmc VARCHAR(8), kkmc VARCHAR(64), fxlx VARCHAR(4), gcsj DATETIME,
-          hpzl VARCHAR(4), hphm VARCHAR(32), clppxh VARCHAR(32), province VARCHAR(8), is_weekend TINYINT, is_peak_hour TINYINT, vehicle_type_name VARCHAR(16))`);
-        await q(port, `INSERT INTO \`${db}\`.t VALUES ('1','','K_1','1','2024-01-01 00:00:00','02','P','-','江苏',0,0,'x'),
-          ('2','','K_1','1','2024-01-01 00:00:00','02','P','-','江苏',0,0,'x'), ('3','','K_1','1','2024-01-01 00:00:00','02','P','-','江苏',0,0,'x')`);
+        await q(
+          port,
+          `CREATE TABLE \`${db}\`.t (gcxh VARCHAR(64), xzqhmc VARCHAR(8), kkmc VARCHAR(64), fxlx VARCHAR(4), gcsj DATETIME,
+          hpzl VARCHAR(4), hphm VARCHAR(32), clppxh VARCHAR(32), province VARCHAR(8), is_weekend TINYINT, is_peak_hour TINYINT, vehicle_type_name VARCHAR(16))`,
+        );
+        await q(
+          port,
+          `INSERT INTO \`${db}\`.t VALUES ('1','','K_1','1','2024-01-01 00:00:00','02','P','-','江苏',0,0,'x'),
+          ('2','','K_1','1','2024-01-01 00:00:00','02','P','-','江苏',0,0,'x'), ('3','','K_1','1','2024-01-01 00:00:00','02','P','-','江苏',0,0,'x')`,
+        );
         // Each row read sleeps half a second: a count takes 1.5 s per shard.
         await q(port, `CREATE VIEW \`${db}\`.traffic_data AS SELECT * FROM \`${db}\`.t WHERE SLEEP(0.5) = 0`);
       }
@@ -84,7 +95,11 @@ describe('store query timeout → 503', () => {
         expect(JSON.parse(r.body).msg).toMatch(/MySQL query timed out after 300 ms/);
         expect(r.ms).toBeLessThan(1400);
         // Stopped on the server too: nothing of ours is still running there.
-        const running = await q(3306, `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND COMMAND = 'Query' AND INFO LIKE '%traffic_data%'`, [db]);
+        const running = await q(
+          3306,
+          `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND COMMAND = 'Query' AND INFO LIKE '%traffic_data%'`,
+          [db],
+        );
         expect(Number((running[0] as { n: number }).n)).toBe(0);
       } finally {
         await api.close();
@@ -99,7 +114,20 @@ function bigMaster(n: number): string {
   for (let i = 0; i < n; i++) {
     const s = i % 86400;
     const t = `2023-12-10 ${String(Math.floor(s / 3600)).padStart(2, '0')}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
-    rows.push([`E${String(i).padStart(8, '0')}`, '丰县', 'A_Feng_K1', '1', t, '02', `苏C${i % 99999}`, '福田牌-某某系列-2020年款', '江苏', '1', '0', '小型汽车']);
+    rows.push([
+      `E${String(i).padStart(8, '0')}`,
+      '丰县',
+      'A_Feng_K1',
+      '1',
+      t,
+      '02',
+      `苏C${i % 99999}`,
+      '福田牌-某某系列-2020年款',
+      '江苏',
+      '1',
+      '0',
+      '小型汽车',
+    ]);
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'traffic-export-'));
   const file = path.join(dir, 'master.csv');
@@ -147,9 +175,7 @@ describe('an export whose client vanishes stops reading the store', () => {
     try {
       // Read the first bytes, then hang up without reading the rest.
       await new Promise<void>((resolve) => {
-        const s = net.connect(api.port, '127.0.0.1', () =>
-          s.write('GET /api/export.csv HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'),
-        );
+        const s = net.connect(api.port, '127.0.0.1', () => s.write('GET /api/export.csv HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'));
         s.once('data', () => {
           s.pause();
           setTimeout(() => {
@@ -227,4 +253,3 @@ describe('static files', () => {
     }
   });
 });
-

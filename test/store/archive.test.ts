@@ -134,7 +134,9 @@ describe('traffic archive --in master.csv', () => {
       expect(meta).toEqual([{ compression: 'ZSTD' }]);
       const first = (await c.runAndReadAll(`SELECT strftime(GCSJ, '%Y-%m-%d %H:%M:%S') AS t FROM '${file}' LIMIT 1`)).getRowObjectsJS();
       expect(first).toEqual([{ t: '2024-01-01 00:00:00' }]); // midnight China time, whatever TZ the test runs in
-      const days = (await c.runAndReadAll(`SELECT DISTINCT typeof(day) AS t FROM read_parquet('${out}/day=*/*.parquet', hive_partitioning = true)`)).getRowObjectsJS();
+      const days = (
+        await c.runAndReadAll(`SELECT DISTINCT typeof(day) AS t FROM read_parquet('${out}/day=*/*.parquet', hive_partitioning = true)`)
+      ).getRowObjectsJS();
       expect(days).toEqual([{ t: 'DATE' }]);
     } finally {
       c.closeSync();
@@ -147,7 +149,13 @@ describe('traffic archive --in master.csv', () => {
     await archiveCmd.run(['--in', write('m2a.csv', first), '--out', out]);
     const untouched = statSync(path.join(out, 'day=2024-01-01', 'part-0.parquet'));
     // A corrected 2024-01-02 (fewer rows, other ids) and a new day.
-    const again = makeRows([['2024-01-02', 40], ['2024-01-08', 10]], 'b');
+    const again = makeRows(
+      [
+        ['2024-01-02', 40],
+        ['2024-01-08', 10],
+      ],
+      'b',
+    );
     await archiveCmd.run(['--in', write('m2b.csv', again), '--out', out]);
     const expected = [...first.filter((r) => !r[4]!.startsWith('2024-01-02')), ...again];
     expect(await readArchive(out)).toEqual(withDay(expected));

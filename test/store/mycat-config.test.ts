@@ -41,10 +41,7 @@ function parseXml(xml: string): El {
   return root.children[0]!;
 }
 
-const all = (el: El, name: string): El[] => [
-  ...el.children.filter((c) => c.name === name),
-  ...el.children.flatMap((c) => all(c, name)),
-];
+const all = (el: El, name: string): El[] => [...el.children.filter((c) => c.name === name), ...el.children.flatMap((c) => all(c, name))];
 
 const backends = [
   { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'traffic_db' },

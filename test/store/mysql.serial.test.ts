@@ -79,7 +79,11 @@ describe('schema', () => {
       const idx = await q<{ Key_name: string; Column_name: string; Seq_in_index: number }>(port, `SHOW INDEX FROM \`${db}\`.traffic_data`);
       const byKey: Record<string, string[]> = {};
       for (const r of idx) (byKey[r.Key_name] ??= [])[r.Seq_in_index - 1] = r.Column_name;
-      expect(Object.values(byKey).map((c) => c.join(',')).sort()).toEqual(['gcsj', 'gcxh', 'hphm,gcsj', 'kkmc,gcsj']);
+      expect(
+        Object.values(byKey)
+          .map((c) => c.join(','))
+          .sort(),
+      ).toEqual(['gcsj', 'gcxh', 'hphm,gcsj', 'kkmc,gcsj']);
       expect(byKey.PRIMARY).toEqual(['gcxh']);
       const t = await q<{ TABLE_NAME: string; TABLE_COLLATION: string }>(
         port,
@@ -90,7 +94,11 @@ describe('schema', () => {
         ['kkmc_info', 'utf8mb4'],
         ['traffic_data', 'utf8mb4'],
       ]);
-      const cols = await q<{ COLUMN_NAME: string }>(port, 'SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [db, 'kkmc_info']);
+      const cols = await q<{ COLUMN_NAME: string }>(
+        port,
+        'SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+        [db, 'kkmc_info'],
+      );
       expect(cols.map((c) => c.COLUMN_NAME)).toEqual(DIMENSION_COLUMNS.map((c) => c.toLowerCase()));
     }
   });
@@ -149,8 +157,32 @@ describe('traffic load', () => {
     for (const port of [3306, 3307]) {
       const k = await q<Record<string, unknown>>(port, `SELECT * FROM \`${db}\`.kkmc_info ORDER BY kkmc`);
       expect(k).toEqual([
-        { kkmc: 'G93_Suining_East', kkmc_name: 'G93成渝环线高速遂宁东', aliases: '', road: 'G93', county: 'Suining', stake_km: '', border: 'other', xzqhmc: '遂宁市', lon: null, lat: null, passes: 0 },
-        { kkmc: 'S325_Suining_K12', kkmc_name: '遂宁市船山区S325线K12+300卡口', aliases: 'a|b', road: 'S325', county: 'Chuanshan', stake_km: '12', border: '市际', xzqhmc: '船山区', lon: 105.5, lat: 30.5, passes: 100 },
+        {
+          kkmc: 'G93_Suining_East',
+          kkmc_name: 'G93成渝环线高速遂宁东',
+          aliases: '',
+          road: 'G93',
+          county: 'Suining',
+          stake_km: '',
+          border: 'other',
+          xzqhmc: '遂宁市',
+          lon: null,
+          lat: null,
+          passes: 0,
+        },
+        {
+          kkmc: 'S325_Suining_K12',
+          kkmc_name: '遂宁市船山区S325线K12+300卡口',
+          aliases: 'a|b',
+          road: 'S325',
+          county: 'Chuanshan',
+          stake_km: '12',
+          border: '市际',
+          xzqhmc: '船山区',
+          lon: 105.5,
+          lat: 30.5,
+          passes: 100,
+        },
       ]);
     }
 
@@ -177,7 +209,20 @@ describe('retention', () => {
       // 10 days, one row every 10 minutes, on both shards.
       const rows = makeRows(1440, { start: '2024-01-01 00:00:00', stepS: 600, seed: 3 });
       // The single newest row lives on shard 1 only: the window counts from it.
-      const newest = ['NEWEST', '徐州市', VEC_KKMCS.find((k) => VEC_SHARD.get(k) === 1)!, '1', '2024-01-11 12:00:00', '02', '苏C1***', '-', '江苏', '0', '0', '小型汽车'];
+      const newest = [
+        'NEWEST',
+        '徐州市',
+        VEC_KKMCS.find((k) => VEC_SHARD.get(k) === 1)!,
+        '1',
+        '2024-01-11 12:00:00',
+        '02',
+        '苏C1***',
+        '-',
+        '江苏',
+        '0',
+        '0',
+        '小型汽车',
+      ];
       await store.insertRows([...rows, newest]);
       expect(await store.newestGcsj()).toBe('2024-01-11 12:00:00');
 
@@ -230,7 +275,17 @@ describe('sink (Kafka → shards)', () => {
       for (const group of [uniqueGroup('sink'), uniqueGroup('sink-replay')]) {
         const ac = new AbortController();
         let handled = 0;
-        const run = runSink(store, { from: kafkaUri(topic), groupId: group, batchSize: 300, maxWaitMs: 0, ttlDays: 0, ttlIntervalS: 0, signal: ac.signal, log: () => undefined, onStored: (k) => (handled += k) });
+        const run = runSink(store, {
+          from: kafkaUri(topic),
+          groupId: group,
+          batchSize: 300,
+          maxWaitMs: 0,
+          ttlDays: 0,
+          ttlIntervalS: 0,
+          signal: ac.signal,
+          log: () => undefined,
+          onStored: (k) => (handled += k),
+        });
         // This run has written every record (the replay's writes change nothing)…
         await waitUntil(async () => handled >= 2000, 30_000, 'all records handled');
         // …and nothing more arrives once the group is at the end of the topic.
@@ -266,7 +321,17 @@ describe('sink (Kafka → shards)', () => {
       const log = path.join(tmp, 'refuse.log');
       await writeFile(log, rows.map((r) => encodeRecord(r) + '\n').join(''));
       const rejects: Reject[] = [];
-      const stats = await runSink(store, { from: `file:${log}`, follow: false, groupId: 'refuse', batchSize: 100, maxWaitMs: 0, ttlDays: 0, ttlIntervalS: 0, log: () => undefined, onReject: (r) => void rejects.push(r) });
+      const stats = await runSink(store, {
+        from: `file:${log}`,
+        follow: false,
+        groupId: 'refuse',
+        batchSize: 100,
+        maxWaitMs: 0,
+        ttlDays: 0,
+        ttlIntervalS: 0,
+        log: () => undefined,
+        onReject: (r) => void rejects.push(r),
+      });
       expect(stats.stored).toBe(299);
       expect(rejects).toHaveLength(1);
       expect(rejects[0]!.reason).toMatch(/MySQL refused the row: .*no_refuse/);
@@ -280,7 +345,23 @@ describe('sink (Kafka → shards)', () => {
   function startSinkProcess(topic: string, group: string, db: string, extra: string[] = []): ChildProcess {
     const child = spawn(
       process.execPath,
-      ['bin/traffic.mjs', 'sink', '--from', kafkaUri(topic), '--group', group, '--mysql', shardUrls(db).join(','), '--batch-size', '50', '--ttl-days', '0', '--rejects', path.join(tmp, `${group}.rejects.csv`), ...extra],
+      [
+        'bin/traffic.mjs',
+        'sink',
+        '--from',
+        kafkaUri(topic),
+        '--group',
+        group,
+        '--mysql',
+        shardUrls(db).join(','),
+        '--batch-size',
+        '50',
+        '--ttl-days',
+        '0',
+        '--rejects',
+        path.join(tmp, `${group}.rejects.csv`),
+        ...extra,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TZ: 'UTC' } },
     );
     child.stderr!.on('data', () => undefined);
@@ -335,14 +416,32 @@ describe('sink (Kafka → shards)', () => {
     const logs: string[] = [];
     let run: Promise<unknown> | undefined;
     try {
-      run = runSink(store, { from: kafkaUri(topic), groupId: group, batchSize: 200, maxWaitMs: 0, ttlDays: 0, ttlIntervalS: 0, signal: ac.signal, log: (m) => logs.push(m), retryMs: { initial: 200, max: 2000 } });
+      run = runSink(store, {
+        from: kafkaUri(topic),
+        groupId: group,
+        batchSize: 200,
+        maxWaitMs: 0,
+        ttlDays: 0,
+        ttlIntervalS: 0,
+        signal: ac.signal,
+        log: (m) => logs.push(m),
+        retryMs: { initial: 200, max: 2000 },
+      });
       await produce(topic, rows.slice(0, n / 2));
       await waitUntil(async () => (await counts(db)).total >= n / 2, 30_000, 'first half stored');
 
       // Stop 3307 the way services:down does: by the pid in its pid file.
       const pid = Number(readFileSync(SHARD2.pidFile, 'utf8').trim());
       process.kill(pid, 'SIGTERM');
-      await waitUntil(async () => !(await q(3307, 'SELECT 1').then(() => true, () => false)), 30_000, '3307 down');
+      await waitUntil(
+        async () =>
+          !(await q(3307, 'SELECT 1').then(
+            () => true,
+            () => false,
+          )),
+        30_000,
+        '3307 down',
+      );
       const t0 = Date.now();
       await produce(topic, rows.slice(n / 2));
       await new Promise((r) => setTimeout(r, 20_000 - (Date.now() - t0)));
@@ -377,7 +476,17 @@ describe('sink (Kafka → shards)', () => {
     const ac = new AbortController();
     try {
       let stored = 0;
-      const run = runSink(store, { from: kafkaUri(topic), groupId: uniqueGroup('sink-ttl'), batchSize: 100, maxWaitMs: 0, ttlDays: 1, ttlIntervalS: 1, signal: ac.signal, log: () => undefined, onStored: (k) => (stored += k) });
+      const run = runSink(store, {
+        from: kafkaUri(topic),
+        groupId: uniqueGroup('sink-ttl'),
+        batchSize: 100,
+        maxWaitMs: 0,
+        ttlDays: 1,
+        ttlIntervalS: 1,
+        signal: ac.signal,
+        log: () => undefined,
+        onStored: (k) => (stored += k),
+      });
       const newest = rows[rows.length - 1]![4]!;
       const keep = rows.filter((r) => r[4]! >= '2024-03-02 23:50:00').length;
       expect(newest).toBe('2024-03-03 23:50:00');
@@ -391,4 +500,3 @@ describe('sink (Kafka → shards)', () => {
     }
   });
 });
-

@@ -15,10 +15,7 @@ const invalid = expect.objectContaining({ code: 'INVALID_OPTION' });
 
 describe('store options', () => {
   it('shards: flag > TRAFFIC_MYSQL > the two loopback shards, in order', () => {
-    expect(normalizeStoreOptions({}, env()).urls).toEqual([
-      'mysql://root@127.0.0.1:3306/traffic_db',
-      'mysql://root@127.0.0.1:3307/traffic_db',
-    ]);
+    expect(normalizeStoreOptions({}, env()).urls).toEqual(['mysql://root@127.0.0.1:3306/traffic_db', 'mysql://root@127.0.0.1:3307/traffic_db']);
     expect(normalizeStoreOptions({}, env({ TRAFFIC_MYSQL: 'mysql://root@h1:1/a, mysql://root@h2:2/b' })).urls).toEqual([
       'mysql://root@h1:1/a',
       'mysql://root@h2:2/b',
@@ -74,7 +71,14 @@ describe('store options', () => {
 
 describe('MySQL URLs', () => {
   it('parses credentials, port and database (default traffic_db)', () => {
-    expect(parseMysqlUrl('mysql://u:p%40ss@db.local:3310/x_1')).toMatchObject({ host: 'db.local', port: 3310, user: 'u', password: 'p@ss', database: 'x_1', label: 'db.local:3310/x_1' });
+    expect(parseMysqlUrl('mysql://u:p%40ss@db.local:3310/x_1')).toMatchObject({
+      host: 'db.local',
+      port: 3310,
+      user: 'u',
+      password: 'p@ss',
+      database: 'x_1',
+      label: 'db.local:3310/x_1',
+    });
     expect(parseMysqlUrl('mysql://root@127.0.0.1')).toMatchObject({ port: 3306, database: 'traffic_db', password: '' });
   });
 });
@@ -103,7 +107,19 @@ describe('rows the store accepts', () => {
 
   it('GCSJ must be a real calendar time in DATETIME range (leap years included)', () => {
     for (const t of ['2024-02-29 00:00:00', '2000-02-29 23:59:59', '1000-01-01 00:00:00', '9999-12-31 23:59:59']) expect(isStoreTime(t), t).toBe(true);
-    for (const t of ['2023-02-29 00:00:00', '1900-02-29 00:00:00', '0999-12-31 00:00:00', '2024-04-31 00:00:00', '2024-00-10 00:00:00', '2024-01-01 00:60:00', '2024-01-01 00:00:60', '2024-01-01T00:00:00', '2024-01-01 0:00:00', '2024-01-01 00:00:00.5', '２024-01-01 00:00:00']) {
+    for (const t of [
+      '2023-02-29 00:00:00',
+      '1900-02-29 00:00:00',
+      '0999-12-31 00:00:00',
+      '2024-04-31 00:00:00',
+      '2024-00-10 00:00:00',
+      '2024-01-01 00:60:00',
+      '2024-01-01 00:00:60',
+      '2024-01-01T00:00:00',
+      '2024-01-01 0:00:00',
+      '2024-01-01 00:00:00.5',
+      '２024-01-01 00:00:00',
+    ]) {
       expect(isStoreTime(t), t).toBe(false);
     }
   });
@@ -167,9 +183,13 @@ describe('Coalescer (rows → statements)', () => {
   });
 
   it('a failed write rejects every caller of that statement (so the bus redelivers them)', async () => {
-    const c = new Coalescer(async () => {
-      throw new Error('down');
-    }, 10, 0);
+    const c = new Coalescer(
+      async () => {
+        throw new Error('down');
+      },
+      10,
+      0,
+    );
     await expect(c.add(makeRows(3))).rejects.toThrow('down');
     const ok = new Coalescer(async () => undefined, 2, 1000);
     await expect(ok.add(makeRows(2))).resolves.toBeUndefined(); // batch size reached: no wait

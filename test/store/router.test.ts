@@ -28,10 +28,7 @@ interface Config {
   vectors: Vector[];
 }
 
-const VECTORS = [
-  path.resolve('../shared/vectors/mycat_murmur.json'),
-  '/work/shared/vectors/mycat_murmur.json',
-].find((p) => existsSync(p))!;
+const VECTORS = [path.resolve('../shared/vectors/mycat_murmur.json'), '/work/shared/vectors/mycat_murmur.json'].find((p) => existsSync(p))!;
 const data = JSON.parse(readFileSync(VECTORS, 'utf8')) as {
   count2_seed0_hash_checks: { key: string; murmur3_32_seed0_hashUnencodedChars: number }[];
   configs: Config[];
@@ -59,12 +56,7 @@ describe('murmur3_32 over UTF-16 code units (Guava hashUnencodedChars)', () => {
 
 describe('MyCat PartitionByMurmurHash ring', () => {
   it('covers the four published configurations', () => {
-    expect(data.configs.map((c) => c.id)).toEqual([
-      'count2_seed0_vbt160',
-      'count3_seed0_vbt160',
-      'count2_seed0_vbt160_weights0-1_1-2',
-      'count4_seed42_vbt160',
-    ]);
+    expect(data.configs.map((c) => c.id)).toEqual(['count2_seed0_vbt160', 'count3_seed0_vbt160', 'count2_seed0_vbt160_weights0-1_1-2', 'count4_seed42_vbt160']);
   });
 
   for (const c of data.configs) {
@@ -104,15 +96,20 @@ describe('MyCat PartitionByMurmurHash ring', () => {
 
   it('treats a missing or non-positive weight as 1, like MyCat', () => {
     const base = new MurmurShardRouter({ count: 2 });
-    const zero = new MurmurShardRouter({ count: 2, weights: new Map([[0, 0], [1, -3]]) });
+    const zero = new MurmurShardRouter({
+      count: 2,
+      weights: new Map([
+        [0, 0],
+        [1, -3],
+      ]),
+    });
     expect(zero.weights).toEqual([1, 1]);
     expect(zero.ringEntries()).toEqual(base.ringEntries());
   });
 });
 
 describe('traffic shard', () => {
-  const run = (args: string[]) =>
-    spawnSync(process.execPath, ['bin/traffic.mjs', 'shard', ...args], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
+  const run = (args: string[]) => spawnSync(process.execPath, ['bin/traffic.mjs', 'shard', ...args], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
 
   it('prints KEY<TAB>INDEX per key in order; -- lets keys start with "-"', () => {
     const c = data.configs[2]!; // weighted
@@ -125,12 +122,18 @@ describe('traffic shard', () => {
 
   it('uses the seed (count 4, seed 42)', () => {
     const c = data.configs[3]!;
-    const keys = c.vectors.slice(0, 20).map((v) => v.key).filter((k) => !k.startsWith('-'));
+    const keys = c.vectors
+      .slice(0, 20)
+      .map((v) => v.key)
+      .filter((k) => !k.startsWith('-'));
     const r = run(['--count', '4', '--seed', '42', ...keys]);
     expect(r.status).toBe(0);
-    expect(r.stdout.split('\n').filter(Boolean).map((l) => Number(l.split('\t').pop()))).toEqual(
-      keys.map((k) => c.vectors.find((v) => v.key === k)!.shard),
-    );
+    expect(
+      r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => Number(l.split('\t').pop())),
+    ).toEqual(keys.map((k) => c.vectors.find((v) => v.key === k)!.shard));
   });
 
   it('rejects bad options with a usage message and exit 2', () => {
@@ -138,7 +141,14 @@ describe('traffic shard', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('INVALID_OPTION');
     expect(r.stderr).toContain('usage: traffic shard');
-    for (const args of [['a'], ['--count', '0', 'a'], ['--count', 'x', 'a'], ['--count', '2', '--weights', '0-1', 'a'], ['--count', '2', '--weights', '0:0', 'a'], ['--count', '2']]) {
+    for (const args of [
+      ['a'],
+      ['--count', '0', 'a'],
+      ['--count', 'x', 'a'],
+      ['--count', '2', '--weights', '0-1', 'a'],
+      ['--count', '2', '--weights', '0:0', 'a'],
+      ['--count', '2'],
+    ]) {
       expect(() => normalizeShardOptions(args), args.join(' ')).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
     }
   });

@@ -87,7 +87,16 @@ describe('log file bus', () => {
     const rows = masterRows(6);
     const bad1 = 'garbage line';
     const bad2 = encodeRecord(rows[0]!).replace('\t1\t1\t', '\t1\tx\t');
-    writeFileSync(log, [rows[0], rows[1]].map((r) => encodeRecord(r!)).join('\n') + `\n${bad1}\n${bad2}\n` + rows.slice(2).map((r) => encodeRecord(r)).join('\n') + '\n');
+    writeFileSync(
+      log,
+      [rows[0], rows[1]].map((r) => encodeRecord(r!)).join('\n') +
+        `\n${bad1}\n${bad2}\n` +
+        rows
+          .slice(2)
+          .map((r) => encodeRecord(r))
+          .join('\n') +
+        '\n',
+    );
     const source = await openSource(`file:${log}`, { groupId: 'rej', follow: false, ...quiet });
     const got = await collect(source, 6);
     expect(gcxhs(got)).toEqual(rows.map((r) => r[F.GCXH]));
@@ -102,7 +111,13 @@ describe('log file bus', () => {
     const dir = tmpDir();
     const log = path.join(dir, 'stream.log');
     const rows = masterRows(100);
-    writeFileSync(log, rows.slice(0, 70).map((r) => encodeRecord(r) + '\n').join(''));
+    writeFileSync(
+      log,
+      rows
+        .slice(0, 70)
+        .map((r) => encodeRecord(r) + '\n')
+        .join(''),
+    );
     const first = await openSource(`file:${log}`, { groupId: 'g1', maxBatch: 10, ...quiet });
     let calls = 0;
     await expect(
@@ -111,9 +126,22 @@ describe('log file bus', () => {
       }),
     ).rejects.toThrow('crash in the handler');
     const saved = JSON.parse(readFileSync(`${log}.offset.g1`, 'utf8')) as { pos: number };
-    expect(saved.pos).toBe(Buffer.byteLength(rows.slice(0, 30).map((r) => encodeRecord(r) + '\n').join('')));
+    expect(saved.pos).toBe(
+      Buffer.byteLength(
+        rows
+          .slice(0, 30)
+          .map((r) => encodeRecord(r) + '\n')
+          .join(''),
+      ),
+    );
 
-    appendFileSync(log, rows.slice(70).map((r) => encodeRecord(r) + '\n').join(''));
+    appendFileSync(
+      log,
+      rows
+        .slice(70)
+        .map((r) => encodeRecord(r) + '\n')
+        .join(''),
+    );
     const second = await openSource(`file:${log}`, { groupId: 'g1', maxBatch: 10, ...quiet });
     const got = await collect(second, 70);
     expect(gcxhs(got)).toEqual(rows.slice(30).map((r) => r[F.GCXH]));

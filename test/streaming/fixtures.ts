@@ -30,9 +30,18 @@ export function masterRows(n: number, stepS = 3): string[][] {
     const gcsj = formatChinaTime((t0 + i * stepS) * 1000);
     const h = +gcsj.slice(11, 13);
     rows.push([
-      String(1000 + i), cp.xzqhmc, cp.kkmc, String(1 + (i % 2)), gcsj, i % 5 === 0 ? '01' : '02',
-      `苏C${String.fromCharCode(65 + (i % 20))}${i % 10}***`, i % 3 === 0 ? '-' : '五菱牌-五菱宏光-2016', '江苏', '1',
-      h === 7 || h === 8 ? '1' : '0', i % 5 === 0 ? '大型汽车' : '小型汽车',
+      String(1000 + i),
+      cp.xzqhmc,
+      cp.kkmc,
+      String(1 + (i % 2)),
+      gcsj,
+      i % 5 === 0 ? '01' : '02',
+      `苏C${String.fromCharCode(65 + (i % 20))}${i % 10}***`,
+      i % 3 === 0 ? '-' : '五菱牌-五菱宏光-2016',
+      '江苏',
+      '1',
+      h === 7 || h === 8 ? '1' : '0',
+      i % 5 === 0 ? '大型汽车' : '小型汽车',
     ]);
   }
   return rows;

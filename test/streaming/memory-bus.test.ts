@@ -41,7 +41,9 @@ describe('in-process memory bus', () => {
     const src = await openSource(`memory:${name}`, { groupId: 'g' });
     expect(gcxhs(await collect(src, 3))).toEqual(['1000', '1001', '1002']);
     expect(src.stats.deadLetterReasons).toEqual({ 'expected 12 tab-separated fields, got 1': 1 });
-    expect(memoryRecords(`${name}-dlq`)).toEqual([{ key: null, raw: 'bad', headers: { reason: 'expected 12 tab-separated fields, got 1', source: name, partition: '0', offset: '2' } }]);
+    expect(memoryRecords(`${name}-dlq`)).toEqual([
+      { key: null, raw: 'bad', headers: { reason: 'expected 12 tab-separated fields, got 1', source: name, partition: '0', offset: '2' } },
+    ]);
     memoryDelete(name);
     memoryDelete(`${name}-dlq`);
   });

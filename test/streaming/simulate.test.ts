@@ -11,7 +11,10 @@ import { simulate } from '../../streaming/simulate.ts';
 import { command } from '../../streaming/simulate-cli.ts';
 import { CHECKPOINTS, masterRows, tmpDir, writeDimension, writeMaster } from './fixtures.ts';
 
-async function runToMemory(rows: string[][], opts: Partial<Parameters<typeof simulate>[0]> = {}): Promise<{ out: string[][]; sum: Awaited<ReturnType<typeof simulate>> }> {
+async function runToMemory(
+  rows: string[][],
+  opts: Partial<Parameters<typeof simulate>[0]> = {},
+): Promise<{ out: string[][]; sum: Awaited<ReturnType<typeof simulate>> }> {
   const name = `sim-${Math.random().toString(36).slice(2)}`;
   const sink = await openSink(`memory:${name}`);
   const sum = await simulate({ input: writeMaster(tmpDir(), rows), sink, rate: Infinity, mode: 'replay', ...opts });
@@ -94,7 +97,9 @@ describe('simulator', () => {
     const dim = await loadDimension(writeDimension(dir));
     const truthFile = path.join(dir, 'truth-now.csv');
     const { out, sum } = await runToMemory(masterRows(60), { mode: 'now', inject: { probability: 0.3, truthFile, seed: 3, dimension: dim } });
-    const truth = parseCsv(readFileSync(truthFile, 'utf8')).map((r) => r.fields).slice(1);
+    const truth = parseCsv(readFileSync(truthFile, 'utf8'))
+      .map((r) => r.fields)
+      .slice(1);
     expect(truth.length).toBe(sum.injectedPairs);
     expect(truth.length).toBeGreaterThan(5);
     const byId = new Map(out.map((r) => [r[F.GCXH]!, r]));

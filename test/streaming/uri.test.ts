@@ -15,7 +15,11 @@ describe('bus addresses', () => {
 
   it('parses mqtt addresses: the broker, then the whole rest as the topic (levels, wildcards for consumers)', () => {
     expect(parseBusUri('mqtt://127.0.0.1:1883/traffic-raw')).toEqual({ kind: 'mqtt', url: 'mqtt://127.0.0.1:1883', topic: 'traffic-raw' });
-    expect(parseBusUri('mqtt://broker.local:1883/city/checkpoints/+/passes')).toEqual({ kind: 'mqtt', url: 'mqtt://broker.local:1883', topic: 'city/checkpoints/+/passes' });
+    expect(parseBusUri('mqtt://broker.local:1883/city/checkpoints/+/passes')).toEqual({
+      kind: 'mqtt',
+      url: 'mqtt://broker.local:1883',
+      topic: 'city/checkpoints/+/passes',
+    });
     expect(parseBusUri('mqtt://h:1/a/%E5%8D%A1%E5%8F%A3/#')).toEqual({ kind: 'mqtt', url: 'mqtt://h:1', topic: 'a/卡口/#' });
   });
 

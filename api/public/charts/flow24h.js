@@ -18,13 +18,42 @@ export function flow24hOption(data, lastHour = 23) {
     xAxis: { type: 'category', data: hours, boundaryGap: false, ...axisStyle },
     yAxis: { type: 'value', name: '辆次/小时', nameTextStyle: { color: C.muted }, ...axisStyle },
     series: [
-      { name: '实际流量', type: 'line', smooth: 0.2, symbolSize: 5, data: data.map((d) => (d.hour <= lastHour ? d.value : '-')),
-        areaStyle: { color: { type: 'linear', x: 0, y: 0, x2: 0, y2: 1,
-          colorStops: [{ offset: 0, color: 'rgba(53,208,255,0.45)' }, { offset: 1, color: 'rgba(53,208,255,0.02)' }] } } },
-      ...(hasPrediction ? [{ name: '模型预测', type: 'line', smooth: 0.2, symbol: 'none',
-        lineStyle: { type: 'dashed', width: 2 }, data: data.map((d) => d.predicted) }] : []),
-      ...(hasForecast ? [{ name: '短时预测', type: 'line', symbol: 'diamond', symbolSize: 9, color: C.forecast,
-        lineStyle: { type: 'dotted', width: 3, color: C.forecast }, data: data.map((d) => (d.forecast == null ? '-' : d.forecast)) }] : []),
+      {
+        name: '实际流量',
+        type: 'line',
+        smooth: 0.2,
+        symbolSize: 5,
+        data: data.map((d) => (d.hour <= lastHour ? d.value : '-')),
+        areaStyle: {
+          color: {
+            type: 'linear',
+            x: 0,
+            y: 0,
+            x2: 0,
+            y2: 1,
+            colorStops: [
+              { offset: 0, color: 'rgba(53,208,255,0.45)' },
+              { offset: 1, color: 'rgba(53,208,255,0.02)' },
+            ],
+          },
+        },
+      },
+      ...(hasPrediction
+        ? [{ name: '模型预测', type: 'line', smooth: 0.2, symbol: 'none', lineStyle: { type: 'dashed', width: 2 }, data: data.map((d) => d.predicted) }]
+        : []),
+      ...(hasForecast
+        ? [
+            {
+              name: '短时预测',
+              type: 'line',
+              symbol: 'diamond',
+              symbolSize: 9,
+              color: C.forecast,
+              lineStyle: { type: 'dotted', width: 3, color: C.forecast },
+              data: data.map((d) => (d.forecast == null ? '-' : d.forecast)),
+            },
+          ]
+        : []),
     ],
   };
 }

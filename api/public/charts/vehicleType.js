@@ -9,8 +9,16 @@ export function vehicleTypeOption(data) {
     color: C.palette,
     tooltip: { trigger: 'item', formatter: '{b}：{c} 辆次 ({d}%)' },
     legend: { orient: 'vertical', right: 4, top: 'middle', textStyle: { color: C.text, fontSize: 13 } },
-    series: [{ type: 'pie', radius: ['42%', '70%'], center: ['36%', '52%'], data: items,
-      label: { color: C.text, formatter: '{d}%', fontSize: 12 }, labelLine: { length: 6, length2: 6 },
-      itemStyle: { borderColor: '#050d1f', borderWidth: 2 } }],
+    series: [
+      {
+        type: 'pie',
+        radius: ['42%', '70%'],
+        center: ['36%', '52%'],
+        data: items,
+        label: { color: C.text, formatter: '{d}%', fontSize: 12 },
+        labelLine: { length: 6, length2: 6 },
+        itemStyle: { borderColor: '#050d1f', borderWidth: 2 },
+      },
+    ],
   };
 }

@@ -1,11 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MASTER_COLUMNS } from '../../../core/schema.ts';
 import { runStageInMemory } from '../../../core/stage.ts';
-import {
-  createFeaturesStage,
-  DEFAULT_FEATURES_OPTIONS,
-  parsePeakHours,
-} from '../../../etl/stages/05-features.ts';
+import { createFeaturesStage, DEFAULT_FEATURES_OPTIONS, parsePeakHours } from '../../../etl/stages/05-features.ts';
 import { provinceOfPlate, vehicleTypeName } from '../../../core/reference.ts';
 
 const row = (id: string, gcsj: string, hpzl: string, hphm: string): string[] => [id, '睢宁县', 'S325_Suining_K63', '1', gcsj, hpzl, hphm, '-'];
@@ -63,9 +59,7 @@ describe('stage 05 features', () => {
 
   it('validates peak hour options', () => {
     expect(() => parsePeakHours('7-9')).toThrow(/07:00-08:59/);
-    expect(() => createFeaturesStage({ peakHours: [['09:00', '08:00']] }, { reject() {}, count() {}, side() {} })).toThrow(
-      /ends before it starts/,
-    );
+    expect(() => createFeaturesStage({ peakHours: [['09:00', '08:00']] }, { reject() {}, count() {}, side() {} })).toThrow(/ends before it starts/);
     expect(() => createFeaturesStage({ peakHours: [['24:00', '24:30']] }, { reject() {}, count() {}, side() {} })).toThrow(/HH:MM/);
   });
 });

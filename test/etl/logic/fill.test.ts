@@ -33,9 +33,7 @@ describe('missing-day fill', () => {
   it('fills a missing Monday from the previous Monday, times shifted by 7 days, SYN ids', () => {
     const syn = r.rows.filter((x) => x[4]!.startsWith('2024-01-08'));
     const src = input.filter((x) => x[4]!.startsWith('2024-01-01'));
-    expect(syn).toEqual(
-      src.map((x) => [`SYN20240108${x[0]}`, x[1], x[2], x[3], x[4]!.replace('2024-01-01', '2024-01-08'), x[5], x[6], x[7]]),
-    );
+    expect(syn).toEqual(src.map((x) => [`SYN20240108${x[0]}`, x[1], x[2], x[3], x[4]!.replace('2024-01-01', '2024-01-08'), x[5], x[6], x[7]]));
   });
 
   it('goes back whole weeks past a day that was itself filled', () => {

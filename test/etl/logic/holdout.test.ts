@@ -18,7 +18,8 @@ function dataset(): string[][] {
     const m = String(slot % 60).padStart(2, '0');
     rows.push([String(id++), '邳州市', 'S250_Pizhou_K1', '1', `2024-01-01 ${h}:${m}:00`, hpzl, hphm, clppxh]);
   };
-  for (let p = 0; p < 50; p++) for (let k = 0; k < 4; k++) pass(p + k * 61 * 4, `苏A1${String(p).padStart(4, '0')}`, p % 5 === 0 ? '01' : '02', `A牌-型号${p}-2020`);
+  for (let p = 0; p < 50; p++)
+    for (let k = 0; k < 4; k++) pass(p + k * 61 * 4, `苏A1${String(p).padStart(4, '0')}`, p % 5 === 0 ? '01' : '02', `A牌-型号${p}-2020`);
   for (let p = 0; p < 30; p++) pass(p + 3, `苏A2${String(p).padStart(4, '0')}`, '02', `独${p}牌`);
   for (let p = 0; p < 20; p++) for (let k = 0; k < 3; k++) pass(p + 7 + k * 61 * 4, `鲁Q3${String(p).padStart(4, '0')}`, '01', `Q牌-型号${p}-2019`);
   return rows.sort((a, b) => (a[4]! < b[4]! ? -1 : a[4]! > b[4]! ? 1 : a[0]! < b[0]! ? -1 : 1));
@@ -51,9 +52,7 @@ describe('hold-out measurement', () => {
     expect(n).toBeGreaterThan(rows.length * 0.15);
     expect(n).toBeLessThan(rows.length * 0.35);
     // Another seed hides other rows.
-    expect(rows.filter((x) => isHeldOut(8, 'HPZL', x[0]!, rate)).map((x) => x[0])).not.toEqual(
-      rows.filter((x) => hidden('HPZL', x)).map((x) => x[0]),
-    );
+    expect(rows.filter((x) => isHeldOut(8, 'HPZL', x[0]!, rate)).map((x) => x[0])).not.toEqual(rows.filter((x) => hidden('HPZL', x)).map((x) => x[0]));
   });
 
   it('reports coverage, accuracy and the most-common baseline for HPZL', () => {

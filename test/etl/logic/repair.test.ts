@@ -164,7 +164,10 @@ describe('stage 04 HPZL / CLPPXH imputation', () => {
   });
 
   it('rejects rows it cannot read', () => {
-    const r = run([['1', '2', '3'], ['9', 'x', 'K', '1', '2024/1/1 0:00', '02', '苏C1***', '-']]);
+    const r = run([
+      ['1', '2', '3'],
+      ['9', 'x', 'K', '1', '2024/1/1 0:00', '02', '苏C1***', '-'],
+    ]);
     expect(r.rows).toEqual([]);
     expect(r.rejects.map((x) => x.reason)).toEqual(['expected 8 fields, got 3', 'GCSJ not YYYY-MM-DD HH:mm:ss: 2024/1/1 0:00']);
   });

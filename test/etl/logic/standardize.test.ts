@@ -5,11 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../../core/csv.ts';
 import { DIMENSION_COLUMNS } from '../../../core/schema.ts';
 import { runStageInMemory } from '../../../core/stage.ts';
-import {
-  createStandardizeStage,
-  loadStandardizeOptions,
-  type StandardizeOptions,
-} from '../../../etl/stages/03-standardize.ts';
+import { createStandardizeStage, loadStandardizeOptions, type StandardizeOptions } from '../../../etl/stages/03-standardize.ts';
 
 const S325 = '徐州市睢宁县S325淮宿线K63(325省道)63K+100M东侧-向西卡口市际卡口';
 const S325_JS = '江苏省' + S325;
@@ -71,10 +67,7 @@ describe('stage 03 standardize', () => {
   });
 
   it('applies overrides before the rule', () => {
-    const r = runStageInMemory(
-      (io) => createStandardizeStage({ geo: null, overrides: new Map([[G3, 'G3_Tongshan_K731']]) }, io),
-      ROWS.slice(3, 5),
-    );
+    const r = runStageInMemory((io) => createStandardizeStage({ geo: null, overrides: new Map([[G3, 'G3_Tongshan_K731']]) }, io), ROWS.slice(3, 5));
     expect(r.rows.map((x) => x[2])).toEqual(['G3_Tongshan_K731', 'G3_Tongshan_K731']);
   });
 });

@@ -55,7 +55,16 @@ describe('raw CSV: encodings', () => {
     });
     expect(recs[4]?.fields[7]).toBe('神狐牌-未知系列0-未知年款0');
     expect(recs[4]?.line).toBe(6);
-    expect(recs[17]?.fields).toEqual(['320300108805928764', '丰县', '徐州市丰县G518518国道K358马楼公路站省际卡口', '1', '2023/12/1 0:14', '51', '苏K78***', '未知厂商0牌-未知系列0-未知年款2']);
+    expect(recs[17]?.fields).toEqual([
+      '320300108805928764',
+      '丰县',
+      '徐州市丰县G518518国道K358马楼公路站省际卡口',
+      '1',
+      '2023/12/1 0:14',
+      '51',
+      '苏K78***',
+      '未知厂商0牌-未知系列0-未知年款2',
+    ]);
     expect(recs[28]?.line).toBe(30);
     expect(recs[28]?.fields[6]).toBe('苏CSZ***');
     expect(recs.every((r) => r.error === undefined)).toBe(true);
@@ -65,9 +74,21 @@ describe('raw CSV: encodings', () => {
     const { info, recs } = await readAll(GBK_QUOTED);
     expect(info.encoding).toBe('gb18030');
     expect(info.header).toEqual(['GCXH', 'XZQHMC', 'KKMC', 'FXLX', 'GCSJ', 'HPZL', 'HP', 'CLPPXH']);
-    expect(recs[0]?.fields).toEqual(['320300108854424764', '邳州市', '徐州市邳州市S251枣睢线K5江苏徐州-S251-苏鲁界省际卡口', '1', '2023/12/9 0:00:09', '-', 'C379***', '-']);
+    expect(recs[0]?.fields).toEqual([
+      '320300108854424764',
+      '邳州市',
+      '徐州市邳州市S251枣睢线K5江苏徐州-S251-苏鲁界省际卡口',
+      '1',
+      '2023/12/9 0:00:09',
+      '-',
+      'C379***',
+      '-',
+    ]);
     expect(recs[5]?.fields[7]).toBe('奥赛牌-未知系列0-未知年款0');
-    const lines = iconv.decode(await readFile(GBK_QUOTED), 'gb18030').trimEnd().split('\n');
+    const lines = iconv
+      .decode(await readFile(GBK_QUOTED), 'gb18030')
+      .trimEnd()
+      .split('\n');
     expect(recs.map((r) => r.raw)).toEqual(lines.slice(1));
   });
 
@@ -186,7 +207,10 @@ describe('raw CSV: structure', () => {
 
   it('maps columns by name when the header orders them differently', async () => {
     const file = path.join(tmp, 'reordered.csv');
-    const text = '过车时间,过车序号,号牌号码,卡口名称,行政区划名称,方向类型,车辆品牌型号,号牌种类\r\n' + '2023/12/1 0:02,320300108805919450,鲁Q02***,徐州市卡口,邳州市,1,-,01\r\n' + '2023/12/1 0:03,320300108805919451,苏C***\r\n';
+    const text =
+      '过车时间,过车序号,号牌号码,卡口名称,行政区划名称,方向类型,车辆品牌型号,号牌种类\r\n' +
+      '2023/12/1 0:02,320300108805919450,鲁Q02***,徐州市卡口,邳州市,1,-,01\r\n' +
+      '2023/12/1 0:03,320300108805919451,苏C***\r\n';
     await writeFile(file, iconv.encode(text, 'gb18030'));
     const { info, recs } = await readAll(file);
     expect(info.encoding).toBe('gb18030');

@@ -61,10 +61,23 @@ describe('raw XLSX: excerpts of the real January workbooks', () => {
     expect(info.headerLine).toBe(1);
     expect(info.header).toEqual(["'G'||GCXH", 'XZQHMC', 'KKMC', 'FXLX', "TO_CHAR(GCSJ,'YYYY-MM-DDHH24:M", 'HPZL', "SUBSTR(HPHM,0,4)||'***'", 'CLPPXH']);
     expect(info.encoding).toBeUndefined();
-    expect(info.sha256).toBe(createHash('sha256').update(await readFile(file)).digest('hex'));
+    expect(info.sha256).toBe(
+      createHash('sha256')
+        .update(await readFile(file))
+        .digest('hex'),
+    );
     expect(recs).toHaveLength(29);
     expect(recs[0]).toEqual({
-      fields: ['G320300109027253771', '高速五大队', 'G3京台高速K731江苏高速五大队江苏徐州-G3-苏鲁界省际卡口', '1', '2024-01-01 00:00:24', '02', '鲁RE6***', '-'],
+      fields: [
+        'G320300109027253771',
+        '高速五大队',
+        'G3京台高速K731江苏高速五大队江苏徐州-G3-苏鲁界省际卡口',
+        '1',
+        '2024-01-01 00:00:24',
+        '02',
+        '鲁RE6***',
+        '-',
+      ],
       line: 2,
       raw: 'G320300109027253771,高速五大队,G3京台高速K731江苏高速五大队江苏徐州-G3-苏鲁界省际卡口,1,2024-01-01 00:00:24,02,鲁RE6***,-',
     });
@@ -84,7 +97,16 @@ describe.skipIf(!existsSync(REAL_01))('raw XLSX: the real 01.xlsx (skipped: /wor
   it('reads all 11,771 records, the first as known, the same as exceljs', async () => {
     const { info, recs } = await readAll(REAL_01);
     expect(recs).toHaveLength(11771);
-    expect(recs[0]?.fields).toEqual(['G320300109027253771', '高速五大队', 'G3京台高速K731江苏高速五大队江苏徐州-G3-苏鲁界省际卡口', '1', '2024-01-01 00:00:24', '02', '鲁RE6***', '-']);
+    expect(recs[0]?.fields).toEqual([
+      'G320300109027253771',
+      '高速五大队',
+      'G3京台高速K731江苏高速五大队江苏徐州-G3-苏鲁界省际卡口',
+      '1',
+      '2024-01-01 00:00:24',
+      '02',
+      '鲁RE6***',
+      '-',
+    ]);
     expect(recs[11770]?.line).toBe(11772);
     const expected = await exceljsRows(REAL_01);
     expect([info.header, ...recs.map((r) => r.fields)]).toEqual(expected);
@@ -97,7 +119,15 @@ describe('raw XLSX: written by exceljs', () => {
     const ws = wb.addWorksheet('过车');
     ws.addRow(['过车序号', '行政区划名称', '卡口名称', '方向类型', '过车时间', '号牌种类', '号牌号码', '车辆品牌型号']);
     // exceljs stores a Date's UTC fields as the wall-clock time: these are China local times.
-    const r2 = ws.addRow(['G1', { richText: [{ text: '邳州' }, { font: { bold: true }, text: '市' }] }, 'K&<>"\'', 1, new Date(Date.UTC(2024, 0, 1, 0, 0, 24)), '02', '苏CD7***']);
+    const r2 = ws.addRow([
+      'G1',
+      { richText: [{ text: '邳州' }, { font: { bold: true }, text: '市' }] },
+      'K&<>"\'',
+      1,
+      new Date(Date.UTC(2024, 0, 1, 0, 0, 24)),
+      '02',
+      '苏CD7***',
+    ]);
     r2.getCell(5).numFmt = 'yyyy-mm-dd hh:mm:ss';
     ws.addRow(['G2', '丰县', '卡口2', 2, new Date(Date.UTC(2023, 11, 31, 23, 59, 59)), '01', '鲁Q02***', '福田牌']).getCell(5).numFmt = 'yyyy/m/d h:mm:ss';
     // Default date format (date only) and a whole day: a date with no time.
@@ -130,7 +160,16 @@ describe('raw XLSX: written by exceljs', () => {
     const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: file, useSharedStrings: false, useStyles: true });
     const ws = wb.addWorksheet('Passes');
     ws.addRow(HEADER).commit();
-    const r = ws.addRow(['G1', { richText: [{ text: '新沂' }, { font: { italic: true }, text: '市' }] }, 'a & b', 1, new Date(Date.UTC(2024, 0, 16, 0, 0, 42)), '52', '苏CF2***', '-']);
+    const r = ws.addRow([
+      'G1',
+      { richText: [{ text: '新沂' }, { font: { italic: true }, text: '市' }] },
+      'a & b',
+      1,
+      new Date(Date.UTC(2024, 0, 16, 0, 0, 42)),
+      '52',
+      '苏CF2***',
+      '-',
+    ]);
     r.getCell(5).numFmt = 'yyyy-mm-dd hh:mm:ss';
     r.commit();
     await wb.commit();
@@ -241,7 +280,8 @@ describe('raw XLSX: bad workbooks', () => {
 
 /** A workbook written by hand to reach the reader's less common paths. */
 function handWorkbook(): Uint8Array {
-  const ns = 'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"';
+  const ns =
+    'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"';
   const rel = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
   const files: Record<string, string> = {
     '[Content_Types].xml': '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>',
@@ -249,17 +289,20 @@ function handWorkbook(): Uint8Array {
     'book/main.xml': `<?xml version="1.0"?><x:workbook ${ns}><x:workbookPr date1904="1"/><x:sheets><x:sheet name="Empty" sheetId="1" r:id="rId1"/><x:sheet name="Data &amp; more" sheetId="2" r:id="rId2"/></x:sheets></x:workbook>`,
     'book/_rels/main.xml.rels': `<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="${rel}/worksheet" Target="sheets/empty.xml"/><Relationship Id="rId2" Type="${rel}/worksheet" Target="/book/sheets/data.xml"/><Relationship Id="rId3" Type="${rel}/sharedStrings" Target="strings.xml"/><Relationship Id="rId4" Type="${rel}/styles" Target="../book/styles.xml"/></Relationships>`,
     'book/sheets/empty.xml': `<?xml version="1.0"?><x:worksheet ${ns}><x:sheetData><x:row r="1"><x:c r="A1" s="1"/></x:row></x:sheetData></x:worksheet>`,
-    'book/strings.xml': `<?xml version="1.0"?><x:sst ${ns}>` +
+    'book/strings.xml':
+      `<?xml version="1.0"?><x:sst ${ns}>` +
       ['GCXH', 'XZQHMC', 'KKMC', 'FXLX', '过车时间', 'HPZL', 'HP', 'CLPPXH'].map((h) => `<x:si><x:t>${h}</x:t></x:si>`).join('') +
       // 8: rich text with a phonetic run that must not be read
       '<x:si><x:r><x:t>邳州</x:t></x:r><x:r><x:rPr><x:b/></x:rPr><x:t xml:space="preserve">市</x:t></x:r><x:rPh sb="0" eb="1"><x:t>pi</x:t></x:rPh></x:si>' +
       // 9: entities and a numeric character reference; 10: OOXML escape of CR; 11: escaped escape
       '<x:si><x:t>&#x82CF;CD7***</x:t></x:si><x:si><x:t>a_x000D_b</x:t></x:si><x:si><x:t>_x005F_x000D_</x:t></x:si>' +
       '</x:sst>',
-    'book/styles.xml': `<?xml version="1.0"?><x:styleSheet ${ns}><x:numFmts count="1"><x:numFmt numFmtId="164" formatCode="yyyy/M/d\\ hh:mm:ss"/></x:numFmts>` +
+    'book/styles.xml':
+      `<?xml version="1.0"?><x:styleSheet ${ns}><x:numFmts count="1"><x:numFmt numFmtId="164" formatCode="yyyy/M/d\\ hh:mm:ss"/></x:numFmts>` +
       '<x:cellStyleXfs count="1"><x:xf numFmtId="22"/></x:cellStyleXfs>' +
       '<x:cellXfs count="4"><x:xf numFmtId="0"/><x:xf numFmtId="164" applyNumberFormat="1"/><x:xf numFmtId="14"/><x:xf numFmtId="22"/></x:cellXfs></x:styleSheet>',
-    'book/sheets/data.xml': `<?xml version="1.0"?><x:worksheet ${ns}><x:sheetData>` +
+    'book/sheets/data.xml':
+      `<?xml version="1.0"?><x:worksheet ${ns}><x:sheetData>` +
       '<x:row r="1"/>' + // an empty row before the header
       '<x:row r="2"><x:c r="A2" t="s"><x:v>0</x:v></x:c><x:c r="B2" t="s"><x:v>1</x:v></x:c><x:c r="C2" t="s"><x:v>2</x:v></x:c><x:c r="D2" t="s"><x:v>3</x:v></x:c><x:c r="E2" t="s"><x:v>4</x:v></x:c><x:c r="F2" t="s"><x:v>5</x:v></x:c><x:c r="G2" t="s"><x:v>6</x:v></x:c><x:c r="H2" t="s"><x:v>7</x:v></x:c></x:row>' +
       '<x:row r="3"><x:c r="A3" s="1"/><x:c r="B3" t="str"><x:v></x:v></x:c></x:row>' + // no values: skipped
