@@ -137,8 +137,8 @@ describe.skipIf(!needBrowser)('hostile strings in the data never run in the page
     await page.waitForSelector('#live.live', { timeout: 5000 });
     // The alert list: plate and checkpoint code as text.
     expect(await page.textContent('#alerts li[data-id="a1"] .plate')).toBe(PLATE);
-    // (names are shortened for the list: 16 characters)
-    expect(await page.textContent('#alerts li[data-id="a1"] .meta')).toContain(CODE.slice(0, 16));
+    // (a known checkpoint shows its name, shortened for the list)
+    expect(await page.textContent('#alerts li[data-id="a1"] .meta')).toContain(NAME.slice(0, 10));
     expect(await page.textContent('#congestion-log li[data-id="c1"] .name')).toBe(CODE.slice(0, 10) + '…');
     // A live alert through SSE.
     alerts.push({ id: 'a2', hphm: xss('live')[1], masked: true, prev: { kkmc: NAME }, curr: { kkmc: CODE }, interval_s: 1 });

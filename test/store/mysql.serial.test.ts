@@ -1,10 +1,3 @@
-/**
- * The sharded store against the real MariaDB servers (3306 + 3307) and the real Kafka broker:
- * schema, bulk load, retention and the sink (exactly-N under replays, a SIGKILL, and a shard
- * outage). One file on purpose: the outage test stops 3307, so nothing else of ours may use it
- * at the same time (`npm test` runs the *.serial.test.ts files alone, after the parallel pass). Every test has its own database name (both servers), topic and group.
- */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -92,6 +85,7 @@ describe('schema', () => {
       );
       expect(t.map((r) => [r.TABLE_NAME, r.TABLE_COLLATION.split('_')[0]])).toEqual([
         ['kkmc_info', 'utf8mb4'],
+        ['plate_stats', 'utf8mb4'],
         ['traffic_data', 'utf8mb4'],
       ]);
       const cols = await q<{ COLUMN_NAME: string }>(
@@ -342,66 +336,8 @@ describe('sink (Kafka → shards)', () => {
     }
   });
 
-  function startSinkProcess(topic: string, group: string, db: string, extra: string[] = []): ChildProcess {
-    const child = spawn(
-      process.execPath,
-      [
-        'bin/traffic.mjs',
-        'sink',
-        '--from',
-        kafkaUri(topic),
-        '--group',
-        group,
-        '--mysql',
-        shardUrls(db).join(','),
-        '--batch-size',
-        '50',
-        '--ttl-days',
-        '0',
-        '--rejects',
-        path.join(tmp, `${group}.rejects.csv`),
-        ...extra,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TZ: 'UTC' } },
-    );
-    child.stderr!.on('data', () => undefined);
-    return child;
-  }
-  const exited = (c: ChildProcess): Promise<void> => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
-
-  it('SIGKILL mid-stream and a restart: still exactly N rows, no duplicates', async () => {
-    const db = newDb();
-    const topic = uniqueTopic('sink-kill');
-    const group = uniqueGroup('sink-kill');
-    topics.push(topic);
-    await createTopic(topic, 3);
-    const n = 3000;
-    const rows = makeRows(n, { kkmcs: VEC_KKMCS, seed: 9, prefix: 'X' });
-    let child = startSinkProcess(topic, group, db);
-    try {
-      // Feed in slices so the kill lands mid-stream.
-      const feeding = (async () => {
-        for (let at = 0; at < n; at += 100) {
-          await produce(topic, rows.slice(at, at + 100));
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      })();
-      await waitUntil(async () => (await counts(db)).total > 0, 30_000, 'first rows stored', 50);
-      child.kill('SIGKILL');
-      await exited(child);
-      const atKill = (await counts(db)).total;
-      expect(atKill).toBeGreaterThan(0);
-      expect(atKill).toBeLessThan(n);
-      await feeding;
-      child = startSinkProcess(topic, group, db);
-      await waitUntil(async () => (await counts(db)).total >= n, 40_000, 'all rows after restart');
-      await new Promise((r) => setTimeout(r, 1000));
-      expect(await counts(db)).toMatchObject({ total: n, distinct: n });
-    } finally {
-      child.kill('SIGTERM');
-      await exited(child);
-    }
-  });
+  // SIGKILL mid-stream and a restart: test/store/sink-writes.test.ts (with the sink's concurrent
+  // partitions and plate_stats checked too).
 
   it('the second MariaDB stopped for ~20 s mid-stream: the sink waits, then catches up to exactly N', async () => {
     const db = newDb();
