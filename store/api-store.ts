@@ -4,6 +4,7 @@
  * rankings and pages are the same as on one database. Order everywhere: gcsj desc, then gcxh
  * ascending in binary order (the embedded store sorts the same way, so both give identical pages).
  */
+import type { Connection as CoreConnection } from 'mysql2';
 import type { Pool, RowDataPacket } from 'mysql2/promise';
 import type { MasterRow } from '../core/schema.ts';
 import {
@@ -222,7 +223,12 @@ export class MysqlApiStore implements TrafficStore {
     const chunk = 5000;
     const w = where(f);
     const sql = `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ${ORDER}`;
-    const streams = shards.map((s) => s.pool.pool.query(sql, w.params).stream({ highWaterMark: 2000 }));
+    // A connection of its own per shard: when the client goes away the connection is destroyed,
+    // which stops the server's query and the reading at once (a pooled query could only be read
+    // to its end).
+    const conns = await Promise.all(shards.map((s) => s.pool.getConnection().catch((err: unknown) => Promise.reject(storeError(err, s.url, 'export')))));
+    // The promise wrapper's core connection streams rows (mysql2 types it as the wrapper).
+    const streams = conns.map((c) => (c.connection as unknown as CoreConnection).query(sql, w.params).stream({ highWaterMark: 2000 }));
     const iters = streams.map((st) => (st as unknown as AsyncIterable<RowDataPacket>)[Symbol.asyncIterator]());
     const done = shards.map(() => false);
     const next = async (i: number): Promise<PassRecord | null> => {
@@ -260,17 +266,14 @@ export class MysqlApiStore implements TrafficStore {
       if (out.length) await onChunk(out);
       return n;
     } finally {
-      // Stopped early (the client went away): read the rest off the wire so each pooled
-      // connection is released in a clean state, without waiting for it here.
-      shards.forEach((_, i) => {
-        if (!done[i])
-          void (async () => {
-            try {
-              for (;;) if ((await iters[i]!.next()).done) break;
-            } catch {
-              /* the connection reports its own failure */
-            }
-          })();
+      // A shard read to its end goes back to the pool; one stopped early (the client went away,
+      // or another shard failed) is destroyed: its query ends and nothing more is read or held.
+      conns.forEach((c, i) => {
+        if (done[i]) c.release();
+        else {
+          streams[i]!.destroy();
+          c.destroy();
+        }
       });
     }
   }

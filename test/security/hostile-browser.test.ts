@@ -139,7 +139,7 @@ describe.skipIf(!needBrowser)('hostile strings in the data never run in the page
     expect(await page.textContent('#alerts li[data-id="a1"] .plate')).toBe(PLATE);
     // (a known checkpoint shows its name, shortened for the list)
     expect(await page.textContent('#alerts li[data-id="a1"] .meta')).toContain(NAME.slice(0, 10));
-    expect(await page.textContent('#congestion-log li[data-id="c1"] .name')).toBe(CODE.slice(0, 10) + '…');
+    expect(await page.textContent('#congestion-log li[data-id="c1"] .name')).toBe(CODE.slice(0, 9) + '…');
     // A live alert through SSE.
     alerts.push({ id: 'a2', hphm: xss('live')[1], masked: true, prev: { kkmc: NAME }, curr: { kkmc: CODE }, interval_s: 1 });
     await page.waitForSelector('#alerts li[data-id="a2"]', { timeout: 3000 });
