@@ -70,7 +70,7 @@ async function download(url: string): Promise<{ seconds: number; bytes: number }
 async function measureExports(base: string, day: string, runs: number): Promise<ExportFigures> {
   const count = async (qs: string): Promise<number> => {
     const body = Object.fromEntries(new URLSearchParams(qs));
-    const r = await fetch(base + '/api/query', { method: 'POST', body: JSON.stringify({ ...body, size: 1 }) });
+    const r = await fetch(base + '/api/query', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...body, size: 1 }) });
     return ((await r.json()) as { data: { total: number } }).data.total;
   };
   let qs = '';
