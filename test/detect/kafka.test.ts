@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TrafficError } from '../../core/errors.ts';
-import { openSink, type Source } from '../../streaming/bus/index.ts';
+import type { Source } from '../../streaming/bus/index.ts';
 import type { Alert } from '../../streaming/detect/alert.ts';
 import { CloneDetector, DEFAULT_PARAMS } from '../../streaming/detect/core.ts';
 import { distanceLookup, type Dimension } from '../../streaming/detect/geo.ts';
@@ -15,7 +15,7 @@ import { runDetect, type DetectRunOptions, type DetectSummary } from '../../stre
 import { CP, rec } from './fixtures.ts';
 import { MemoryAlertSink, RedisAlertSink, type AlertSink } from '../../streaming/detect/sinks.ts';
 import { syntheticCoords, syntheticStream } from '../../streaming/detect/synthetic.ts';
-import { createTopic, deleteTopics, kafkaUri, testKafka, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopic, deleteTopics, kafkaUri, produceRows, testKafka, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 
 const REDIS = process.env.TRAFFIC_REDIS ?? 'redis://127.0.0.1:6379';
 const prefix = `test:detect:${randomUUID().slice(0, 8)}`;
@@ -51,11 +51,7 @@ function offlineIds(rows: string[][]): string[] {
   return out.map((a) => a.id).sort();
 }
 
-async function produce(topic: string, rows: string[][]): Promise<void> {
-  const sink = await openSink(kafkaUri(topic));
-  await sink.send(rows);
-  await sink.close();
-}
+const produce = produceRows;
 
 async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;

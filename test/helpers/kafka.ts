@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
-import { ensureTopic } from '../../streaming/bus/index.ts';
+import { ensureTopic, openSink } from '../../streaming/bus/index.ts';
 
 export const brokers: string[] = (process.env.TRAFFIC_KAFKA ?? '127.0.0.1:9092')
   .split(',')
@@ -47,6 +47,17 @@ export async function deleteTopics(topics: string[]): Promise<void> {
     /* cleanup only */
   } finally {
     await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Produces stream records through the project's own Kafka sink (key = HPHM), flushed and closed. */
+export async function produceRows(topic: string, rows: readonly (readonly string[])[]): Promise<void> {
+  const sink = await openSink(kafkaUri(topic));
+  try {
+    await sink.send(rows as string[][]);
+    await sink.flush();
+  } finally {
+    await sink.close();
   }
 }
 

@@ -3,18 +3,17 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIMENSION_COLUMNS, type MasterRow, type Reject } from '../../core/schema.ts';
+import { DIMENSION_COLUMNS, type Reject } from '../../core/schema.ts';
 import { encodeRecord } from '../../streaming/record.ts';
 import { csvLine } from '../../core/csv.ts';
 import { ShardedStore } from '../../store/mysql.ts';
 import { command as loadCommand } from '../../store/load-cli.ts';
 import { command as ttlCommand } from '../../store/ttl-cli.ts';
-import { openSink } from '../../streaming/bus/index.ts';
 import { isValidCheckpointCode } from '../../core/checkpoint-code.ts';
 import { runSink } from '../../streaming/sink.ts';
 import { shard2Up } from '../../scripts/services/mariadb.ts';
 import { SHARD2 } from '../../scripts/services/paths.ts';
-import { createTopic, deleteTopics, kafkaUri, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopic, deleteTopics, kafkaUri, produceRows, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 import { counts, dropDb, q, shardUrls, testDbName, waitUntil } from './db.ts';
 import { makeRows, writeMasterCsv } from './fixture.ts';
 
@@ -48,15 +47,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function produce(topic: string, rows: readonly MasterRow[]): Promise<void> {
-  const sink = await openSink(kafkaUri(topic));
-  try {
-    await sink.send(rows as string[][]);
-    await sink.flush();
-  } finally {
-    await sink.close();
-  }
-}
+const produce = produceRows;
 
 describe('schema', () => {
   it('creates the database and both tables on every shard, idempotently, with the DESIGN indexes in utf8mb4', async () => {

@@ -9,12 +9,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MasterRow, Reject } from '../../core/schema.ts';
+import type { Reject } from '../../core/schema.ts';
 import { ShardedStore } from '../../store/mysql.ts';
 import { openSink } from '../../streaming/bus/index.ts';
 import { encodeRecord } from '../../streaming/record.ts';
 import { runSink } from '../../streaming/sink.ts';
-import { createTopic, deleteTopics, kafkaUri, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopic, deleteTopics, kafkaUri, produceRows, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 import { counts, dropDb, PORTS, q, shardUrls, testDbName, waitUntil } from './db.ts';
 import { makeRows } from './fixture.ts';
 
@@ -36,15 +36,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function produce(topic: string, rows: readonly MasterRow[]): Promise<void> {
-  const sink = await openSink(kafkaUri(topic));
-  try {
-    await sink.send(rows as string[][]);
-    await sink.flush();
-  } finally {
-    await sink.close();
-  }
-}
+const produce = produceRows;
 
 async function plateStatsExact(db: string): Promise<void> {
   for (const port of PORTS) {
