@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { isValidCheckpointCode } from '../core/checkpoint-code.ts';
 import { TrafficError } from '../core/errors.ts';
+import { PROVINCE_BY_CHAR, UNKNOWN, VEHICLE_TYPE_BY_HPZL } from '../core/reference.ts';
 import type { TrafficStore } from '../store/store-api.ts';
 import { chinaIso, formatChinaTime, isWeekend, toEpochSeconds } from '../core/time.ts';
 import { parseHourStart, type Forecaster } from '../models/forecaster.ts';
@@ -263,6 +264,12 @@ export function createApiApp(deps: AppDeps): ApiApp {
         const minutes = intParam(url.searchParams.get('minutes'), 'minutes', 30, 1, 1440);
         return minuteFlow(minutes);
       },
+    },
+    {
+      method: 'GET',
+      path: '/api/reference',
+      // The query page's province and plate-type choices come from the ETL's own tables (one home).
+      handler: async () => referenceTables(),
     },
     {
       method: 'GET',
@@ -590,4 +597,15 @@ function predictTotal(p: FlowPredictor, hour: number, weekend: 0 | 1, kkmc?: str
 
 function round1(x: number): number {
   return Math.round(x * 10) / 10;
+}
+
+/**
+ * GET /api/reference: the reference tables the filters offer — every PROVINCE value stage 05 can
+ * write (plate provinces, 使馆, 未知) and every HPZL code with its GA 24.7 name (plus `-`, unknown).
+ */
+function referenceTables(): { provinces: string[]; plate_types: Array<{ code: string; name: string }> } {
+  return {
+    provinces: [...new Set([...Object.values(PROVINCE_BY_CHAR), UNKNOWN])],
+    plate_types: [...Object.entries(VEHICLE_TYPE_BY_HPZL).map(([code, name]) => ({ code, name })), { code: '-', name: UNKNOWN }],
+  };
 }

@@ -7,53 +7,6 @@ import { congestionSeriesOption } from './charts/congestion.js';
 import { trajectoryOption } from './charts/trajectory.js';
 import { shortName } from './charts/theme.js';
 
-const HPZL = {
-  '01': '大型汽车',
-  '02': '小型汽车',
-  13: '低速车',
-  15: '挂车',
-  22: '临时行驶车',
-  23: '警用汽车',
-  51: '大型新能源汽车',
-  52: '小型新能源汽车',
-  '-': '未知',
-};
-const PROVINCES = [
-  '江苏',
-  '山东',
-  '安徽',
-  '河南',
-  '浙江',
-  '上海',
-  '北京',
-  '天津',
-  '河北',
-  '山西',
-  '内蒙古',
-  '辽宁',
-  '吉林',
-  '黑龙江',
-  '福建',
-  '江西',
-  '湖北',
-  '湖南',
-  '广东',
-  '广西',
-  '海南',
-  '重庆',
-  '四川',
-  '贵州',
-  '云南',
-  '西藏',
-  '陕西',
-  '甘肃',
-  '青海',
-  '宁夏',
-  '新疆',
-  '使馆',
-  '未知',
-];
-
 const $ = (id) => document.getElementById(id);
 const form = $('filters');
 let page = 1;
@@ -260,8 +213,14 @@ $('next').addEventListener('click', () => {
   search();
 });
 
-for (const [code, name] of Object.entries(HPZL)) $('f-hpzl').appendChild(option(code, `${code} ${name}`));
-for (const p of PROVINCES) $('f-province').appendChild(option(p, p));
+try {
+  // Province and plate-type choices: the same tables the ETL writes PROVINCE and HPZL from.
+  const ref = await api('/api/reference');
+  for (const t of ref.plate_types) $('f-hpzl').appendChild(option(t.code, `${t.code} ${t.name}`));
+  for (const p of ref.provinces) $('f-province').appendChild(option(p, p));
+} catch (err) {
+  $('error').textContent = '筛选项加载失败：' + err.message;
+}
 try {
   const cps = await api('/api/checkpoints');
   checkpoints = cps;

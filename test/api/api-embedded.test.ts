@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryAlertFeed } from '../../api/alerts.ts';
 import { createApiApp, type ApiApp, type FlowPredictor } from '../../api/app.ts';
 import { EmbeddedStore } from '../../store/duckdb-store.ts';
+import { provinceOfPlate, vehicleTypeName } from '../../core/reference.ts';
 import { makeApiFixture } from './fixture.ts';
 
 // A linear stand-in for the model JSON: flow = hour + 10*weekend per checkpoint (pure logic).
@@ -88,6 +89,18 @@ describe('API on the embedded store', () => {
     ]);
     const types = (await get('/api/stats/vehicle_type')).body.data;
     expect(types.reduce((s: number, t: any) => s + t.value, 0)).toBe(40);
+  });
+
+  it('offers every province and plate type the ETL can write as filter choices', async () => {
+    const ref = (await get('/api/reference')).body.data;
+    // Whatever stage 05 derives from a plate is one of the choices, and the filter then finds it.
+    for (const plate of ['苏C12345', '鲁Q1***', '新A9***', '使1234', 'C379***']) expect(ref.provinces).toContain(provinceOfPlate(plate));
+    expect(new Set(ref.provinces).size).toBe(ref.provinces.length);
+    expect(ref.plate_types).toContainEqual({ code: '52', name: '小型新能源汽车' });
+    expect(ref.plate_types).toContainEqual({ code: '-', name: '未知' });
+    for (const t of ref.plate_types) expect(vehicleTypeName(t.code)).toBe(t.name);
+    const sd = fx.rows.filter((r) => r[8] === '山东').length;
+    expect((await post('/api/query', { province: ref.provinces.find((p: string) => p === '山东') })).body.data.total).toBe(sd);
   });
 
   it('queries with filters, pages and a correct total', async () => {

@@ -173,6 +173,14 @@ describe.skipIf(!needBrowser)('dashboard and query page in headless Chromium', (
     await page.waitForFunction(() => document.querySelector('[data-testid=page-info]')?.textContent?.includes('第 2 / 2 页'));
     expect(await page.$$eval('#rows tr', (r) => r.length)).toBe(20);
     expect(await page.isDisabled('#next')).toBe(true);
+    // The province and plate-type choices come from the ETL's reference tables (/api/reference).
+    await page.waitForFunction(() => document.querySelectorAll('#f-province option').length > 30);
+    expect(await page.$$eval('#f-hpzl option', (o) => o.map((x) => x.textContent))).toContain('52 小型新能源汽车');
+    await page.selectOption('#f-province', '山东');
+    await page.click('#search');
+    const shandong = makeApiFixture().rows.filter((r) => r[8] === '山东').length;
+    await page.waitForFunction((n) => document.querySelector('[data-testid=page-info]')?.textContent?.startsWith(`共 ${n} 条`), shandong);
+    await page.selectOption('#f-province', '');
     await page.selectOption('#f-kkmc', 'C_Xinyi_K3');
     await page.click('#search');
     await page.waitForFunction(() => document.querySelector('[data-testid=page-info]')?.textContent?.startsWith('共 5 条'));
