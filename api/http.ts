@@ -105,15 +105,3 @@ export interface CorsPolicy {
   /** `*` (explicitly configured) or the list of origins allowed to read replies cross-origin. */
   origins: '*' | readonly string[];
 }
-
-/** TRAFFIC_CORS_ORIGINS → policy: empty means no cross-origin reader at all (the default). */
-export function parseCorsOrigins(value: string): CorsPolicy {
-  const v = value.trim();
-  if (v === '*') return { origins: '*' };
-  return {
-    origins: v
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-  };
-}

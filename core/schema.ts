@@ -8,7 +8,6 @@
 
 /** The 8 raw columns, by position. Header names vary across exports; positions never do. */
 export const RAW_COLUMNS = ['GCXH', 'XZQHMC', 'KKMC', 'FXLX', 'GCSJ', 'HPZL', 'HPHM', 'CLPPXH'] as const;
-export type RawColumn = (typeof RAW_COLUMNS)[number];
 
 /** The 12-column master (stage 05 output, stream record, store row), in order. */
 export const MASTER_COLUMNS = [...RAW_COLUMNS, 'PROVINCE', 'IS_WEEKEND', 'IS_PEAK_HOUR', 'VEHICLE_TYPE_NAME'] as const;
@@ -71,20 +70,6 @@ export const FILES = {
 } as const;
 
 export const DIMENSION_COLUMNS = ['KKMC', 'KKMC_NAME', 'ALIASES', 'ROAD', 'COUNTY', 'STAKE_KM', 'BORDER', 'XZQHMC', 'LON', 'LAT', 'PASSES'] as const;
-
-export interface DimensionRow {
-  KKMC: string;
-  KKMC_NAME: string;
-  ALIASES: string[];
-  ROAD: string;
-  COUNTY: string;
-  STAKE_KM: string;
-  BORDER: string;
-  XZQHMC: string;
-  LON: number | null;
-  LAT: number | null;
-  PASSES: number;
-}
 
 export const REPAIR_LOG_COLUMNS = ['GCXH', 'FIELD', 'OLD', 'NEW', 'METHOD', 'CONFIDENCE'] as const;
 

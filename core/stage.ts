@@ -42,12 +42,6 @@ export interface RowStage {
   artifacts?(): Record<string, string>;
 }
 
-/**
- * Stages are built by factories that receive their (already normalized) options and the IO
- * callbacks, e.g. `createRepairStage(opts, io)`.
- */
-export type StageFactory<O> = (opts: O, io: StageIO) => RowStage;
-
 export interface InMemoryResult {
   rows: string[][];
   rejects: Reject[];

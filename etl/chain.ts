@@ -30,11 +30,6 @@ export type Batch = string[][];
 /** A source that can be read more than once (a scan stage reads its input twice). */
 export type BatchSource = () => AsyncIterable<Batch>;
 
-export interface SideSpec {
-  /** Header of the side output file, by side output name (e.g. `repair_log`). */
-  headers: Record<string, readonly string[]>;
-}
-
 export interface StageRunOptions {
   outDir: string;
   /** Input file name (in outDir) the rows belong to: the RowContext of rejects. */

@@ -10,7 +10,6 @@ import { parseForecastPart, type Forecaster } from './forecaster.ts';
 
 /** /2 adds the forecast part (models/forecast.ts); its /1 fields are unchanged, so both load. */
 export const SUPPORTED_FORMATS = ['traffic-flow-linear/1', 'traffic-flow-linear/2'] as const;
-export const SUPPORTED_FORMAT = SUPPORTED_FORMATS[1];
 
 export interface Predictor {
   readonly checkpoints: string[];

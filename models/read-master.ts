@@ -4,7 +4,7 @@
  * Memory is bounded by the grid (days × checkpoints × 24), not by the row count.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TrafficError } from '../core/errors.ts';
@@ -27,17 +27,6 @@ export interface MasterScan {
   /** Where stage 02 day flags came from, or null. */
   flagsFrom: string | null;
   seconds: number;
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  try {
-    for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TrafficError('INPUT_NOT_FOUND', `no such file: ${file}`, { file });
-    throw err;
-  }
-  return hash.digest('hex');
 }
 
 export async function readMasterGrid(file: string, opts: ReadMasterOptions = {}): Promise<MasterScan> {

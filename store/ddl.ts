@@ -10,7 +10,7 @@
  * search (plates, names) keep the case-insensitive default.
  */
 import { checkpointCodeProblem } from '../core/checkpoint-code.ts';
-import { DIMENSION_COLUMNS, F, MASTER_COLUMNS, type MasterRow } from '../core/schema.ts';
+import { DIMENSION_COLUMNS, F, MASTER_COLUMNS } from '../core/schema.ts';
 
 export const TRAFFIC_TABLE = 'traffic_data';
 export const KKMC_TABLE = 'kkmc_info';
@@ -97,8 +97,6 @@ export function storeRowProblem(row: readonly string[]): string | null {
   }
   return null;
 }
-
-export type StoreRow = MasterRow;
 
 const d = (s: string, i: number): number => s.charCodeAt(i) - 48;
 const DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];

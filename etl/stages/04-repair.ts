@@ -14,7 +14,7 @@
  * until their last target day is emitted (at most ~a week of rows when a long gap is filled).
  */
 import { TrafficError } from '../../core/errors.ts';
-import { F, MISSING, RAW_COLUMNS, REPAIR_LOG_COLUMNS } from '../../core/schema.ts';
+import { F, MISSING, RAW_COLUMNS } from '../../core/schema.ts';
 import type { RowStage, StageIO } from '../../core/stage.ts';
 import { EpochSeconds, isCanonicalGcsj } from '../../core/time.ts';
 import { planFill, synId, type FillPlan } from '../logic/fill.ts';
@@ -557,6 +557,3 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
     },
   };
 }
-
-/** The repair_log columns, re-exported for the runner's side-output header. */
-export const REPAIR_LOG_HEADER = REPAIR_LOG_COLUMNS;

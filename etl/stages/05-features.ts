@@ -55,12 +55,7 @@ export function parsePeakHours(text: string): Array<[string, string]> {
   return ranges;
 }
 
-export function isPeak(gcsj: string, ranges: ReadonlyArray<readonly [number, number]>): boolean {
-  const minute = Number(gcsj.slice(11, 13)) * 60 + Number(gcsj.slice(14, 16));
-  return ranges.some(([lo, hi]) => minute >= lo && minute <= hi);
-}
-
-/** isPeak for canonical times, by minute of the day (one table lookup per row). */
+/** Peak flag by minute of the day (one table lookup per row of canonical time). */
 function peakTable(ranges: ReadonlyArray<readonly [number, number]>): Uint8Array {
   const t = new Uint8Array(24 * 60);
   for (let m = 0; m < t.length; m++) t[m] = ranges.some(([lo, hi]) => m >= lo && m <= hi) ? 1 : 0;
@@ -98,7 +93,7 @@ export function createFeaturesStage(opts: FeaturesOptions, io: StageIO): RowStag
         lastDate = date;
         lastWeekend = isWeekend(date) ? '1' : '0';
       }
-      // Canonical GCSJ (checked above): HH at 11, mm at 14, as isPeak reads them.
+      // Canonical GCSJ (checked above): HH at 11, mm at 14, as the peak table is indexed.
       const minute = (digit(gcsj, 11) * 10 + digit(gcsj, 12)) * 60 + digit(gcsj, 14) * 10 + digit(gcsj, 15);
       row.push(province, lastWeekend, peak[minute] ? '1' : '0', typeName);
       emit(row);

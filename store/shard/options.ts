@@ -35,8 +35,3 @@ export function parseWeights(v: string | undefined, count: number, option = 'wei
   }
   return out;
 }
-
-/** `0:1,1:2` for the weights that differ from 1 (used in generated MyCat files and messages). */
-export function formatWeights(weights: readonly number[]): string {
-  return weights.map((w, i) => `${i}:${w}`).join(',');
-}

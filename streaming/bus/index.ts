@@ -8,7 +8,7 @@
 import { TrafficError } from '../../core/errors.ts';
 import { FileSink, StdoutSink } from './file-sink.ts';
 import { FileSource } from './file-source.ts';
-import { type ensureTopic, KafkaSink, KafkaSource } from './kafka.ts';
+import { KafkaSink, KafkaSource } from './kafka.ts';
 import { MemorySink, MemorySource, memoryTopic } from './memory.ts';
 import { MqttSink, MqttSource } from './mqtt.ts';
 import type { Sink, SinkOptions, Source, SourceOptions } from './types.ts';
@@ -65,6 +65,3 @@ export function kafkaBrokers(uri: string): { brokers: string[]; topic: string } 
   const u = parseBusUri(uri);
   return u.kind === 'kafka' ? { brokers: u.brokers, topic: u.topic } : undefined;
 }
-
-// Keep the signature documented in one place for users of the module.
-export type EnsureTopic = typeof ensureTopic;

@@ -42,10 +42,6 @@ export function pairKey(gcxhA: string, gcxhB: string): string {
   return gcxhA < gcxhB ? `${gcxhA}|${gcxhB}` : `${gcxhB}|${gcxhA}`;
 }
 
-export function alertJson(a: Alert): string {
-  return JSON.stringify(a);
-}
-
 /** Parses and checks one alert JSON (e.g. a JSONL line or a Redis list entry); null when not an alert. */
 export function parseAlert(text: string): Alert | null {
   let v: unknown;

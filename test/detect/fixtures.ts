@@ -16,7 +16,7 @@ export const CP: Record<string, LonLat> = {
   S323_Xinyi_K10: { lon: 118.616398, lat: 34.403239 },
 };
 
-export const distance = distanceLookup(new Map(Object.entries(CP)));
+const distance = distanceLookup(new Map(Object.entries(CP)));
 
 export interface RecOpts {
   hpzl?: string;
