@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   STAGE_INPUT_MISSING: { retriable: false, exit: 2, http: 400 },
   MODEL_INVALID: { retriable: false, exit: 2, http: 500 },
   UNKNOWN_CHECKPOINT: { retriable: false, exit: 2, http: 400 },
+  /** An optional package a feature needs is not installed (e.g. `mqtt` for mqtt:// addresses). */
+  DEPENDENCY_MISSING: { retriable: false, exit: 2, http: 500 },
   // Requests to the API: the client must change the request (HTTP status beside each).
   BAD_REQUEST: { retriable: false, exit: 2, http: 400 },
   UNAUTHORIZED: { retriable: false, exit: 2, http: 401 },

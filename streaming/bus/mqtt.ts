@@ -25,7 +25,7 @@
  *   original, MQTT 5 user properties reason/source/offset, before their PUBACK.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { F } from '../../core/schema.ts';
 import { TrafficError } from '../../core/errors.ts';
 import { createLogger, logFn } from '../../core/log.ts';
@@ -41,6 +41,25 @@ const FIRST_CONNECT_MS = 10_000;
 const BACKOFF = { initial: 200, max: 10_000 };
 /** QoS 1 publishes in flight per producer when the broker does not say (its Receive Maximum). */
 const DEFAULT_WINDOW = 1000;
+
+/**
+ * MQTT.js, loaded on first use: it is an optional peer dependency (package.json), installed by
+ * those who ingest over MQTT (`npm install mqtt`), so a Kafka-only install does not carry its ~40
+ * packages. Without it an mqtt:// address fails with DEPENDENCY_MISSING and the install command.
+ */
+let mqttModule: Promise<typeof import('mqtt')> | undefined;
+export function loadMqtt(): Promise<typeof import('mqtt')> {
+  mqttModule ??= import('mqtt').catch((err: NodeJS.ErrnoException) => {
+    mqttModule = undefined;
+    if (err.code === 'ERR_MODULE_NOT_FOUND' && /['"]mqtt['"]/.test(err.message)) {
+      throw new TrafficError('DEPENDENCY_MISSING', 'mqtt:// addresses need the MQTT client: run `npm install mqtt` beside the toolkit', {
+        value: 'mqtt',
+      });
+    }
+    throw err;
+  });
+  return mqttModule;
+}
 
 /** The fixed client id of a consumer group on a topic filter (see the module comment). */
 export function mqttClientId(groupId: string, topic: string): string {
@@ -142,7 +161,7 @@ export class MqttSink implements Sink {
       throw new TrafficError('INVALID_OPTION', `MQTT: cannot publish to the filter "${topic}" (+ and # are for subscribers)`, { option: '--to' });
     }
     const clientId = `${opts.clientId ?? 'traffic-producer'}-${randomBytes(4).toString('hex')}`;
-    const client = mqtt.connect(url, { ...baseOptions(clientId), clean: true });
+    const client = (await loadMqtt()).connect(url, { ...baseOptions(clientId), clean: true });
     const stop = keepReconnecting(client, `producer ${clientId}`, logFn(createLogger('bus'), 'warn'));
     try {
       await firstConnect(client, url, `producer ${clientId}`);
@@ -263,7 +282,7 @@ export class MqttSource implements Source {
   async run(handler: (batch: StreamItem[]) => Promise<void>): Promise<void> {
     if (this.stopper.fired()) return;
     const done = new Promise<void>((resolve, reject) => (this.settle = { resolve, reject }));
-    const client = mqtt.connect(this.url, {
+    const client = (await loadMqtt()).connect(this.url, {
       ...baseOptions(this.clientId),
       clean: false,
       properties: { sessionExpiryInterval: MQTT_SESSION_EXPIRY_S, receiveMaximum: Math.min(65_535, this.o.maxBatch) },

@@ -118,4 +118,13 @@ describe('the npm package installed without dev dependencies', () => {
     }
     expect(modifiedSince(path.join(app, 'node_modules'), installedAt)).toEqual([]);
   }, 400_000);
+
+  it('leaves out the optional MQTT client and says how to add it when an mqtt:// address is used', () => {
+    expect(existsSync(path.join(app, 'node_modules', 'mqtt'))).toBe(false);
+    const master = path.join(work, 'data', 'out', 'master_data_expanded.csv');
+    const r = traffic(['simulate', '--in', master, '--to', 'mqtt://127.0.0.1:1883/traffic-raw', '--rate', '0', '--limit', '1']);
+    expect(r.status, r.out).toBe(2);
+    expect(r.out).toContain('DEPENDENCY_MISSING');
+    expect(r.out).toContain('npm install mqtt');
+  });
 });
