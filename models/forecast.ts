@@ -24,15 +24,23 @@ import { NormalEquations } from './ridge.ts';
 export const HORIZONS = [1, 2, 3] as const;
 /** Hours of history before the origin that any feature reads (same hour last week). */
 export const LOOKBACK_HOURS = 168;
-/** Ridge penalty of the forecast part (features are O(1) logs; only a stabilizer for few rows). */
-export const FORECAST_LAMBDA = 1;
+/**
+ * Ridge penalties tried for the forecast part, per horizon, by blocked cross-validation over the
+ * fitting days (MAE in passes of each block's rows predicted by the fit on the other blocks).
+ */
+export const FORECAST_LAMBDAS = [0.1, 1, 10, 100, 1000];
+/** The penalty when there are too few fitting days for two blocks. */
+export const FORECAST_DEFAULT_LAMBDA = 1;
 
 export interface FeatureSpec {
   name: string;
   description: string;
 }
 
-/** The features, in coefficient order. x̃(t) = passes in hour t if observed, else P(t). */
+/**
+ * The features, in coefficient order. x̃(t) = passes in hour t if observed and t < O, else P(t);
+ * M = the cell mean (forecast.cell_mean.values: the unweighted mean of the fitting days).
+ */
 export const FORECAST_FEATURES: readonly FeatureSpec[] = [
   { name: 'log_profile', description: 'ln(1 + P(T)), P = the profile part (intercept/coefficients) for the checkpoint, hour of T and day type of T' },
   { name: 'log_ratio_last_hour', description: 'ln((1 + x̃(O−1h)) / (1 + P(O−1h))): the last hour before the origin against its profile' },
@@ -44,6 +52,14 @@ export const FORECAST_FEATURES: readonly FeatureSpec[] = [
     name: 'log_network_ratio_3h',
     description: "as log_ratio_3h but with x̃ and P summed over all the model's checkpoints: the network level, less noisy than one checkpoint",
   },
+  {
+    name: 'log_mean_to_profile',
+    description:
+      "ln((1 + M(T)) / (1 + P(T))), M = forecast.cell_mean.values for the checkpoint, hour of T and day type of T: the unweighted mean beside the recency-weighted profile (a second estimate of the hour's shape)",
+  },
+  { name: 'log_ratio_last_hour_to_mean', description: 'ln((1 + x̃(O−1h)) / (1 + M(O−1h))): the last hour before the origin against the cell mean' },
+  { name: 'log_ratio_second_last_hour', description: 'ln((1 + x̃(O−2h)) / (1 + P(O−2h))): the hour before the last one against its profile' },
+  { name: 'log_ratio_6h', description: 'ln((1 + Σ x̃(O−k h)) / (1 + Σ P(O−k h))), k = 1..6: the last six hours against the profile' },
 ];
 
 /** Real passes per checkpoint per hour over a span of hour numbers (core/time chinaHourNumber). */
@@ -107,15 +123,29 @@ export function profileAt(profile: Float64Array, c: number, n: number): number {
 /**
  * The features of the forecast of checkpoint c for the hour starting at hour number `target`,
  * horizon H, into `out` (length FORECAST_FEATURES.length). Reads only hours < target − (H−1).
+ * `mean` is the cell-mean table (forecast.cell_mean), `profile` the profile part's.
  */
-export function forecastFeatures(h: HourlyHistory, profile: Float64Array, c: number, target: number, horizon: number, out: Float64Array): void {
+export function forecastFeatures(
+  h: HourlyHistory,
+  profile: Float64Array,
+  mean: Float64Array,
+  c: number,
+  target: number,
+  horizon: number,
+  out: Float64Array,
+): void {
   const origin = target - (horizon - 1);
   const seen = (cc: number, n: number): number => (n < origin && h.observed(n) ? h.y(cc, n) : profileAt(profile, cc, n));
   const ratio = (a: number, b: number): number => Math.log((1 + a) / (1 + b));
-  out[0] = Math.log(1 + profileAt(profile, c, target));
-  out[1] = ratio(seen(c, origin - 1), profileAt(profile, c, origin - 1));
+  const pT = profileAt(profile, c, target);
+  out[0] = Math.log1p(pT);
+  const x1 = seen(c, origin - 1);
+  const p1 = profileAt(profile, c, origin - 1);
+  out[1] = ratio(x1, p1);
   let a3 = 0;
   let p3 = 0;
+  let a6 = 0;
+  let p6 = 0;
   let a24 = 0;
   let p24 = 0;
   for (let k = 1; k <= 24; k++) {
@@ -124,6 +154,10 @@ export function forecastFeatures(h: HourlyHistory, profile: Float64Array, c: num
     if (k <= 3) {
       a3 += x;
       p3 += p;
+    }
+    if (k <= 6) {
+      a6 += x;
+      p6 += p;
     }
     a24 += x;
     p24 += p;
@@ -141,6 +175,15 @@ export function forecastFeatures(h: HourlyHistory, profile: Float64Array, c: num
     }
   }
   out[6] = ratio(na, np);
+  out[7] = ratio(profileAt(mean, c, target), pT);
+  out[8] = ratio(x1, profileAt(mean, c, origin - 1));
+  out[9] = ratio(seen(c, origin - 2), profileAt(profile, c, origin - 2));
+  out[10] = ratio(a6, p6);
+}
+
+export interface LambdaCvTrial {
+  lambda: number;
+  cv_mae: number;
 }
 
 export interface HorizonFit {
@@ -149,6 +192,9 @@ export interface HorizonFit {
   coefficients: number[];
   /** Checkpoint-hours the fit saw. */
   rows: number;
+  /** Ridge penalty used, and the cross-validation behind it (empty when too few blocks). */
+  lambda?: number;
+  lambda_trials?: LambdaCvTrial[];
 }
 
 export function applyFit(fit: HorizonFit, x: ArrayLike<number>): number {
@@ -158,37 +204,79 @@ export function applyFit(fit: HorizonFit, x: ArrayLike<number>): number {
 }
 
 /** One forecast: checkpoint index c, the hour starting at hour number `target`, horizon H. */
-export function forecastOne(h: HourlyHistory, profile: Float64Array, fit: HorizonFit, c: number, target: number): number {
+export function forecastOne(h: HourlyHistory, profile: Float64Array, mean: Float64Array, fit: HorizonFit, c: number, target: number): number {
   const x = new Float64Array(FORECAST_FEATURES.length);
-  forecastFeatures(h, profile, c, target, fit.horizon, x);
+  forecastFeatures(h, profile, mean, c, target, fit.horizon, x);
   return applyFit(fit, x);
 }
 
-/** A target day of the fit: its day number and the profile table the features read for it. */
+/**
+ * A target day of the fit: its day number, the profile and cell-mean tables the features read for
+ * it (fitted without the day's block), and that block (null: no blocks, in-sample tables).
+ */
 export interface FitDay {
   day: number;
   profile: Float64Array;
+  mean: Float64Array;
+  fold: number | null;
 }
 
-/** Ridge fit per horizon on every checkpoint-hour of the given (complete, real) days. */
-export function fitForecast(h: HourlyHistory, days: readonly FitDay[], lambda = FORECAST_LAMBDA): HorizonFit[] {
+/**
+ * Ridge fit per horizon on every checkpoint-hour of the given (complete, real) days. The penalty
+ * of each horizon is chosen by blocked cross-validation over the days' blocks: each block's rows
+ * are predicted by the fit on the other blocks, lowest MAE in passes wins (the forecast's own
+ * measure). Fewer than two blocks: FORECAST_DEFAULT_LAMBDA.
+ */
+export function fitForecast(h: HourlyHistory, days: readonly FitDay[], lambdas: readonly number[] = FORECAST_LAMBDAS): HorizonFit[] {
   const K = h.checkpoints.length;
   const p = FORECAST_FEATURES.length;
   if (days.length === 0) throw new TrafficError('INPUT_EMPTY', 'no complete days to fit the forecast part on');
-  const x = new Float64Array(p);
+  const n = days.length * HOURS * K;
+  const X = new Float64Array(n * p);
+  const y = new Float64Array(n);
+  const fold = new Int32Array(n);
+  const folds = [...new Set(days.flatMap((d) => (d.fold === null ? [] : [d.fold])))].sort((a, b) => a - b);
+  const cv = folds.length >= 2 && days.every((d) => d.fold !== null);
   return HORIZONS.map((horizon) => {
-    const ne = new NormalEquations(p);
-    for (const { day, profile } of days) {
+    let r = 0;
+    for (const { day, profile, mean, fold: f } of days) {
       for (let hour = 0; hour < HOURS; hour++) {
         const target = day * HOURS + hour;
-        for (let c = 0; c < K; c++) {
-          forecastFeatures(h, profile, c, target, horizon, x);
-          ne.addDense(x, Math.log1p(h.y(c, target)));
+        for (let c = 0; c < K; c++, r++) {
+          forecastFeatures(h, profile, mean, c, target, horizon, X.subarray(r * p, (r + 1) * p));
+          y[r] = Math.log1p(h.y(c, target));
+          fold[r] = f ?? -1;
         }
       }
     }
+    const equations = (keep: (row: number) => boolean): NormalEquations => {
+      const ne = new NormalEquations(p);
+      for (let i = 0; i < n; i++) if (keep(i)) ne.addDense(X.subarray(i * p, (i + 1) * p), y[i]!);
+      return ne;
+    };
+    let lambda = FORECAST_DEFAULT_LAMBDA;
+    const trials: LambdaCvTrial[] = [];
+    if (cv) {
+      const abs = new Float64Array(lambdas.length);
+      for (const f of folds) {
+        const ne = equations((i) => fold[i] !== f);
+        lambdas.forEach((l, j) => {
+          const fit = { horizon, rows: 0, ...ne.solve(l) };
+          for (let i = 0; i < n; i++) {
+            if (fold[i] === f) abs[j]! += Math.abs(Math.expm1(y[i]!) - applyFit(fit, X.subarray(i * p, (i + 1) * p)));
+          }
+        });
+      }
+      let best = 0;
+      lambdas.forEach((l, j) => {
+        trials.push({ lambda: l, cv_mae: round(abs[j]! / n) });
+        if (abs[j]! < abs[best]! - 1e-9) best = j;
+      });
+      lambda = lambdas[best]!;
+    }
+    const ne = equations(() => true);
     const fit = ne.solve(lambda);
-    return { horizon, intercept: fit.intercept, coefficients: fit.coefficients, rows: ne.n };
+    return { horizon, intercept: fit.intercept, coefficients: fit.coefficients, rows: ne.n, lambda, lambda_trials: trials };
   });
 }
 
@@ -272,7 +360,7 @@ export function evaluateForecast(
         const target = day * HOURS + hour;
         for (let c = 0; c < K; c++) {
           const y = h.y(c, target);
-          forecastFeatures(h, profile, c, target, fit.horizon, x);
+          forecastFeatures(h, profile, cellMean, c, target, fit.horizon, x);
           const f = applyFit(fit, x);
           model.add(y, f);
           onForecast?.(c, target, fit.horizon, f, y);

@@ -109,7 +109,7 @@ export function parseForecastPart(json: Record<string, unknown>, checkpoints: re
       }
       const name = best.get(horizon) ?? 'persistence';
       return {
-        predicted: forecastOne(history, profile, fit, c, target),
+        predicted: forecastOne(history, profile, cellMean, fit, c, target),
         baseline: baselineValue(name, history, cellMean, c, target, horizon).value,
         baseline_name: name,
       };

@@ -6,7 +6,16 @@ import { csvLine, parseCsv } from '../../core/csv.ts';
 import { TrafficError } from '../../core/errors.ts';
 import { chinaHourNumber } from '../../core/time.ts';
 import { HOURS } from '../../models/features.ts';
-import { baselineValue, forecastOne, forecastTable, HourlyHistory, historyFromGrid, type HorizonEvaluation } from '../../models/forecast.ts';
+import {
+  baselineValue,
+  FORECAST_FEATURES,
+  FORECAST_LAMBDAS,
+  forecastOne,
+  forecastTable,
+  HourlyHistory,
+  historyFromGrid,
+  type HorizonEvaluation,
+} from '../../models/forecast.ts';
 import { command as forecast } from '../../models/forecast-cli.ts';
 import { HourlyGridBuilder } from '../../models/grid.ts';
 import { EmbeddedStore, EMBEDDED_DB_FILE } from '../../store/duckdb-store.ts';
@@ -132,7 +141,7 @@ describe('the forecast part', () => {
     for (const k of ['trained_at', 'data', 'features', 'intercept', 'coefficients', 'metrics']) expect(m).toHaveProperty(k);
     expect(m.forecast.features.map((x) => x.name)).toContain('log_ratio_3h');
     expect(m.forecast.features.every((x) => x.description.length > 20)).toBe(true);
-    expect(m.forecast.horizons.map((x) => x.coefficients.length)).toEqual([7, 7, 7]);
+    expect(m.forecast.horizons.map((x) => x.coefficients.length)).toEqual([1, 2, 3].map(() => FORECAST_FEATURES.length));
     const v1 = { ...JSON.parse(JSON.stringify(m)), format: 'traffic-flow-linear/1' } as Record<string, unknown>;
     delete v1.forecast;
     const p1 = loadPredictor(v1);
@@ -143,7 +152,18 @@ describe('the forecast part', () => {
     expect(() => loadPredictor(broken)).toThrow(/forecast.features must name/);
   });
 
-  it('forecastOne on an empty history is the profile (every ratio neutral)', () => {
+  it('chooses the ridge penalty of each horizon by blocked cross-validation over the fitting days and records the trials', () => {
+    const g = syntheticGrid({ checkpoints: 3, days: 24, seed: 5, dailyPerCheckpoint: 400 });
+    const m = trainFlowModel(g, META, { holdoutDays: 3, lambda: 1 }).model;
+    for (const h of m.forecast.horizons) {
+      expect(FORECAST_LAMBDAS).toContain(h.lambda);
+      expect(h.lambda_trials!.map((t) => t.lambda)).toEqual(FORECAST_LAMBDAS);
+      const best = Math.min(...h.lambda_trials!.map((t) => t.cv_mae));
+      expect(h.lambda_trials!.find((t) => t.lambda === h.lambda)!.cv_mae).toBe(best);
+    }
+  });
+
+  it('forecastOne on an empty history stays close to the profile (the recent-history ratios are neutral)', () => {
     const g = syntheticGrid({ checkpoints: 3, days: 20, seed: 4, dailyPerCheckpoint: 400 });
     const m = trainFlowModel(g, META, { holdoutDays: 3, lambda: 1 }).model;
     const p = loadPredictor(m);
