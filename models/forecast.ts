@@ -67,6 +67,8 @@ export class HourlyHistory {
   readonly counts: Float64Array;
   /** Passes per hour summed over the checkpoints: an hour is observed when this is > 0. */
   readonly network: Float64Array;
+  /** Bumped by every add (a NetworkMemo of an older state is stale). */
+  version = 0;
   private readonly index: Map<string, number>;
 
   constructor(
@@ -86,6 +88,7 @@ export class HourlyHistory {
     const c = this.index.get(kkmc);
     const t = hour - this.start;
     if (c === undefined || t < 0 || t >= this.length || !(n > 0)) return false;
+    this.version++;
     this.counts[c * this.length + t]! += n;
     this.network[t]! += n;
     return true;
@@ -120,6 +123,24 @@ export function profileAt(profile: Float64Array, c: number, n: number): number {
   return profile[cellIndex(c, n - day * HOURS, isWeekendDayNumber(day) ? 1 : 0)]!;
 }
 
+/** Offset of hour number n in a checkpoint's 48 cells (features.ts cellIndex: (hour·2 + weekend)). */
+function cellOffset(n: number): number {
+  const day = Math.floor(n / HOURS);
+  return (n - day * HOURS) * 2 + (isWeekendDayNumber(day) ? 1 : 0);
+}
+
+/**
+ * The network sums of the three hours before an origin (they do not depend on the checkpoint):
+ * forecasts of every checkpoint at one origin share them. Keyed by history, profile and origin.
+ */
+export class NetworkMemo {
+  history: HourlyHistory | null = null;
+  profile: Float64Array | null = null;
+  version = -1;
+  origin = Number.NaN;
+  value = 0;
+}
+
 /**
  * The features of the forecast of checkpoint c for the hour starting at hour number `target`,
  * horizon H, into `out` (length FORECAST_FEATURES.length). Reads only hours < target − (H−1).
@@ -133,24 +154,36 @@ export function forecastFeatures(
   target: number,
   horizon: number,
   out: Float64Array,
+  memo?: NetworkMemo,
 ): void {
   const origin = target - (horizon - 1);
-  const seen = (cc: number, n: number): number => (n < origin && h.observed(n) ? h.y(cc, n) : profileAt(profile, cc, n));
+  const base = c * HOURS * 2;
+  const L = h.length;
+  const row = c * L;
+  // x̃(n) for n < origin: the passes when the hour is observed, else the profile.
+  const seen = (n: number, p: number): number => {
+    const t = n - h.start;
+    return t >= 0 && t < L && h.network[t]! > 0 ? h.counts[row + t]! : p;
+  };
   const ratio = (a: number, b: number): number => Math.log((1 + a) / (1 + b));
-  const pT = profileAt(profile, c, target);
+  const pT = profile[base + cellOffset(target)]!;
   out[0] = Math.log1p(pT);
-  const x1 = seen(c, origin - 1);
-  const p1 = profileAt(profile, c, origin - 1);
-  out[1] = ratio(x1, p1);
   let a3 = 0;
   let p3 = 0;
   let a6 = 0;
   let p6 = 0;
   let a24 = 0;
   let p24 = 0;
+  let x1 = 0;
+  let p1 = 0;
   for (let k = 1; k <= 24; k++) {
-    const x = seen(c, origin - k);
-    const p = profileAt(profile, c, origin - k);
+    const n = origin - k;
+    const p = profile[base + cellOffset(n)]!;
+    const x = seen(n, p);
+    if (k === 1) {
+      x1 = x;
+      p1 = p;
+    } else if (k === 2) out[9] = ratio(x, p);
     if (k <= 3) {
       a3 += x;
       p3 += p;
@@ -162,22 +195,40 @@ export function forecastFeatures(
     a24 += x;
     p24 += p;
   }
+  out[1] = ratio(x1, p1);
   out[2] = ratio(a3, p3);
   out[3] = ratio(a24, p24);
-  out[4] = ratio(seen(c, target - 24), profileAt(profile, c, target - 24));
-  out[5] = ratio(seen(c, target - 168), profileAt(profile, c, target - 168));
-  let na = 0;
-  let np = 0;
-  for (let cc = 0; cc < h.checkpoints.length; cc++) {
+  // T−24h and T−168h are before the origin for every horizon ≤ 3.
+  const pY = profile[base + cellOffset(target - 24)]!;
+  out[4] = ratio(seen(target - 24, pY), pY);
+  const pW = profile[base + cellOffset(target - 168)]!;
+  out[5] = ratio(seen(target - 168, pW), pW);
+  if (memo && memo.history === h && memo.version === h.version && memo.profile === profile && memo.origin === origin) out[6] = memo.value;
+  else {
+    let na = 0;
+    let np = 0;
     for (let k = 1; k <= 3; k++) {
-      na += seen(cc, origin - k);
-      np += profileAt(profile, cc, origin - k);
+      const n = origin - k;
+      const off = cellOffset(n);
+      const t = n - h.start;
+      const obs = t >= 0 && t < L && h.network[t]! > 0;
+      for (let cc = 0; cc < h.checkpoints.length; cc++) {
+        const p = profile[cc * HOURS * 2 + off]!;
+        na += obs ? h.counts[cc * L + t]! : p;
+        np += p;
+      }
+    }
+    out[6] = ratio(na, np);
+    if (memo) {
+      memo.history = h;
+      memo.version = h.version;
+      memo.profile = profile;
+      memo.origin = origin;
+      memo.value = out[6]!;
     }
   }
-  out[6] = ratio(na, np);
-  out[7] = ratio(profileAt(mean, c, target), pT);
-  out[8] = ratio(x1, profileAt(mean, c, origin - 1));
-  out[9] = ratio(seen(c, origin - 2), profileAt(profile, c, origin - 2));
+  out[7] = ratio(mean[base + cellOffset(target)]!, pT);
+  out[8] = ratio(x1, mean[base + cellOffset(origin - 1)]!);
   out[10] = ratio(a6, p6);
 }
 
@@ -204,9 +255,17 @@ export function applyFit(fit: HorizonFit, x: ArrayLike<number>): number {
 }
 
 /** One forecast: checkpoint index c, the hour starting at hour number `target`, horizon H. */
-export function forecastOne(h: HourlyHistory, profile: Float64Array, mean: Float64Array, fit: HorizonFit, c: number, target: number): number {
+export function forecastOne(
+  h: HourlyHistory,
+  profile: Float64Array,
+  mean: Float64Array,
+  fit: HorizonFit,
+  c: number,
+  target: number,
+  memo?: NetworkMemo,
+): number {
   const x = new Float64Array(FORECAST_FEATURES.length);
-  forecastFeatures(h, profile, mean, c, target, fit.horizon, x);
+  forecastFeatures(h, profile, mean, c, target, fit.horizon, x, memo);
   return applyFit(fit, x);
 }
 
@@ -236,6 +295,7 @@ export function fitForecast(h: HourlyHistory, days: readonly FitDay[], lambdas: 
   const y = new Float64Array(n);
   const fold = new Int32Array(n);
   const folds = [...new Set(days.flatMap((d) => (d.fold === null ? [] : [d.fold])))].sort((a, b) => a - b);
+  const memo = new NetworkMemo();
   const cv = folds.length >= 2 && days.every((d) => d.fold !== null);
   return HORIZONS.map((horizon) => {
     let r = 0;
@@ -243,23 +303,25 @@ export function fitForecast(h: HourlyHistory, days: readonly FitDay[], lambdas: 
       for (let hour = 0; hour < HOURS; hour++) {
         const target = day * HOURS + hour;
         for (let c = 0; c < K; c++, r++) {
-          forecastFeatures(h, profile, mean, c, target, horizon, X.subarray(r * p, (r + 1) * p));
+          forecastFeatures(h, profile, mean, c, target, horizon, X.subarray(r * p, (r + 1) * p), memo);
           y[r] = Math.log1p(h.y(c, target));
           fold[r] = f ?? -1;
         }
       }
     }
-    const equations = (keep: (row: number) => boolean): NormalEquations => {
-      const ne = new NormalEquations(p);
-      for (let i = 0; i < n; i++) if (keep(i)) ne.addDense(X.subarray(i * p, (i + 1) * p), y[i]!);
-      return ne;
-    };
+    // One set of equations per block; "all but block f" is the total minus block f.
+    const total = new NormalEquations(p);
+    const byFold = new Map(folds.map((f) => [f, new NormalEquations(p)]));
+    for (let i = 0; i < n; i++) (byFold.get(fold[i]!) ?? total).addDense(X.subarray(i * p, (i + 1) * p), y[i]!);
+    for (const ne of byFold.values()) total.addEquations(ne);
     let lambda = FORECAST_DEFAULT_LAMBDA;
     const trials: LambdaCvTrial[] = [];
     if (cv) {
       const abs = new Float64Array(lambdas.length);
       for (const f of folds) {
-        const ne = equations((i) => fold[i] !== f);
+        const ne = new NormalEquations(p);
+        ne.addEquations(total);
+        ne.addEquations(byFold.get(f)!, -1);
         lambdas.forEach((l, j) => {
           const fit = { horizon, rows: 0, ...ne.solve(l) };
           for (let i = 0; i < n; i++) {
@@ -274,9 +336,8 @@ export function fitForecast(h: HourlyHistory, days: readonly FitDay[], lambdas: 
       });
       lambda = lambdas[best]!;
     }
-    const ne = equations(() => true);
-    const fit = ne.solve(lambda);
-    return { horizon, intercept: fit.intercept, coefficients: fit.coefficients, rows: ne.n, lambda, lambda_trials: trials };
+    const fit = total.solve(lambda);
+    return { horizon, intercept: fit.intercept, coefficients: fit.coefficients, rows: total.n, lambda, lambda_trials: trials };
   });
 }
 
@@ -352,6 +413,7 @@ export function evaluateForecast(
 ): HorizonEvaluation[] {
   const K = h.checkpoints.length;
   const x = new Float64Array(FORECAST_FEATURES.length);
+  const memo = new NetworkMemo();
   return fits.map((fit) => {
     const model = new ErrAcc();
     const base = Object.fromEntries(BASELINES.map((b) => [b, new ErrAcc()])) as Record<BaselineName, ErrAcc>;
@@ -360,7 +422,7 @@ export function evaluateForecast(
         const target = day * HOURS + hour;
         for (let c = 0; c < K; c++) {
           const y = h.y(c, target);
-          forecastFeatures(h, profile, cellMean, c, target, fit.horizon, x);
+          forecastFeatures(h, profile, cellMean, c, target, fit.horizon, x, memo);
           const f = applyFit(fit, x);
           model.add(y, f);
           onForecast?.(c, target, fit.horizon, f, y);

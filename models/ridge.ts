@@ -91,6 +91,22 @@ export class NormalEquations {
   }
 
   /**
+   * Adds (sign 1) or removes (sign −1) another set of equations over the same columns: the
+   * equations of "every block but one" are the total minus that block, without re-reading rows.
+   */
+  addEquations(other: NormalEquations, sign: 1 | -1 = 1): void {
+    if (other.p !== this.p) throw new TrafficError('INTERNAL', `feature counts differ: ${this.p} vs ${other.p}`);
+    this.n += sign * other.n;
+    this.sumY += sign * other.sumY;
+    this.sumYY += sign * other.sumYY;
+    for (let i = 0; i < this.p; i++) {
+      this.sumX[i]! += sign * other.sumX[i]!;
+      this.xty[i]! += sign * other.xty[i]!;
+    }
+    for (let i = 0; i < this.xtx.length; i++) this.xtx[i]! += sign * other.xtx[i]!;
+  }
+
+  /**
    * Solves the ridge system with an unpenalized intercept: the augmented normal equations
    *   [ n    Σxᵀ         ] [b0]   [Σy ]
    *   [ Σx   XᵀX + λ·S   ] [β ] = [Xᵀy]
