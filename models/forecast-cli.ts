@@ -32,6 +32,16 @@ function comparePrefix(text: string, at: number, bound: string): number {
   return 0;
 }
 
+/** `YYYY-MM-DD HH:mm:ss` at `at` (the shape core/time isCanonicalGcsj accepts), read in place. */
+function canonicalAt(text: string, at: number): boolean {
+  for (let i = 0; i < 19; i++) {
+    const ch = text.charCodeAt(at + i);
+    const sep = i === 4 || i === 7 ? 45 : i === 10 ? 32 : i === 13 || i === 16 ? 58 : 0;
+    if (sep ? ch !== sep : !(ch >= 48 && ch <= 57)) return false;
+  }
+  return true;
+}
+
 /**
  * The real passes of a master CSV in the hours [start, end) as an hourly history. SYN rows are
  * skipped; a row in the span whose GCSJ is not canonical is counted, not used.
@@ -39,7 +49,8 @@ function comparePrefix(text: string, at: number, bound: string): number {
  * A forecast needs a few days of a master that may hold months, so the rows are filtered on the
  * text of their GCSJ before anything else is parsed: for a line without quotes, the fifth field's
  * first 13 characters ("YYYY-MM-DD HH") are compared in place with the span's bounds (canonical
- * times sort as text), and only lines inside the span are split into fields. A line with a quote
+ * times sort as text), and only lines inside the span are read further, in place (one string, the
+ * checkpoint code, per row). A line with a quote
  * (a record the writer had to quote, possibly over several lines) goes through the full CSV parser.
  * Rows outside the span are therefore not checked at all (an unreadable one there is not counted).
  */
@@ -76,6 +87,32 @@ export async function readHistoryCsv(
     let base = days.get(date);
     if (base === undefined) days.set(date, (base = chinaHourNumber(`${date} 00:00:00`)));
     if (history.add(fields[F.KKMC]!, base + +gcsj.slice(11, 13), 1)) used++;
+  };
+  /** `take` for an unquoted line in the span, read in place: one string (the code) per row. */
+  let lastDate = '';
+  let lastBase = 0;
+  const takeInPlace = (buf: string, pos: number, at: number, endText: number): void => {
+    let commas = F.GCSJ;
+    let gcsjEnd = -1;
+    for (let i = buf.indexOf(',', at); i !== -1 && i < endText; i = buf.indexOf(',', i + 1)) {
+      if (gcsjEnd === -1) gcsjEnd = i;
+      commas++;
+    }
+    if (commas !== MASTER_COLUMNS.length - 1 || gcsjEnd - at !== 19 || !canonicalAt(buf, at)) {
+      unreadable++;
+      return;
+    }
+    if (buf.startsWith(SYN_PREFIX, pos)) {
+      syn++;
+      return;
+    }
+    if (!buf.startsWith(lastDate, at) || lastDate === '') {
+      lastDate = buf.slice(at, at + 10);
+      lastBase = chinaHourNumber(`${lastDate} 00:00:00`);
+    }
+    const k0 = buf.indexOf(',', buf.indexOf(',', pos) + 1) + 1;
+    const kkmc = buf.slice(k0, buf.indexOf(',', k0));
+    if (history.add(kkmc, lastBase + (buf.charCodeAt(at + 11) - 48) * 10 + (buf.charCodeAt(at + 12) - 48), 1)) used++;
   };
   let header = true;
   /** A quoted record running over several lines, gathered until its quotes balance. */
@@ -123,7 +160,7 @@ export async function readHistoryCsv(
         let at = pos;
         for (let k = 0; k < F.GCSJ && at !== -1; k++) at = buf.indexOf(',', at) + 1 || -1;
         if (at === -1 || at > endText) unreadable++;
-        else if (comparePrefix(buf, at, lo) >= 0 && comparePrefix(buf, at, hi) < 0) take(buf.slice(pos, endText).split(','));
+        else if (comparePrefix(buf, at, lo) >= 0 && comparePrefix(buf, at, hi) < 0) takeInPlace(buf, pos, at, endText);
       }
       if (nl >= buf.length) return '';
       pos = nl + 1;
