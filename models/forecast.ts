@@ -297,22 +297,25 @@ export function fitForecast(h: HourlyHistory, days: readonly FitDay[], lambdas: 
   const folds = [...new Set(days.flatMap((d) => (d.fold === null ? [] : [d.fold])))].sort((a, b) => a - b);
   const memo = new NetworkMemo();
   const cv = folds.length >= 2 && days.every((d) => d.fold !== null);
+  const x = new Float64Array(p);
   return HORIZONS.map((horizon) => {
+    // Rows are written into X through one scratch row (a subarray per row would be an allocation).
+    const total = new NormalEquations(p);
+    const byFold = new Map(folds.map((f) => [f, new NormalEquations(p)]));
     let r = 0;
     for (const { day, profile, mean, fold: f } of days) {
       for (let hour = 0; hour < HOURS; hour++) {
         const target = day * HOURS + hour;
         for (let c = 0; c < K; c++, r++) {
-          forecastFeatures(h, profile, mean, c, target, horizon, X.subarray(r * p, (r + 1) * p), memo);
+          forecastFeatures(h, profile, mean, c, target, horizon, x, memo);
+          X.set(x, r * p);
           y[r] = Math.log1p(h.y(c, target));
           fold[r] = f ?? -1;
+          // One set of equations per block; "all but block f" is the total minus block f.
+          (byFold.get(fold[r]!) ?? total).addDense(x, y[r]!);
         }
       }
     }
-    // One set of equations per block; "all but block f" is the total minus block f.
-    const total = new NormalEquations(p);
-    const byFold = new Map(folds.map((f) => [f, new NormalEquations(p)]));
-    for (let i = 0; i < n; i++) (byFold.get(fold[i]!) ?? total).addDense(X.subarray(i * p, (i + 1) * p), y[i]!);
     for (const ne of byFold.values()) total.addEquations(ne);
     let lambda = FORECAST_DEFAULT_LAMBDA;
     const trials: LambdaCvTrial[] = [];
@@ -323,9 +326,13 @@ export function fitForecast(h: HourlyHistory, days: readonly FitDay[], lambdas: 
         ne.addEquations(total);
         ne.addEquations(byFold.get(f)!, -1);
         lambdas.forEach((l, j) => {
-          const fit = { horizon, rows: 0, ...ne.solve(l) };
+          const fit = ne.solve(l);
+          const b = fit.coefficients;
           for (let i = 0; i < n; i++) {
-            if (fold[i] === f) abs[j]! += Math.abs(Math.expm1(y[i]!) - applyFit(fit, X.subarray(i * p, (i + 1) * p)));
+            if (fold[i] !== f) continue;
+            let v = fit.intercept;
+            for (let k = 0; k < p; k++) v += b[k]! * X[i * p + k]!;
+            abs[j]! += Math.abs(Math.expm1(y[i]!) - Math.max(0, Math.expm1(v)));
           }
         });
       }
