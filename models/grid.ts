@@ -61,6 +61,14 @@ interface DayAcc {
   synPasses: number;
   firstReal: string | null;
   lastReal: string | null;
+  /** Hours of firstReal / lastReal (24 / −1 while null): a row strictly between them cannot move either. */
+  firstRealHour: number;
+  lastRealHour: number;
+  /** First and last GCSJ of any row (real or SYN), for the master's from/to. */
+  first: string | null;
+  last: string | null;
+  firstHour: number;
+  lastHour: number;
 }
 
 export class HourlyGridBuilder {
@@ -95,7 +103,20 @@ export class HourlyGridBuilder {
       const date = gcsj.slice(0, 10);
       day = this.days.get(date) ?? null;
       if (!day) {
-        day = { real: new Map(), syn: new Map(), realPasses: 0, synPasses: 0, firstReal: null, lastReal: null };
+        day = {
+          real: new Map(),
+          syn: new Map(),
+          realPasses: 0,
+          synPasses: 0,
+          firstReal: null,
+          lastReal: null,
+          firstRealHour: HOURS,
+          lastRealHour: -1,
+          first: null,
+          last: null,
+          firstHour: HOURS,
+          lastHour: -1,
+        };
         this.days.set(date, day);
       }
       this.lastDay = day;
@@ -115,11 +136,24 @@ export class HourlyGridBuilder {
     } else {
       this.realRows++;
       day.realPasses++;
-      if (day.firstReal === null || gcsj < day.firstReal) day.firstReal = gcsj;
-      if (day.lastReal === null || gcsj > day.lastReal) day.lastReal = gcsj;
+      // Text compares only in the day's first or last hour so far (most rows are in between).
+      if (hour <= day.firstRealHour && (day.firstReal === null || gcsj < day.firstReal)) {
+        day.firstReal = gcsj;
+        day.firstRealHour = hour;
+      }
+      if (hour >= day.lastRealHour && (day.lastReal === null || gcsj > day.lastReal)) {
+        day.lastReal = gcsj;
+        day.lastRealHour = hour;
+      }
     }
-    if (this.from === null || gcsj < this.from) this.from = gcsj;
-    if (this.to === null || gcsj > this.to) this.to = gcsj;
+    if (hour <= day.firstHour && (day.first === null || gcsj < day.first)) {
+      day.first = gcsj;
+      day.firstHour = hour;
+    }
+    if (hour >= day.lastHour && (day.last === null || gcsj > day.last)) {
+      day.last = gcsj;
+      day.lastHour = hour;
+    }
     return true;
   }
 
@@ -136,6 +170,10 @@ export class HourlyGridBuilder {
   }
 
   finish(opts: ClassifyOptions = {}): HourlyGrid {
+    // The master's first and last GCSJ: the first of its earliest day, the last of its latest.
+    const dates = [...this.days.keys()].sort();
+    this.from = dates.length ? this.days.get(dates[0]!)!.first : null;
+    this.to = dates.length ? this.days.get(dates[dates.length - 1]!)!.last : null;
     const checkpoints = [...this.codes].sort();
     const index = new Map(checkpoints.map((c, i) => [c, i]));
     const K = checkpoints.length;
