@@ -634,7 +634,7 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
       horizons: finalForecast.map((f) => ({ ...f, coefficients: f.coefficients.map((c) => round(c, 8)), intercept: round(f.intercept, 8) })),
       cell_mean: {
         description:
-          'baseline cell_mean (and the fallback of the other baselines): mean passes per checkpoint and hour over all complete real days, 24 weekday values then 24 weekend values',
+          'M of the features, baseline cell_mean and the fallback of the other baselines: mean passes per checkpoint and hour over all complete real days, 24 weekday values then 24 weekend values',
         values: Object.fromEntries(
           grid.checkpoints.map((k, c) => [k, [0, 1].flatMap((w) => Array.from({ length: HOURS }, (_, h) => round(allMean[cellIndex(c, h, w as 0 | 1)]!, 4)))]),
         ),
