@@ -36,6 +36,44 @@ export async function* readCsvRecords(file: string, highWaterMark = 1 << 20, onC
   yield* queue;
 }
 
+/**
+ * Reads a UTF-8 CSV (BOM allowed) written by this toolkit and calls `onRecord` for every record
+ * after the header, synchronously from the parser: no async step per record, which costs about
+ * as much as the parsing itself on a million-row master (docs/model.md "Benchmark"). The header
+ * is checked like openCsvTable's. `onChunk` sees every raw chunk in order (e.g. to hash the file).
+ */
+export async function forEachCsvRecord(
+  file: string,
+  expected: readonly string[] | undefined,
+  onRecord: (rec: CsvRecord) => void,
+  onChunk?: (chunk: Buffer) => void,
+): Promise<{ header: string[] }> {
+  let header: string[] | null = null;
+  const parser = new CsvParser((r) => {
+    if (header !== null) return onRecord(r);
+    header = r.fields;
+    if (expected && (header.length !== expected.length || header.some((h, i) => h !== expected[i]))) {
+      throw new TrafficError('HEADER_UNRECOGNISED', `unexpected header: got [${header.join(',')}], expected [${expected.join(',')}]`, { file, line: 1 });
+    }
+  });
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
+  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+  try {
+    for await (const chunk of stream) {
+      onChunk?.(chunk as Buffer);
+      parser.push(decoder.decode(chunk as Buffer, { stream: true }));
+    }
+  } catch (err) {
+    stream.destroy();
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TrafficError('INPUT_NOT_FOUND', `no such file: ${file}`, { file });
+    throw err;
+  }
+  parser.push(decoder.decode());
+  parser.end();
+  if (header === null) throw new TrafficError('INPUT_EMPTY', `file is empty (no header): ${file}`, { file });
+  return { header };
+}
+
 export interface CsvTable {
   header: string[];
   rows: AsyncGenerator<CsvRecord>;

@@ -158,22 +158,28 @@ export interface CellRow {
  * days), which is what makes training cost independent of the row count.
  */
 export function activeByCell(checkpoints: readonly string[], terms: readonly FeatureTerm[]): CellRow[] {
-  const out: CellRow[] = [];
-  for (let c = 0; c < checkpoints.length; c++) {
-    for (let h = 0; h < HOURS; h++) {
-      for (const w of [0, 1] as const) {
-        const idx: number[] = [];
-        const val: number[] = [];
-        terms.forEach((t, i) => {
+  // Term by term over the cells each one can match (a term with a checkpoint matches only that
+  // checkpoint's 48 cells), so the cost is the number of non-zeros, not cells × terms: the design
+  // is rebuilt for every profile fit (CV folds, half-life trials, out-of-fold profiles).
+  const K = checkpoints.length;
+  const index = new Map(checkpoints.map((k, c) => [k, c]));
+  const idx: number[][] = Array.from({ length: K * HOURS * 2 }, () => []);
+  const val: number[][] = Array.from({ length: K * HOURS * 2 }, () => []);
+  terms.forEach((t, i) => {
+    const c0 = t.kkmc === undefined ? 0 : (index.get(t.kkmc) ?? -1);
+    if (c0 < 0) return;
+    const c1 = t.kkmc === undefined ? K : c0 + 1;
+    for (let c = c0; c < c1; c++) {
+      for (let h = 0; h < HOURS; h++) {
+        for (const w of [0, 1] as const) {
           const v = termValue(t, checkpoints[c]!, h, w);
-          if (v !== 0) {
-            idx.push(i);
-            val.push(v);
-          }
-        });
-        out[cellIndex(c, h, w)] = { idx: Int32Array.from(idx), val: Float64Array.from(val) };
+          if (v === 0) continue;
+          const cell = cellIndex(c, h, w);
+          idx[cell]!.push(i);
+          val[cell]!.push(v);
+        }
       }
     }
-  }
-  return out;
+  });
+  return idx.map((ix, cell) => ({ idx: Int32Array.from(ix), val: Float64Array.from(val[cell]!) }));
 }

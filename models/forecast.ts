@@ -24,15 +24,23 @@ import { NormalEquations } from './ridge.ts';
 export const HORIZONS = [1, 2, 3] as const;
 /** Hours of history before the origin that any feature reads (same hour last week). */
 export const LOOKBACK_HOURS = 168;
-/** Ridge penalty of the forecast part (features are O(1) logs; only a stabilizer for few rows). */
-export const FORECAST_LAMBDA = 1;
+/**
+ * Ridge penalties tried for the forecast part, per horizon, by blocked cross-validation over the
+ * fitting days (MAE in passes of each block's rows predicted by the fit on the other blocks).
+ */
+export const FORECAST_LAMBDAS = [0.1, 1, 10, 100, 1000];
+/** The penalty when there are too few fitting days for two blocks. */
+export const FORECAST_DEFAULT_LAMBDA = 1;
 
 export interface FeatureSpec {
   name: string;
   description: string;
 }
 
-/** The features, in coefficient order. x̃(t) = passes in hour t if observed, else P(t). */
+/**
+ * The features, in coefficient order. x̃(t) = passes in hour t if observed and t < O, else P(t);
+ * M = the cell mean (forecast.cell_mean.values: the unweighted mean of the fitting days).
+ */
 export const FORECAST_FEATURES: readonly FeatureSpec[] = [
   { name: 'log_profile', description: 'ln(1 + P(T)), P = the profile part (intercept/coefficients) for the checkpoint, hour of T and day type of T' },
   { name: 'log_ratio_last_hour', description: 'ln((1 + x̃(O−1h)) / (1 + P(O−1h))): the last hour before the origin against its profile' },
@@ -44,6 +52,14 @@ export const FORECAST_FEATURES: readonly FeatureSpec[] = [
     name: 'log_network_ratio_3h',
     description: "as log_ratio_3h but with x̃ and P summed over all the model's checkpoints: the network level, less noisy than one checkpoint",
   },
+  {
+    name: 'log_mean_to_profile',
+    description:
+      "ln((1 + M(T)) / (1 + P(T))), M = forecast.cell_mean.values for the checkpoint, hour of T and day type of T: the unweighted mean beside the recency-weighted profile (a second estimate of the hour's shape)",
+  },
+  { name: 'log_ratio_last_hour_to_mean', description: 'ln((1 + x̃(O−1h)) / (1 + M(O−1h))): the last hour before the origin against the cell mean' },
+  { name: 'log_ratio_second_last_hour', description: 'ln((1 + x̃(O−2h)) / (1 + P(O−2h))): the hour before the last one against its profile' },
+  { name: 'log_ratio_6h', description: 'ln((1 + Σ x̃(O−k h)) / (1 + Σ P(O−k h))), k = 1..6: the last six hours against the profile' },
 ];
 
 /** Real passes per checkpoint per hour over a span of hour numbers (core/time chinaHourNumber). */
@@ -51,6 +67,8 @@ export class HourlyHistory {
   readonly counts: Float64Array;
   /** Passes per hour summed over the checkpoints: an hour is observed when this is > 0. */
   readonly network: Float64Array;
+  /** Bumped by every add (a NetworkMemo of an older state is stale). */
+  version = 0;
   private readonly index: Map<string, number>;
 
   constructor(
@@ -70,6 +88,7 @@ export class HourlyHistory {
     const c = this.index.get(kkmc);
     const t = hour - this.start;
     if (c === undefined || t < 0 || t >= this.length || !(n > 0)) return false;
+    this.version++;
     this.counts[c * this.length + t]! += n;
     this.network[t]! += n;
     return true;
@@ -104,43 +123,118 @@ export function profileAt(profile: Float64Array, c: number, n: number): number {
   return profile[cellIndex(c, n - day * HOURS, isWeekendDayNumber(day) ? 1 : 0)]!;
 }
 
+/** Offset of hour number n in a checkpoint's 48 cells (features.ts cellIndex: (hour·2 + weekend)). */
+function cellOffset(n: number): number {
+  const day = Math.floor(n / HOURS);
+  return (n - day * HOURS) * 2 + (isWeekendDayNumber(day) ? 1 : 0);
+}
+
+/**
+ * The network sums of the three hours before an origin (they do not depend on the checkpoint):
+ * forecasts of every checkpoint at one origin share them. Keyed by history, profile and origin.
+ */
+export class NetworkMemo {
+  history: HourlyHistory | null = null;
+  profile: Float64Array | null = null;
+  version = -1;
+  origin = Number.NaN;
+  value = 0;
+}
+
 /**
  * The features of the forecast of checkpoint c for the hour starting at hour number `target`,
  * horizon H, into `out` (length FORECAST_FEATURES.length). Reads only hours < target − (H−1).
+ * `mean` is the cell-mean table (forecast.cell_mean), `profile` the profile part's.
  */
-export function forecastFeatures(h: HourlyHistory, profile: Float64Array, c: number, target: number, horizon: number, out: Float64Array): void {
+export function forecastFeatures(
+  h: HourlyHistory,
+  profile: Float64Array,
+  mean: Float64Array,
+  c: number,
+  target: number,
+  horizon: number,
+  out: Float64Array,
+  memo?: NetworkMemo,
+): void {
   const origin = target - (horizon - 1);
-  const seen = (cc: number, n: number): number => (n < origin && h.observed(n) ? h.y(cc, n) : profileAt(profile, cc, n));
+  const base = c * HOURS * 2;
+  const L = h.length;
+  const row = c * L;
+  // x̃(n) for n < origin: the passes when the hour is observed, else the profile.
+  const seen = (n: number, p: number): number => {
+    const t = n - h.start;
+    return t >= 0 && t < L && h.network[t]! > 0 ? h.counts[row + t]! : p;
+  };
   const ratio = (a: number, b: number): number => Math.log((1 + a) / (1 + b));
-  out[0] = Math.log(1 + profileAt(profile, c, target));
-  out[1] = ratio(seen(c, origin - 1), profileAt(profile, c, origin - 1));
+  const pT = profile[base + cellOffset(target)]!;
+  out[0] = Math.log1p(pT);
   let a3 = 0;
   let p3 = 0;
+  let a6 = 0;
+  let p6 = 0;
   let a24 = 0;
   let p24 = 0;
+  let x1 = 0;
+  let p1 = 0;
   for (let k = 1; k <= 24; k++) {
-    const x = seen(c, origin - k);
-    const p = profileAt(profile, c, origin - k);
+    const n = origin - k;
+    const p = profile[base + cellOffset(n)]!;
+    const x = seen(n, p);
+    if (k === 1) {
+      x1 = x;
+      p1 = p;
+    } else if (k === 2) out[9] = ratio(x, p);
     if (k <= 3) {
       a3 += x;
       p3 += p;
     }
+    if (k <= 6) {
+      a6 += x;
+      p6 += p;
+    }
     a24 += x;
     p24 += p;
   }
+  out[1] = ratio(x1, p1);
   out[2] = ratio(a3, p3);
   out[3] = ratio(a24, p24);
-  out[4] = ratio(seen(c, target - 24), profileAt(profile, c, target - 24));
-  out[5] = ratio(seen(c, target - 168), profileAt(profile, c, target - 168));
-  let na = 0;
-  let np = 0;
-  for (let cc = 0; cc < h.checkpoints.length; cc++) {
+  // T−24h and T−168h are before the origin for every horizon ≤ 3.
+  const pY = profile[base + cellOffset(target - 24)]!;
+  out[4] = ratio(seen(target - 24, pY), pY);
+  const pW = profile[base + cellOffset(target - 168)]!;
+  out[5] = ratio(seen(target - 168, pW), pW);
+  if (memo && memo.history === h && memo.version === h.version && memo.profile === profile && memo.origin === origin) out[6] = memo.value;
+  else {
+    let na = 0;
+    let np = 0;
     for (let k = 1; k <= 3; k++) {
-      na += seen(cc, origin - k);
-      np += profileAt(profile, cc, origin - k);
+      const n = origin - k;
+      const off = cellOffset(n);
+      const t = n - h.start;
+      const obs = t >= 0 && t < L && h.network[t]! > 0;
+      for (let cc = 0; cc < h.checkpoints.length; cc++) {
+        const p = profile[cc * HOURS * 2 + off]!;
+        na += obs ? h.counts[cc * L + t]! : p;
+        np += p;
+      }
+    }
+    out[6] = ratio(na, np);
+    if (memo) {
+      memo.history = h;
+      memo.version = h.version;
+      memo.profile = profile;
+      memo.origin = origin;
+      memo.value = out[6]!;
     }
   }
-  out[6] = ratio(na, np);
+  out[7] = ratio(mean[base + cellOffset(target)]!, pT);
+  out[8] = ratio(x1, mean[base + cellOffset(origin - 1)]!);
+  out[10] = ratio(a6, p6);
+}
+
+export interface LambdaCvTrial {
+  lambda: number;
+  cv_mae: number;
 }
 
 export interface HorizonFit {
@@ -149,6 +243,9 @@ export interface HorizonFit {
   coefficients: number[];
   /** Checkpoint-hours the fit saw. */
   rows: number;
+  /** Ridge penalty used, and the cross-validation behind it (empty when too few blocks). */
+  lambda?: number;
+  lambda_trials?: LambdaCvTrial[];
 }
 
 export function applyFit(fit: HorizonFit, x: ArrayLike<number>): number {
@@ -158,37 +255,96 @@ export function applyFit(fit: HorizonFit, x: ArrayLike<number>): number {
 }
 
 /** One forecast: checkpoint index c, the hour starting at hour number `target`, horizon H. */
-export function forecastOne(h: HourlyHistory, profile: Float64Array, fit: HorizonFit, c: number, target: number): number {
+export function forecastOne(
+  h: HourlyHistory,
+  profile: Float64Array,
+  mean: Float64Array,
+  fit: HorizonFit,
+  c: number,
+  target: number,
+  memo?: NetworkMemo,
+): number {
   const x = new Float64Array(FORECAST_FEATURES.length);
-  forecastFeatures(h, profile, c, target, fit.horizon, x);
+  forecastFeatures(h, profile, mean, c, target, fit.horizon, x, memo);
   return applyFit(fit, x);
 }
 
-/** A target day of the fit: its day number and the profile table the features read for it. */
+/**
+ * A target day of the fit: its day number, the profile and cell-mean tables the features read for
+ * it (fitted without the day's block), and that block (null: no blocks, in-sample tables).
+ */
 export interface FitDay {
   day: number;
   profile: Float64Array;
+  mean: Float64Array;
+  fold: number | null;
 }
 
-/** Ridge fit per horizon on every checkpoint-hour of the given (complete, real) days. */
-export function fitForecast(h: HourlyHistory, days: readonly FitDay[], lambda = FORECAST_LAMBDA): HorizonFit[] {
+/**
+ * Ridge fit per horizon on every checkpoint-hour of the given (complete, real) days. The penalty
+ * of each horizon is chosen by blocked cross-validation over the days' blocks: each block's rows
+ * are predicted by the fit on the other blocks, lowest MAE in passes wins (the forecast's own
+ * measure). Fewer than two blocks: FORECAST_DEFAULT_LAMBDA.
+ */
+export function fitForecast(h: HourlyHistory, days: readonly FitDay[], lambdas: readonly number[] = FORECAST_LAMBDAS): HorizonFit[] {
   const K = h.checkpoints.length;
   const p = FORECAST_FEATURES.length;
   if (days.length === 0) throw new TrafficError('INPUT_EMPTY', 'no complete days to fit the forecast part on');
+  const n = days.length * HOURS * K;
+  const X = new Float64Array(n * p);
+  const y = new Float64Array(n);
+  const fold = new Int32Array(n);
+  const folds = [...new Set(days.flatMap((d) => (d.fold === null ? [] : [d.fold])))].sort((a, b) => a - b);
+  const memo = new NetworkMemo();
+  const cv = folds.length >= 2 && days.every((d) => d.fold !== null);
   const x = new Float64Array(p);
   return HORIZONS.map((horizon) => {
-    const ne = new NormalEquations(p);
-    for (const { day, profile } of days) {
+    // Rows are written into X through one scratch row (a subarray per row would be an allocation).
+    const total = new NormalEquations(p);
+    const byFold = new Map(folds.map((f) => [f, new NormalEquations(p)]));
+    let r = 0;
+    for (const { day, profile, mean, fold: f } of days) {
       for (let hour = 0; hour < HOURS; hour++) {
         const target = day * HOURS + hour;
-        for (let c = 0; c < K; c++) {
-          forecastFeatures(h, profile, c, target, horizon, x);
-          ne.addDense(x, Math.log1p(h.y(c, target)));
+        for (let c = 0; c < K; c++, r++) {
+          forecastFeatures(h, profile, mean, c, target, horizon, x, memo);
+          X.set(x, r * p);
+          y[r] = Math.log1p(h.y(c, target));
+          fold[r] = f ?? -1;
+          // One set of equations per block; "all but block f" is the total minus block f.
+          (byFold.get(fold[r]!) ?? total).addDense(x, y[r]!);
         }
       }
     }
-    const fit = ne.solve(lambda);
-    return { horizon, intercept: fit.intercept, coefficients: fit.coefficients, rows: ne.n };
+    for (const ne of byFold.values()) total.addEquations(ne);
+    let lambda = FORECAST_DEFAULT_LAMBDA;
+    const trials: LambdaCvTrial[] = [];
+    if (cv) {
+      const abs = new Float64Array(lambdas.length);
+      for (const f of folds) {
+        const ne = new NormalEquations(p);
+        ne.addEquations(total);
+        ne.addEquations(byFold.get(f)!, -1);
+        lambdas.forEach((l, j) => {
+          const fit = ne.solve(l);
+          const b = fit.coefficients;
+          for (let i = 0; i < n; i++) {
+            if (fold[i] !== f) continue;
+            let v = fit.intercept;
+            for (let k = 0; k < p; k++) v += b[k]! * X[i * p + k]!;
+            abs[j]! += Math.abs(Math.expm1(y[i]!) - Math.max(0, Math.expm1(v)));
+          }
+        });
+      }
+      let best = 0;
+      lambdas.forEach((l, j) => {
+        trials.push({ lambda: l, cv_mae: round(abs[j]! / n) });
+        if (abs[j]! < abs[best]! - 1e-9) best = j;
+      });
+      lambda = lambdas[best]!;
+    }
+    const fit = total.solve(lambda);
+    return { horizon, intercept: fit.intercept, coefficients: fit.coefficients, rows: total.n, lambda, lambda_trials: trials };
   });
 }
 
@@ -264,6 +420,7 @@ export function evaluateForecast(
 ): HorizonEvaluation[] {
   const K = h.checkpoints.length;
   const x = new Float64Array(FORECAST_FEATURES.length);
+  const memo = new NetworkMemo();
   return fits.map((fit) => {
     const model = new ErrAcc();
     const base = Object.fromEntries(BASELINES.map((b) => [b, new ErrAcc()])) as Record<BaselineName, ErrAcc>;
@@ -272,7 +429,7 @@ export function evaluateForecast(
         const target = day * HOURS + hour;
         for (let c = 0; c < K; c++) {
           const y = h.y(c, target);
-          forecastFeatures(h, profile, c, target, fit.horizon, x);
+          forecastFeatures(h, profile, cellMean, c, target, fit.horizon, x, memo);
           const f = applyFit(fit, x);
           model.add(y, f);
           onForecast?.(c, target, fit.horizon, f, y);

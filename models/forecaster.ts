@@ -12,6 +12,7 @@ import {
   baselineValue,
   FORECAST_FEATURES,
   forecastOne,
+  NetworkMemo,
   HORIZONS,
   HourlyHistory,
   LOOKBACK_HOURS,
@@ -92,6 +93,8 @@ export function parseForecastPart(json: Record<string, unknown>, checkpoints: re
   }
   const index = new Map(checkpoints.map((c, i) => [c, i]));
   const horizons = [...fits.keys()].sort();
+  // Forecasts of every checkpoint at one origin share the network sums (forecast.ts NetworkMemo).
+  const memo = new NetworkMemo();
   return {
     checkpoints,
     horizons,
@@ -109,7 +112,7 @@ export function parseForecastPart(json: Record<string, unknown>, checkpoints: re
       }
       const name = best.get(horizon) ?? 'persistence';
       return {
-        predicted: forecastOne(history, profile, fit, c, target),
+        predicted: forecastOne(history, profile, cellMean, fit, c, target, memo),
         baseline: baselineValue(name, history, cellMean, c, target, horizon).value,
         baseline_name: name,
       };

@@ -61,6 +61,14 @@ interface DayAcc {
   synPasses: number;
   firstReal: string | null;
   lastReal: string | null;
+  /** Hours of firstReal / lastReal (24 / −1 while null): a row strictly between them cannot move either. */
+  firstRealHour: number;
+  lastRealHour: number;
+  /** First and last GCSJ of any row (real or SYN), for the master's from/to. */
+  first: string | null;
+  last: string | null;
+  firstHour: number;
+  lastHour: number;
 }
 
 export class HourlyGridBuilder {
@@ -74,27 +82,53 @@ export class HourlyGridBuilder {
   readonly skippedExamples: string[] = [];
   private from: string | null = null;
   private to: string | null = null;
+  private lastDay: DayAcc | null = null;
+  private lastDate = '';
 
   /** Adds one master row (12 fields). Returns false when the row was skipped (and counted). */
   add(fields: readonly string[], line = 0): boolean {
     this.rows++;
     if (fields.length !== MASTER_COLUMNS.length) return this.skip(`expected ${MASTER_COLUMNS.length} fields, got ${fields.length}`, line);
-    const kkmc = fields[F.KKMC]!.trim();
+    let kkmc = fields[F.KKMC]!;
+    // trim() only when there is something to trim: this runs once per row of a million-row master.
+    if (kkmc.length === 0 || kkmc.charCodeAt(0) <= 32 || kkmc.charCodeAt(kkmc.length - 1) <= 32) kkmc = kkmc.trim();
     const gcsj = fields[F.GCSJ]!;
     if (kkmc === '' || kkmc === '-') return this.skip('KKMC empty', line);
-    if (!isCanonicalGcsj(gcsj) || +gcsj.slice(11, 13) > 23) return this.skip('GCSJ not YYYY-MM-DD HH:mm:ss', line);
-    const date = gcsj.slice(0, 10);
-    const hour = +gcsj.slice(11, 13);
-    let day = this.days.get(date);
-    if (!day) {
-      day = { real: new Map(), syn: new Map(), realPasses: 0, synPasses: 0, firstReal: null, lastReal: null };
-      this.days.set(date, day);
+    if (!isCanonicalGcsj(gcsj)) return this.skip('GCSJ not YYYY-MM-DD HH:mm:ss', line);
+    const hour = (gcsj.charCodeAt(11) - 48) * 10 + (gcsj.charCodeAt(12) - 48);
+    if (hour > 23) return this.skip('GCSJ not YYYY-MM-DD HH:mm:ss', line);
+    // Rows come grouped by day: the day of the previous row is reused without a lookup.
+    let day = this.lastDay;
+    if (day === null || !gcsj.startsWith(this.lastDate)) {
+      const date = gcsj.slice(0, 10);
+      day = this.days.get(date) ?? null;
+      if (!day) {
+        day = {
+          real: new Map(),
+          syn: new Map(),
+          realPasses: 0,
+          synPasses: 0,
+          firstReal: null,
+          lastReal: null,
+          firstRealHour: HOURS,
+          lastRealHour: -1,
+          first: null,
+          last: null,
+          firstHour: HOURS,
+          lastHour: -1,
+        };
+        this.days.set(date, day);
+      }
+      this.lastDay = day;
+      this.lastDate = date;
     }
-    this.codes.add(kkmc);
     const syn = fields[F.GCXH]!.startsWith(SYN_PREFIX);
     const target = syn ? day.syn : day.real;
     let hours = target.get(kkmc);
-    if (!hours) target.set(kkmc, (hours = new Float64Array(HOURS)));
+    if (!hours) {
+      target.set(kkmc, (hours = new Float64Array(HOURS)));
+      this.codes.add(kkmc);
+    }
     hours[hour]!++;
     if (syn) {
       this.synRows++;
@@ -102,11 +136,24 @@ export class HourlyGridBuilder {
     } else {
       this.realRows++;
       day.realPasses++;
-      if (day.firstReal === null || gcsj < day.firstReal) day.firstReal = gcsj;
-      if (day.lastReal === null || gcsj > day.lastReal) day.lastReal = gcsj;
+      // Text compares only in the day's first or last hour so far (most rows are in between).
+      if (hour <= day.firstRealHour && (day.firstReal === null || gcsj < day.firstReal)) {
+        day.firstReal = gcsj;
+        day.firstRealHour = hour;
+      }
+      if (hour >= day.lastRealHour && (day.lastReal === null || gcsj > day.lastReal)) {
+        day.lastReal = gcsj;
+        day.lastRealHour = hour;
+      }
     }
-    if (this.from === null || gcsj < this.from) this.from = gcsj;
-    if (this.to === null || gcsj > this.to) this.to = gcsj;
+    if (hour <= day.firstHour && (day.first === null || gcsj < day.first)) {
+      day.first = gcsj;
+      day.firstHour = hour;
+    }
+    if (hour >= day.lastHour && (day.last === null || gcsj > day.last)) {
+      day.last = gcsj;
+      day.lastHour = hour;
+    }
     return true;
   }
 
@@ -123,6 +170,10 @@ export class HourlyGridBuilder {
   }
 
   finish(opts: ClassifyOptions = {}): HourlyGrid {
+    // The master's first and last GCSJ: the first of its earliest day, the last of its latest.
+    const dates = [...this.days.keys()].sort();
+    this.from = dates.length ? this.days.get(dates[0]!)!.first : null;
+    this.to = dates.length ? this.days.get(dates[dates.length - 1]!)!.last : null;
     const checkpoints = [...this.codes].sort();
     const index = new Map(checkpoints.map((c, i) => [c, i]));
     const K = checkpoints.length;

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TrafficError } from '../core/errors.ts';
-import { openCsvTable } from '../core/io.ts';
+import { forEachCsvRecord } from '../core/io.ts';
 import { Progress } from '../core/progress.ts';
 import { FILES, MASTER_COLUMNS } from '../core/schema.ts';
 import { flaggedDaysFromStats, HourlyGridBuilder, type HourlyGrid } from './grid.ts';
@@ -50,16 +50,21 @@ export async function readMasterGrid(file: string, opts: ReadMasterOptions = {})
   }
   const builder = new HourlyGridBuilder();
   const progress = new Progress({ label: opts.progressLabel ?? 'read master', unit: 'rows' });
-  const table = await openCsvTable(file, MASTER_COLUMNS, (chunk) => hash.update(chunk));
-  for await (const rec of table.rows) {
-    if (rec.error) {
-      builder.reject(`malformed CSV: ${rec.error}`, rec.line);
-      continue;
-    }
-    builder.add(rec.fields, rec.line);
-    opts.visit?.(rec.fields, rec.line);
-    progress.add();
-  }
+  // Records straight from the parser's callback (no async step per row: see core/io.ts).
+  await forEachCsvRecord(
+    file,
+    MASTER_COLUMNS,
+    (rec) => {
+      if (rec.error) {
+        builder.reject(`malformed CSV: ${rec.error}`, rec.line);
+        return;
+      }
+      builder.add(rec.fields, rec.line);
+      opts.visit?.(rec.fields, rec.line);
+      progress.add();
+    },
+    (chunk) => hash.update(chunk),
+  );
   const sha256 = hash.digest('hex');
   const grid = builder.finish({ flagged, partialShare: opts.partialShare });
   const skipped = Object.values(grid.skipped).reduce((a, b) => a + b, 0);

@@ -91,6 +91,22 @@ export class NormalEquations {
   }
 
   /**
+   * Adds (sign 1) or removes (sign −1) another set of equations over the same columns: the
+   * equations of "every block but one" are the total minus that block, without re-reading rows.
+   */
+  addEquations(other: NormalEquations, sign: 1 | -1 = 1): void {
+    if (other.p !== this.p) throw new TrafficError('INTERNAL', `feature counts differ: ${this.p} vs ${other.p}`);
+    this.n += sign * other.n;
+    this.sumY += sign * other.sumY;
+    this.sumYY += sign * other.sumYY;
+    for (let i = 0; i < this.p; i++) {
+      this.sumX[i]! += sign * other.sumX[i]!;
+      this.xty[i]! += sign * other.xty[i]!;
+    }
+    for (let i = 0; i < this.xtx.length; i++) this.xtx[i]! += sign * other.xtx[i]!;
+  }
+
+  /**
    * Solves the ridge system with an unpenalized intercept: the augmented normal equations
    *   [ n    Σxᵀ         ] [b0]   [Σy ]
    *   [ Σx   XᵀX + λ·S   ] [β ] = [Xᵀy]
@@ -141,7 +157,7 @@ export class NormalEquations {
     // Eliminate each group G: A −= C_G D_G⁻¹ C_Gᵀ and b −= C_G D_G⁻¹ r_G, where D_G is the group's
     // own block (+ penalty), C_G its co-occurrence with the intercept and dense columns.
     const key = elim.join(',');
-    if (this.groupCache?.key !== key) this.groupCache = { key, groups: components(elim, (i, j) => xtx(i, j) !== 0) };
+    if (this.groupCache?.key !== key) this.groupCache = { key, groups: components(elim, this.xtx, p) };
     const solved: { cols: number[]; links: number[]; sol: Float64Array; w: number }[] = [];
     for (const cols of this.groupCache.groups) {
       const m = cols.length;
@@ -150,11 +166,18 @@ export class NormalEquations {
       const w = links.length + 1;
       const d = new Float64Array(m * m);
       const sol = new Float64Array(m * w); // becomes D_G⁻¹ [C_Gᵀ | r_G], row-major m × w
-      cols.forEach((i, r) => {
-        cols.forEach((j, c) => (d[r * m + c] = xtx(i, j) + (i === j ? pen(i) : 0)));
-        links.forEach((l, c) => (sol[r * w + c] = cross(l, i)));
+      for (let r = 0; r < m; r++) {
+        const i = cols[r]!;
+        // cols are sorted, so (i, j) with j ≥ i is in the stored upper triangle.
+        for (let c = r; c < m; c++) {
+          const v = this.xtx[i * p + cols[c]!]!;
+          d[r * m + c] = v;
+          d[c * m + r] = v;
+        }
+        d[r * m + r]! += pen(i);
+        for (let c = 0; c < links.length; c++) sol[r * w + c] = cross(links[c]!, i);
         sol[r * w + links.length] = this.xty[i]!;
-      });
+      }
       if (!choleskySolveInPlace(d, m, sol, w)) return this.solve(lambda, { penalty: opts.penalty });
       // Symmetric update, computed once per pair so the matrix stays exactly symmetric.
       const c = links.map((l) => cols.map((j) => cross(l, j)));
@@ -239,21 +262,33 @@ function choleskySolveInPlace(d: Float64Array, m: number, x: Float64Array, w: nu
   return true;
 }
 
-/** Connected components of `items` under `linked` (union-find), each sorted. */
-function components(items: readonly number[], linked: (i: number, j: number) => boolean): number[][] {
-  const parent = new Map(items.map((i) => [i, i]));
+/**
+ * Connected components of the sorted columns `items` under "co-occur" (a non-zero XᵀX entry in
+ * the upper triangle `xtx`, p × p row-major), each sorted. Union-find on typed arrays: this runs
+ * for every new set of equations (each CV fold, half-life trial and out-of-fold profile).
+ */
+function components(items: readonly number[], xtx: Float64Array, p: number): number[][] {
+  const parent = new Int32Array(p).fill(-1);
+  for (const i of items) parent[i] = i;
   const find = (i: number): number => {
     let r = i;
-    while (parent.get(r)! !== r) r = parent.get(r)!;
-    parent.set(i, r);
+    while (parent[r] !== r) r = parent[r]!;
+    while (parent[i] !== r) {
+      const next = parent[i]!;
+      parent[i] = r;
+      i = next;
+    }
     return r;
   };
   for (let a = 0; a < items.length; a++) {
+    const i = items[a]!;
+    const row = i * p;
     for (let b = a + 1; b < items.length; b++) {
-      if (linked(items[a]!, items[b]!)) {
-        const ra = find(items[a]!);
-        const rb = find(items[b]!);
-        if (ra !== rb) parent.set(ra, rb);
+      const j = items[b]!;
+      if (xtx[row + j] !== 0) {
+        const ri = find(i);
+        const rj = find(j);
+        if (ri !== rj) parent[ri] = rj;
       }
     }
   }

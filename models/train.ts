@@ -21,7 +21,8 @@ import {
   BASELINE_DESCRIPTIONS,
   evaluateForecast,
   FORECAST_FEATURES,
-  FORECAST_LAMBDA,
+  FORECAST_DEFAULT_LAMBDA,
+  FORECAST_LAMBDAS,
   fitForecast,
   historyFromGrid,
   dayNumber,
@@ -211,19 +212,27 @@ function outOfFoldProfiles(
   ratio: number,
   halfLife: number | null,
   inSample: Float64Array,
+  inSampleMean: Float64Array,
 ): { days: FitDay[]; how: string } {
   const k = Math.min(4, Math.floor(dayIdx.length / 2));
   if (k < 2) {
-    return { days: dayIdx.map((i) => ({ day: dayNumber(grid.days[i]!.date), profile: inSample })), how: 'in-sample profile (fewer than 4 fitting days)' };
+    return {
+      days: dayIdx.map((i) => ({ day: dayNumber(grid.days[i]!.date), profile: inSample, mean: inSampleMean, fold: null })),
+      how: 'in-sample profile and cell mean (fewer than 4 fitting days)',
+    };
   }
   const out: FitDay[] = [];
   for (let f = 0; f < k; f++) {
     const fold = dayIdx.slice(Math.round((f * dayIdx.length) / k), Math.round(((f + 1) * dayIdx.length) / k));
     const rest = dayIdx.filter((i) => !fold.includes(i));
     const table = profileTable(grid, blocks, rest, lambda, ratio, halfLife);
-    for (const i of fold) out.push({ day: dayNumber(grid.days[i]!.date), profile: table });
+    const mean = cellMeanTable(grid, cellSums(grid, rest));
+    for (const i of fold) out.push({ day: dayNumber(grid.days[i]!.date), profile: table, mean, fold: f });
   }
-  return { days: out, how: `out-of-fold profile: ${k} contiguous blocks of the fitting days, each with the profile fitted without it` };
+  return {
+    days: out,
+    how: `out-of-fold profile and cell mean: ${k} contiguous blocks of the fitting days, each with the tables fitted without it`,
+  };
 }
 
 /**
@@ -541,10 +550,13 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
   const trainFitDays =
     cvProfiles && hl.halfLife === null
       ? {
-          days: split.folds.flatMap((fold, f) => fold.map((i) => ({ day: dayNumber(grid.days[i]!.date), profile: cvProfiles![f]! }))),
-          how: `out-of-fold profile: the ${split.folds.length} contiguous cross-validation blocks of the training days, each with the profile fitted without it`,
+          days: split.folds.flatMap((fold, f) => {
+            const mean = cellMeanTable(grid, subtractSums(trainSums, cellSums(grid, fold)));
+            return fold.map((i) => ({ day: dayNumber(grid.days[i]!.date), profile: cvProfiles![f]!, mean, fold: f }));
+          }),
+          how: `out-of-fold profile and cell mean: the ${split.folds.length} contiguous cross-validation blocks of the training days, each with the tables fitted without it`,
         }
-      : outOfFoldProfiles(grid, blocks, split.train, lambda, ratio, hl.halfLife, modelTable);
+      : outOfFoldProfiles(grid, blocks, split.train, lambda, ratio, hl.halfLife, modelTable, meanTable);
   const holdoutDayNumbers = split.holdout.map((i) => dayNumber(grid.days[i]!.date));
   const forecastEval = evaluateForecast(history, fitForecast(history, trainFitDays.days), modelTable, meanTable, holdoutDayNumbers, opts.onHoldoutForecast);
 
@@ -553,7 +565,7 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
   const { terms, active } = design(grid.checkpoints, blocks, allSums);
   const final = solveCells(ridgeEquations(allSums, active, terms.length), terms, lambda, ratio);
   const allMean = cellMeanTable(grid, cellSums(grid, split.complete));
-  const allFitDays = outOfFoldProfiles(grid, blocks, split.complete, lambda, ratio, hl.halfLife, cellTable(final, active));
+  const allFitDays = outOfFoldProfiles(grid, blocks, split.complete, lambda, ratio, hl.halfLife, cellTable(final, active), allMean);
   const finalForecast = fitForecast(history, allFitDays.days);
 
   const holdoutDaily = split.holdout.map((i) => {
@@ -622,13 +634,15 @@ export function trainFlowModel(grid: HourlyGrid, meta: InputMeta, opts: TrainOpt
       horizons: finalForecast.map((f) => ({ ...f, coefficients: f.coefficients.map((c) => round(c, 8)), intercept: round(f.intercept, 8) })),
       cell_mean: {
         description:
-          'baseline cell_mean (and the fallback of the other baselines): mean passes per checkpoint and hour over all complete real days, 24 weekday values then 24 weekend values',
+          'M of the features, baseline cell_mean and the fallback of the other baselines: mean passes per checkpoint and hour over all complete real days, 24 weekday values then 24 weekend values',
         values: Object.fromEntries(
           grid.checkpoints.map((k, c) => [k, [0, 1].flatMap((w) => Array.from({ length: HOURS }, (_, h) => round(allMean[cellIndex(c, h, w as 0 | 1)]!, 4)))]),
         ),
       },
       fit: {
-        method: `ridge (λ = ${FORECAST_LAMBDA}, unpenalized intercept) on every checkpoint-hour of the complete real days, one fit per horizon`,
+        method:
+          `ridge (unpenalized intercept) on every checkpoint-hour of the complete real days, one fit per horizon; λ per horizon from {${FORECAST_LAMBDAS.join(', ')}} ` +
+          `by blocked cross-validation over the fitting days' blocks (each block predicted by the fit on the others, lowest MAE in passes; λ = ${FORECAST_DEFAULT_LAMBDA} without blocks); horizons[].lambda_trials lists the CV MAE`,
         fitted_on: `all ${split.complete.length} complete real days; the metrics come from the fit on the ${split.train.length} training days`,
         profile_for_fit: allFitDays.how,
       },

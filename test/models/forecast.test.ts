@@ -6,8 +6,18 @@ import { csvLine, parseCsv } from '../../core/csv.ts';
 import { TrafficError } from '../../core/errors.ts';
 import { chinaHourNumber } from '../../core/time.ts';
 import { HOURS } from '../../models/features.ts';
-import { baselineValue, forecastOne, forecastTable, HourlyHistory, historyFromGrid, type HorizonEvaluation } from '../../models/forecast.ts';
-import { command as forecast } from '../../models/forecast-cli.ts';
+import {
+  baselineValue,
+  FORECAST_FEATURES,
+  FORECAST_LAMBDAS,
+  forecastOne,
+  forecastTable,
+  HourlyHistory,
+  historyFromGrid,
+  type HorizonEvaluation,
+} from '../../models/forecast.ts';
+import { command as forecast, readHistoryCsv } from '../../models/forecast-cli.ts';
+import { MASTER_COLUMNS } from '../../core/schema.ts';
 import { HourlyGridBuilder } from '../../models/grid.ts';
 import { EmbeddedStore, EMBEDDED_DB_FILE } from '../../store/duckdb-store.ts';
 import { loadPredictor } from '../../models/predictor.ts';
@@ -132,7 +142,7 @@ describe('the forecast part', () => {
     for (const k of ['trained_at', 'data', 'features', 'intercept', 'coefficients', 'metrics']) expect(m).toHaveProperty(k);
     expect(m.forecast.features.map((x) => x.name)).toContain('log_ratio_3h');
     expect(m.forecast.features.every((x) => x.description.length > 20)).toBe(true);
-    expect(m.forecast.horizons.map((x) => x.coefficients.length)).toEqual([7, 7, 7]);
+    expect(m.forecast.horizons.map((x) => x.coefficients.length)).toEqual([1, 2, 3].map(() => FORECAST_FEATURES.length));
     const v1 = { ...JSON.parse(JSON.stringify(m)), format: 'traffic-flow-linear/1' } as Record<string, unknown>;
     delete v1.forecast;
     const p1 = loadPredictor(v1);
@@ -143,7 +153,18 @@ describe('the forecast part', () => {
     expect(() => loadPredictor(broken)).toThrow(/forecast.features must name/);
   });
 
-  it('forecastOne on an empty history is the profile (every ratio neutral)', () => {
+  it('chooses the ridge penalty of each horizon by blocked cross-validation over the fitting days and records the trials', () => {
+    const g = syntheticGrid({ checkpoints: 3, days: 24, seed: 5, dailyPerCheckpoint: 400 });
+    const m = trainFlowModel(g, META, { holdoutDays: 3, lambda: 1 }).model;
+    for (const h of m.forecast.horizons) {
+      expect(FORECAST_LAMBDAS).toContain(h.lambda);
+      expect(h.lambda_trials!.map((t) => t.lambda)).toEqual(FORECAST_LAMBDAS);
+      const best = Math.min(...h.lambda_trials!.map((t) => t.cv_mae));
+      expect(h.lambda_trials!.find((t) => t.lambda === h.lambda)!.cv_mae).toBe(best);
+    }
+  });
+
+  it('forecastOne on an empty history stays close to the profile (the recent-history ratios are neutral)', () => {
     const g = syntheticGrid({ checkpoints: 3, days: 20, seed: 4, dailyPerCheckpoint: 400 });
     const m = trainFlowModel(g, META, { holdoutDays: 3, lambda: 1 }).model;
     const p = loadPredictor(m);
@@ -273,6 +294,37 @@ describe('npm run forecast', () => {
       else process.env.TRAFFIC_DATA_DIR = saved.data;
       if (saved.mysql !== undefined) process.env.TRAFFIC_MYSQL = saved.mysql;
     }
+  });
+
+  it('reads the history span on the GCSJ text: quoted and multi-line records, SYN rows, rows outside the span and unreadable rows', async () => {
+    const f = loadPredictor(JSON.parse(await readFile(model, 'utf8'))).forecaster!;
+    const [a, b] = f.checkpoints as [string, string];
+    const start = H('2023-12-18 06:00:00');
+    const q = (fields: string[]): string => fields.map((x) => `"${x.replaceAll('"', '""')}"`).join(',') + '\n';
+    const quotedNewline = row('q2', b, '2023-12-18 07:30:00');
+    quotedNewline[7] = 'Foo, "Bar"\nBaz'; // a comma, quotes and a line break inside one field
+    const text =
+      csvLine([...MASTER_COLUMNS]) +
+      csvLine(row('1', a, '2023-12-18 05:59:59')) + // before the span
+      csvLine(row('2', a, '2023-12-18 06:00:00')) +
+      csvLine(row('3', a, '2023-12-18 06:59:59')) +
+      q(row('q1', b, '2023-12-18 07:00:00')) + // every cell quoted
+      csvLine(quotedNewline) +
+      csvLine(row('SYN202312180001', a, '2023-12-18 07:10:00')) +
+      csvLine(row('4', a, '2023-12-18 08:00:00')) + // at the end: excluded
+      csvLine(row('5', a, '2023-12-18 07:5')) + // in the span by its text, but not a time
+      csvLine(row('6', a, '2023/12/01 00:00:00')) + // outside the span by its text: not even looked at
+      'only,three,fields\r\n' +
+      csvLine(row('7', b, '2023-12-18 07:59:00')).replace('\n', '\r\n');
+    expect(csvLine(quotedNewline)).toContain('""Bar""\nBaz"'); // the writer quoted the line break
+    const file = path.join(dir, 'span.csv');
+    await writeFile(file, text);
+    const r = await readHistoryCsv(file, f, start, start + 2);
+    expect({ used: r.used, syn: r.syn, unreadable: r.unreadable }).toEqual({ used: 5, syn: 1, unreadable: 2 });
+    const c = (k: string): number => f.checkpoints.indexOf(k);
+    expect([r.history.y(c(a), start), r.history.y(c(a), start + 1), r.history.y(c(b), start + 1)]).toEqual([2, 0, 3]);
+    await writeFile(file, 'GCXH,KKMC\n');
+    await expect(readHistoryCsv(file, f, start, start + 2)).rejects.toThrow(/unexpected header/);
   });
 
   it('rejects bad options naming them', async () => {

@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +16,27 @@ function fullDay(date: string, kkmc: string, n: number, prefix = ''): string[][]
   });
 }
 
+describe('reading a master', () => {
+  it('refuses the header of another file, and counts a malformed record instead of stopping', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'traffic-grid-read-'));
+    try {
+      const bad = path.join(dir, 'bad.csv');
+      await writeFile(bad, 'GCXH,KKMC,GCSJ\n1,K,2024-01-01 00:00:00\n');
+      await expect(readMasterGrid(bad)).rejects.toMatchObject({ code: 'HEADER_UNRECOGNISED' });
+      const master = path.join(dir, 'master.csv');
+      const header = 'GCXH,XZQHMC,KKMC,FXLX,GCSJ,HPZL,HPHM,CLPPXH,PROVINCE,IS_WEEKEND,IS_PEAK_HOUR,VEHICLE_TYPE_NAME\n';
+      const ok = `${row('1', 'K', '2024-01-01 08:00:00').join(',')}\n`;
+      await writeFile(master, `${header}${ok}${ok.replace('1,', '2,')}"3,unterminated\n`);
+      const scan = await readMasterGrid(master);
+      expect(scan.grid.rows).toBe(3);
+      expect(scan.grid.realRows).toBe(2);
+      expect(Object.keys(scan.grid.skipped)[0]).toMatch(/^malformed CSV/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('hourly grid', () => {
   it('counts passes per checkpoint-hour with zeros for silent hours and whole missing days', () => {
     const b = new HourlyGridBuilder();
@@ -30,6 +52,25 @@ describe('hourly grid', () => {
     expect(g.days[2]!.real[0 * 24 + 23]).toBe(1);
     expect(g.from).toBe('2024-01-01 07:05:00');
     expect(g.to).toBe('2024-01-03 23:00:00');
+  });
+
+  it('keeps the first and last pass of a day and of the master when rows come out of order', () => {
+    const b = new HourlyGridBuilder();
+    for (const [id, t] of [
+      ['1', '2024-01-02 10:30:00'],
+      ['2', '2024-01-02 10:05:00'], // earlier in the same hour: becomes the first
+      ['3', '2024-01-02 12:00:00'],
+      ['4', '2024-01-01 23:59:59'], // an earlier day after a later one
+      ['5', '2024-01-02 11:00:00'], // between first and last: changes neither
+      ['6', '2024-01-02 12:40:00'], // later in the last hour: becomes the last
+      ['SYN1', '2024-01-03 02:00:00'], // SYN on the next day: the master's last GCSJ, no day's real pass
+    ] as const) {
+      b.add(row(id, 'K', t));
+    }
+    const g = b.finish();
+    expect([g.from, g.to]).toEqual(['2024-01-01 23:59:59', '2024-01-03 02:00:00']);
+    expect([g.days[1]!.firstReal, g.days[1]!.lastReal]).toEqual(['2024-01-02 10:05:00', '2024-01-02 12:40:00']);
+    expect(g.days[1]!.reason).toMatch(/starts late \(10:05\)/);
   });
 
   it('classes filled, partial, low-volume and flagged days; only full real days are complete', () => {
@@ -98,6 +139,11 @@ describe('hourly grid', () => {
       );
       const scan = await readMasterGrid(master);
       expect(scan.grid.rows).toBe(rows);
+      expect(scan.sha256).toBe(
+        createHash('sha256')
+          .update(await readFile(master))
+          .digest('hex'),
+      );
       expect(scan.flagsFrom).toBe(path.join(dir, 'kkmc_statistics.json'));
       expect(scan.grid.days.map((d) => d.status)).toEqual(['complete', 'complete', 'partial', 'complete', 'complete']);
       expect(scan.sha256).toMatch(/^[0-9a-f]{64}$/);
