@@ -392,9 +392,14 @@ export class KafkaSource implements Source {
             // Pipelined: the handler call runs on while the next chunk (and the next fetch) comes.
             this.startInFlight(handler, batch.topic, batch.partition, items, last, batch.highWatermark, heartbeat);
             resolveOffset(last);
-            while (this.flying >= this.o.inFlight && !this.fatal && !this.stopper.fired() && isRunning()) {
+            while (this.flying >= this.o.inFlight && !this.fatal && !this.stopper.fired() && isRunning() && !isStale()) {
               await Promise.race([this.nextSettled(), sleep(1000, this.stopper)]);
-              await heartbeat().catch(() => undefined);
+              try {
+                await heartbeat();
+              } catch {
+                // A rebalance: return so kafkajs can rejoin; the chunks not yet handed over are fetched again.
+                return;
+              }
             }
             continue;
           }
