@@ -24,14 +24,19 @@ import { ShardedStore } from '../store/mysql.ts';
 import { PACKAGE_ROOT } from '../core/paths.ts';
 import { XLSX_MAX_ROWS } from '../api/export.ts';
 import { XlsxStreamWriter } from '../core/xlsx-stream.ts';
+import { runHistory } from './api-history.ts';
 
 const usage = `usage: traffic bench:api [--in master.csv] [--model FILE] [--seconds N] [--mysql URL,URL | --no-mysql]
+                        [--history 5]
 
 Loads the master into a fresh embedded store and into two MySQL shards (a fresh database
 traffic_bench_api_<random> on the given servers, dropped at the end),
 serves each with \`traffic api\` in a child process and measures it from this process.
 Also: the XLSX export against the CSV export of the same rows (rows/s, ratio), and the XLSX
-writer alone with native zlib against fflate's ZipDeflate.`;
+writer alone with native zlib against fflate's ZipDeflate.
+Then the plate searches at 1× and --history × the rows (default 5; 1 = skip) on both stores:
+the master repeated further back in time, whole weeks earlier per copy (GCXH prefixed H<k>-),
+the same plates; p95 and its growth (bench/api-history.ts).`;
 
 interface Figures {
   store: string;
@@ -288,7 +293,9 @@ export const command: Command = {
       seconds: { type: 'string' },
       mysql: { type: 'string' },
       'no-mysql': { type: 'boolean' },
+      history: { type: 'string' },
     });
+    const history = int(values.history, 'history', 5, { min: 1, max: 20 });
     const master = optStr(values.in, 'in') ?? path.join(env.dataDir, FILES.master);
     const model = optStr(values.model, 'model') ?? path.join(path.dirname(master), FILES.model);
     const seconds = int(values.seconds, 'seconds', 10, { min: 1, max: 120 });
@@ -356,6 +363,26 @@ export const command: Command = {
           await cleanup.onAll('drop bench database', (pool, s) => pool.query(`DROP DATABASE IF EXISTS \`${s.url.database}\``)).catch(() => undefined);
           await cleanup.close();
         }
+      }
+
+      if (history > 1) {
+        await runHistory({
+          master,
+          dimension,
+          model,
+          tmp,
+          port: port + 2,
+          history,
+          servers: values['no-mysql']
+            ? null
+            : (optStr(values.mysql, 'mysql')?.split(',') ?? env.mysql ?? ['mysql://root@127.0.0.1:3306/traffic_db', 'mysql://root@127.0.0.1:3307/traffic_db']),
+          startApi: async (p, dir, m, urls) => {
+            const api = await startApi(p, dir, m, urls);
+            return { stop: () => stopApi(api) };
+          },
+          sample: sampleLatency,
+          out: (text) => process.stdout.write(text),
+        });
       }
     } finally {
       rmSync(tmp, { recursive: true, force: true });

@@ -20,13 +20,13 @@ import { FILES, type MasterRow } from '../core/schema.ts';
 import { loadMaster } from '../store/load.ts';
 import { ShardedStore, tsvLine } from '../store/mysql.ts';
 import { openSink, ensureTopic } from '../streaming/bus/index.ts';
-import { runSink } from '../streaming/sink.ts';
+import { DEFAULT_SINK_BATCH, DEFAULT_SINK_CONCURRENCY, runSink } from '../streaming/sink.ts';
 import { makeRows, writeMasterCsv } from '../test/store/fixture.ts';
 import { TRAFFIC_COLUMNS, TRAFFIC_TABLE } from '../store/ddl.ts';
 import { Kafka, logLevel } from 'kafkajs';
 
 const usage = `usage: traffic bench:sink [--rows 200000] [--in master.csv] [--mysql URL,URL] [--kafka host:port]
-                         [--batch-size 1000] [--repeat 1]
+                         [--batch-size ${DEFAULT_SINK_BATCH}] [--concurrency ${DEFAULT_SINK_CONCURRENCY}] [--repeat 1]
 
 Measures rows/s into the shards: the Kafka sink (records produced beforehand, not timed), and
 \`traffic load\` (infile and insert methods), against LOAD DATA LOCAL INFILE of the same rows.
@@ -66,11 +66,13 @@ export const command: Command = {
       mysql: { type: 'string' },
       kafka: { type: 'string' },
       'batch-size': { type: 'string' },
+      concurrency: { type: 'string' },
       repeat: { type: 'string' },
     });
     const env = readEnv();
     const n = int(values.rows, 'rows', 200_000, { min: 1000, max: 10_000_000 });
-    const batchSize = int(values['batch-size'], 'batch-size', 1000, { min: 1, max: 20_000 });
+    const batchSize = int(values['batch-size'], 'batch-size', DEFAULT_SINK_BATCH, { min: 1, max: 20_000 });
+    const concurrency = int(values.concurrency, 'concurrency', DEFAULT_SINK_CONCURRENCY, { min: 1, max: 16 });
     const repeat = int(values.repeat, 'repeat', 1, { min: 1, max: 10 });
     const urls = (optStr(values.mysql, 'mysql')?.split(',') ?? env.mysql ?? [...DEFAULTS.mysql]).map((s) => s.trim());
     const brokers = (optStr(values.kafka, 'kafka') ?? env.kafka ?? DEFAULTS.kafka).split(',');
@@ -153,6 +155,7 @@ export const command: Command = {
               from: `kafka://${brokers.join(',')}/${topic}`,
               groupId: `${topic}-g${round}`,
               batchSize,
+              concurrency,
               maxWaitMs: 0,
               ttlDays: 0,
               ttlIntervalS: 0,
@@ -171,7 +174,7 @@ export const command: Command = {
             const seconds = (performance.now() - t0) / 1000;
             ac.abort();
             await run;
-            return { name: `sink (Kafka → ${urls.length} shards, batch ${batchSize})`, rows: stored - first, seconds };
+            return { name: `sink (Kafka → ${urls.length} shards, batch ${batchSize}, ${concurrency}/shard)`, rows: stored - first, seconds };
           }),
         );
       }

@@ -346,16 +346,18 @@ export class ShardedStore {
    * INSERT … ON DUPLICATE KEY UPDATE instead, which skips duplicates silently and raises the data
    * error (the sink then isolates the bad row). Duplicates come only with replays (after a crash
    * or a rebalance), so the fast path is the usual one. MyCat mode always uses the INSERT.
+   *
+   * `records[i]`, when given, is row i as the stream carried it (a UTF-8 stream record: the 12
+   * fields tab-separated): a record with no backslash, CR or LF is already a LOAD DATA line, so its
+   * bytes are sent as they are instead of encoding the row again.
    */
-  async storeChunk(shard: Shard, rows: readonly MasterRow[]): Promise<number> {
+  async storeChunk(shard: Shard, rows: readonly MasterRow[], records?: readonly (Buffer | undefined)[]): Promise<number> {
     if (rows.length === 0) return 0;
     if (this.mycat) return this.insertChunk(shard, rows);
-    let text = '';
-    for (const r of rows) text += tsvLine(r);
-    const buf = Buffer.from(text, 'utf8');
+    const tsv = tsvChunk(rows, records);
     const inserted = await timeStoreWrite('mysql', () =>
       this.inTransaction(shard, 'load data', async (conn) => {
-        const r = await loadDataOn(conn, Readable.from([buf]));
+        const r = await loadDataOn(conn, Readable.from(packetChunks(tsv)));
         if (r.warnings > 0) throw NOT_CLEAN;
         await this.accountPlates(conn, tallyPlates(rows), r.inserted, rows.length);
         return r.inserted;
@@ -538,9 +540,15 @@ export function tallyPlates(rows: readonly MasterRow[]): Map<string, number> {
   return m;
 }
 
-/** Adds (or, negative, removes) passes per plate in one multi-row upsert per 1000 plates. */
+/**
+ * Adds (or, negative, removes) passes per plate in one multi-row upsert per 1000 plates. Plates in
+ * sorted order: concurrent transactions then lock the plate rows they share in the same order
+ * and wait for each other instead of deadlocking (they did, several times a second, with the
+ * sink's statements running in parallel on one shard).
+ */
 async function addPlatePasses(conn: PoolConnection, delta: ReadonlyMap<string, number>): Promise<void> {
-  const entries = [...delta];
+  // sort() without a comparator compares in the engine, not through a JS callback per pair.
+  const entries = [...delta.keys()].sort().map((h) => [h, delta.get(h)!] as const);
   for (let at = 0; at < entries.length; at += 1000) {
     const part = entries.slice(at, at + 1000);
     await conn.query(
@@ -564,6 +572,58 @@ function insertSql(n: number): string {
     if (insertSqlCache.size < 64) insertSqlCache.set(n, sql);
   }
   return sql;
+}
+
+/**
+ * The rows as LOAD DATA lines in one buffer. `records[i]`, a stream record (the 12 fields,
+ * tab-separated, UTF-8), is copied as it is: it is already a line unless it holds a backslash (the
+ * escape character) or a CR (a CR at its end was not part of the row). One search of the whole
+ * buffer for either byte checks every copied record at once; only when one is found are the
+ * lines built again with each record checked (the rare path). A record holding an LF would make
+ * two short lines: the server warns about them, and storeChunk then writes the rows by INSERT.
+ */
+export function tsvChunk(rows: readonly MasterRow[], records?: readonly (Buffer | undefined)[], checked = false): Buffer {
+  let size = 0;
+  let copied = 0;
+  const lines: (Buffer | undefined)[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const b = records?.[i];
+    if (b) {
+      size += b.length + 1;
+      copied++;
+    } else {
+      const l = Buffer.from(tsvLine(rows[i]!), 'utf8');
+      lines[i] = l;
+      size += l.length;
+    }
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = 0; i < rows.length; i++) {
+    const l = lines[i];
+    if (l) {
+      out.set(l, at);
+      at += l.length;
+    } else {
+      const b = records![i]!;
+      out.set(b, at);
+      at += b.length;
+      out[at++] = 0x0a;
+    }
+  }
+  if (copied > 0 && !checked && (out.indexOf(0x5c) >= 0 || out.indexOf(0x0d) >= 0)) {
+    // Some record needs escaping: the rows themselves, escaped, for those that do.
+    const clean = records!.map((b) => (b && b.indexOf(0x5c) < 0 && b.indexOf(0x0d) < 0 ? b : undefined));
+    return tsvChunk(rows, clean, true);
+  }
+  return out;
+}
+
+/** A LOAD DATA stream's chunks: each is one protocol packet, kept well under max_allowed_packet. */
+function packetChunks(buf: Buffer, size = 1 << 20): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < buf.length; at += size) out.push(buf.subarray(at, at + size));
+  return out;
 }
 
 /** One LOAD DATA line: fields escaped for `FIELDS TERMINATED BY '\t' ESCAPED BY '\\'`. */

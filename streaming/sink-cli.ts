@@ -15,13 +15,13 @@ import { readDimension } from '../store/load.ts';
 import { ShardedStore } from '../store/mysql.ts';
 import { STORE_FLAGS, STORE_USAGE, normalizeStoreOptions, normalizeTtlDays } from '../store/options.ts';
 import { parseBusUri } from './bus/index.ts';
-import { DEFAULT_SINK_CONCURRENCY, runSink, type SinkRunOptions } from './sink.ts';
+import { DEFAULT_SINK_BATCH, DEFAULT_SINK_CONCURRENCY, runSink, type SinkRunOptions } from './sink.ts';
 import { createLogger } from '../core/log.ts';
 import { serveMetricsFromEnv } from '../core/metrics.ts';
 
 const usage = `usage: traffic sink [--from kafka://host:port/topic | mqtt://host:port/topic | file:PATH | memory:NAME]
                    [--mysql URL[,URL…] | --mycat URL] [--weights 0:1,1:2] [--group traffic-sink]
-                   [--batch-size 1000] [--max-wait-ms 0] [--concurrency 4] [--ttl-days N] [--ttl-interval-s 300]
+                   [--batch-size ${DEFAULT_SINK_BATCH}] [--max-wait-ms 0] [--concurrency ${DEFAULT_SINK_CONCURRENCY}] [--ttl-days N] [--ttl-interval-s 300]
                    [--no-follow] [--rejects FILE] [--dim kkmc_dimension.csv]
 
 Consumes stream records into traffic_data, each row on the shard MyCat murmur(kkmc) names
@@ -29,9 +29,10 @@ Consumes stream records into traffic_data, each row on the shard MyCat murmur(kk
 are stored; writes are idempotent on gcxh (a restart replays, never duplicates).
   --from URI           default kafka://$TRAFFIC_KAFKA/$TRAFFIC_TOPIC (${DEFAULTS.kafka}, ${DEFAULTS.topic})
   --group ID           consumer group / MQTT persistent session (default traffic-sink)
-  --batch-size N       rows per INSERT per shard and per bus delivery (default 1000)
-  --max-wait-ms N      let rows wait up to N ms to share a statement (default 0: write at once)
-  --concurrency N      Kafka partitions written at once (default ${DEFAULT_SINK_CONCURRENCY}; order within a partition kept)
+  --batch-size N       most rows per statement per shard (default ${DEFAULT_SINK_BATCH}); a bus delivery is up to N × shards
+  --max-wait-ms N      let queued rows wait up to N ms for more to fill a statement (default 0: write when a statement is free)
+  --concurrency N      statements running at once per shard (default ${DEFAULT_SINK_CONCURRENCY}); Kafka offsets are
+                       committed in order, each only once every row before it is stored
   --ttl-days N         retention (default TRAFFIC_TTL_DAYS, else 3; 0 = keep all)
   --ttl-interval-s N   seconds between retention runs (default 300; 0 = off)
   --no-follow          file: sources stop at end of file
@@ -61,9 +62,9 @@ export function normalizeSinkOptions(argv: string[], env = readEnv()) {
   const sink: Omit<SinkRunOptions, 'log' | 'onStored' | 'onReject' | 'signal'> = {
     from,
     groupId: group,
-    batchSize: int(values['batch-size'], 'batch-size', 1000, { min: 1, max: 20_000 }),
+    batchSize: int(values['batch-size'], 'batch-size', DEFAULT_SINK_BATCH, { min: 1, max: 20_000 }),
     maxWaitMs: int(values['max-wait-ms'], 'max-wait-ms', 0, { min: 0, max: 60_000 }),
-    concurrency: int(values.concurrency, 'concurrency', DEFAULT_SINK_CONCURRENCY, { min: 1, max: 64 }),
+    concurrency: int(values.concurrency, 'concurrency', DEFAULT_SINK_CONCURRENCY, { min: 1, max: 16 }),
     ttlDays: normalizeTtlDays(values['ttl-days'], env),
     ttlIntervalS: int(values['ttl-interval-s'], 'ttl-interval-s', 300, { min: 0, max: 86_400 }),
   };
@@ -82,7 +83,8 @@ export const command: Command = {
   async run(argv) {
     const o = normalizeSinkOptions(argv);
     await serveMetricsFromEnv();
-    const store = ShardedStore.open(o.store);
+    // Each statement running at once holds a connection; retention wants one more.
+    const store = ShardedStore.open({ ...o.store, connectionLimit: Math.max(4, (o.sink.concurrency ?? DEFAULT_SINK_CONCURRENCY) + 1) });
     const ac = new AbortController();
     const onSignal = (): void => ac.abort();
     process.once('SIGINT', onSignal);

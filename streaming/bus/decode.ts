@@ -75,7 +75,9 @@ export async function deliverWithRetry<T>(
   }
 }
 
-export function checkSourceOptions(opts: SourceOptions): Required<Pick<SourceOptions, 'fromBeginning' | 'follow' | 'maxBatch' | 'commit' | 'concurrency'>> {
+export function checkSourceOptions(
+  opts: SourceOptions,
+): Required<Pick<SourceOptions, 'fromBeginning' | 'follow' | 'maxBatch' | 'commit' | 'concurrency' | 'inFlight'>> {
   if (typeof opts.groupId !== 'string' || opts.groupId.trim() === '') {
     throw new TrafficError('INVALID_OPTION', 'openSource: groupId is required (a non-empty string)', { option: 'groupId' });
   }
@@ -87,5 +89,9 @@ export function checkSourceOptions(opts: SourceOptions): Required<Pick<SourceOpt
   if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64) {
     throw new TrafficError('INVALID_OPTION', `openSource: concurrency must be an integer 1–64, got ${concurrency}`, { option: 'concurrency' });
   }
-  return { fromBeginning: opts.fromBeginning ?? true, follow: opts.follow ?? true, maxBatch, commit: opts.commit ?? true, concurrency };
+  const inFlight = opts.inFlight ?? 0;
+  if (!Number.isSafeInteger(inFlight) || inFlight < 0) {
+    throw new TrafficError('INVALID_OPTION', `openSource: inFlight must be an integer ≥ 0, got ${inFlight}`, { option: 'inFlight' });
+  }
+  return { fromBeginning: opts.fromBeginning ?? true, follow: opts.follow ?? true, maxBatch, commit: opts.commit ?? true, concurrency, inFlight };
 }

@@ -10,9 +10,9 @@ import { F } from '../../core/schema.ts';
 import { TrafficError } from '../../core/errors.ts';
 import { encodeRecord } from '../record.ts';
 import { keyPartition } from './kafka-partition.ts';
-import { checkSourceOptions, countReject, decodeRecord, deliverWithRetry, newStats, stopSignal } from './decode.ts';
+import { checkSourceOptions, countReject, decodeRecord, deliverWithRetry, newStats, sleep, stopSignal } from './decode.ts';
 import type { Sink, SinkOptions, Source, SourceOptions, SourceStats, StreamItem } from './types.ts';
-import { createLogger } from '../../core/log.ts';
+import { createLogger, logFn } from '../../core/log.ts';
 
 const LEVELS: Record<string, logLevel> = {
   nothing: logLevel.NOTHING,
@@ -295,7 +295,28 @@ export class KafkaSink implements Sink {
   }
 }
 
-/** Consumer-group source: kafkajs eachBatch, manual offset resolve + commit after the handler. */
+interface LaneCall {
+  last: bigint;
+  highWatermark: bigint;
+  records: number;
+  state: 'running' | 'stored' | 'stopped' | 'failed';
+}
+
+interface Lane {
+  topic: string;
+  partition: number;
+  calls: LaneCall[];
+  /** Highest offset committed by this source (the next record to read). */
+  committed: bigint;
+  committing: boolean;
+  pendingCommit?: bigint;
+}
+
+/**
+ * Consumer-group source: kafkajs eachBatch, manual offset resolve + commit after the handler.
+ * With `inFlight` the handler calls of a partition overlap each other and the next fetch; the
+ * commits follow them in order (see SourceOptions.inFlight).
+ */
 export class KafkaSource implements Source {
   readonly stats: SourceStats = newStats();
   private readonly o: ReturnType<typeof checkSourceOptions>;
@@ -365,17 +386,23 @@ export class KafkaSource implements Source {
         for (let start = 0; start < msgs.length; start += this.o.maxBatch) {
           if (this.fatal || this.stopper.fired() || !isRunning() || isStale()) return;
           const chunk = msgs.slice(start, start + this.o.maxBatch);
-          const items: StreamItem[] = [];
-          const bad: { m: KafkaMessage; reason: string }[] = [];
-          for (const m of chunk) {
-            this.stats.received++;
-            const raw = m.value ? m.value.toString('utf8') : '';
-            const d = decodeRecord(raw);
-            if (d.ok)
-              items.push({ row: d.row, key: m.key ? m.key.toString('utf8') : null, raw, source: batch.topic, partition: batch.partition, offset: m.offset });
-            else bad.push({ m, reason: d.reason });
+          const items = await this.decodeChunk(batch.topic, batch.partition, chunk);
+          const last = chunk[chunk.length - 1]!.offset;
+          if (this.o.inFlight > 0) {
+            // Pipelined: the handler call runs on while the next chunk (and the next fetch) comes.
+            this.startInFlight(handler, batch.topic, batch.partition, items, last, batch.highWatermark, heartbeat);
+            resolveOffset(last);
+            while (this.flying >= this.o.inFlight && !this.fatal && !this.stopper.fired() && isRunning() && !isStale()) {
+              await Promise.race([this.nextSettled(), sleep(1000, this.stopper)]);
+              try {
+                await heartbeat();
+              } catch {
+                // A rebalance: return so kafkajs can rejoin; the chunks not yet handed over are fetched again.
+                return;
+              }
+            }
+            continue;
           }
-          if (bad.length) await this.deadLetter(batch.partition, bad);
           if (items.length) {
             let ok: boolean;
             try {
@@ -391,7 +418,6 @@ export class KafkaSource implements Source {
             }
             if (!ok) return;
           }
-          const last = chunk[chunk.length - 1]!.offset;
           resolveOffset(last);
           await commitOffsetsIfNecessary({
             topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }] }],
@@ -403,6 +429,118 @@ export class KafkaSource implements Source {
       },
     });
     return done;
+  }
+
+  /** Valid records of a chunk as items; the malformed ones dead-lettered first. */
+  private async decodeChunk(topic: string, partition: number, chunk: KafkaMessage[]): Promise<StreamItem[]> {
+    const items: StreamItem[] = [];
+    const bad: { m: KafkaMessage; reason: string }[] = [];
+    for (const m of chunk) {
+      this.stats.received++;
+      const raw = m.value ? m.value.toString('utf8') : '';
+      const d = decodeRecord(raw);
+      if (d.ok) {
+        const item: StreamItem = { row: d.row, key: m.key ? m.key.toString('utf8') : null, raw, source: topic, partition, offset: m.offset };
+        if (m.value) item.bytes = m.value;
+        items.push(item);
+      } else bad.push({ m, reason: d.reason });
+    }
+    if (bad.length) await this.deadLetter(partition, bad);
+    return items;
+  }
+
+  // ---- pipelined delivery (inFlight > 0) ----
+
+  /** Records handed to the handler and not yet settled. */
+  private flying = 0;
+  /** Per partition: handler calls in the order their chunks came, until committed. */
+  private readonly lanes = new Map<string, Lane>();
+  private settledWaiters: (() => void)[] = [];
+  private readonly commits = new Set<Promise<void>>();
+
+  private nextSettled(): Promise<void> {
+    return new Promise((r) => this.settledWaiters.push(r));
+  }
+
+  private startInFlight(
+    handler: (batch: StreamItem[]) => Promise<void>,
+    topic: string,
+    partition: number,
+    items: StreamItem[],
+    last: string,
+    highWatermark: string,
+    heartbeat: () => Promise<void>,
+  ): void {
+    const key = `${topic}\u0000${partition}`;
+    let lane = this.lanes.get(key);
+    if (!lane) this.lanes.set(key, (lane = { topic, partition, calls: [], committed: -1n, committing: false }));
+    const call: LaneCall = { last: BigInt(last), highWatermark: BigInt(highWatermark), records: items.length, state: 'running' };
+    lane.calls.push(call);
+    this.flying += items.length;
+    const delivered = items.length
+      ? deliverWithRetry(handler, items, { stop: this.stopper, opts: this.opts, what: `${topic}[${partition}]@${items[0]!.offset}`, heartbeat })
+      : Promise.resolve(true);
+    const l = lane;
+    delivered.then(
+      (ok) => this.settleCall(l, call, ok ? 'stored' : 'stopped'),
+      (err: unknown) => {
+        this.settleCall(l, call, 'failed');
+        this.fail(err);
+      },
+    );
+  }
+
+  private settleCall(lane: Lane, call: LaneCall, state: LaneCall['state']): void {
+    call.state = state;
+    this.flying -= call.records;
+    this.advance(lane);
+    const w = this.settledWaiters;
+    this.settledWaiters = [];
+    for (const f of w) f();
+  }
+
+  /**
+   * Commits a partition up to the newest handler call that, with every earlier one, stored its
+   * records; one commit in flight per partition, never backwards. A call that was stopped or
+   * failed holds the partition's commits where they are.
+   */
+  private advance(lane: Lane): void {
+    let upTo = -1n;
+    while (lane.calls[0]?.state === 'stored') {
+      const c = lane.calls.shift()!;
+      this.stats.delivered += c.records;
+      (this.stats.lag ??= {})[lane.partition] = Number(c.highWatermark - c.last - 1n);
+      upTo = c.last + 1n;
+    }
+    if (upTo > lane.committed) lane.pendingCommit = upTo;
+    if (lane.committing || lane.pendingCommit === undefined || this.fatal) return;
+    const offset = lane.pendingCommit;
+    lane.pendingCommit = undefined;
+    lane.committing = true;
+    const consumer = this.consumer!;
+    const p = consumer
+      .commitOffsets([{ topic: lane.topic, partition: lane.partition, offset: offset.toString() }])
+      .then(
+        () => {
+          if (offset > lane.committed) lane.committed = offset;
+        },
+        // After a rebalance the partition may be another member's: its records are stored, so the
+        // commit can wait for the next one (or the new owner replays them, which is harmless).
+        (err: unknown) =>
+          (this.opts.log ?? logFn(createLogger('bus'), 'warn'))(`bus: commit of ${lane.topic}[${lane.partition}]@${offset} failed (${(err as Error).message})`),
+      )
+      .finally(() => {
+        lane.committing = false;
+        this.commits.delete(p);
+        if (lane.pendingCommit !== undefined) this.advance(lane);
+      });
+    this.commits.add(p);
+  }
+
+  /** Waits until no handler call is running and every commit they allowed was sent. */
+  private async drain(): Promise<void> {
+    while (this.flying > 0) await this.nextSettled();
+    while (this.commits.size > 0) await Promise.allSettled([...this.commits]);
   }
 
   private async deadLetter(partition: number, bad: { m: KafkaMessage; reason: string }[]): Promise<void> {
@@ -437,6 +575,18 @@ export class KafkaSource implements Source {
   private shutdown(): Promise<void> {
     this.shuttingDown ??= (async () => {
       this.stopper.fire();
+      // Pipelined calls finish (or give up their retries) and commit before the consumer leaves
+      // its group: kafkajs drops commits once stopped.
+      if (this.o.inFlight > 0) {
+        if (this.consumer) {
+          try {
+            this.consumer.pause([{ topic: this.topic }]);
+          } catch {
+            /* not running yet */
+          }
+        }
+        await this.drain();
+      }
       await this.consumer?.stop().catch(() => undefined);
       await this.consumer?.disconnect().catch(() => undefined);
       await this.dlqProducer?.disconnect().catch(() => undefined);

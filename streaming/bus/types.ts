@@ -6,6 +6,11 @@ export interface StreamItem {
   key: string | null;
   /** The record as carried (Kafka message value, log line, or the master CSV line). */
   raw: string;
+  /**
+   * The carried record's bytes when the transport hands them over as such (Kafka: the message
+   * value, UTF-8 stream record), so a consumer can pass them on without encoding `raw` again.
+   */
+  bytes?: Buffer;
   /** Topic, file path or memory bus name. */
   source: string;
   partition: number;
@@ -53,6 +58,15 @@ export interface SourceOptions {
    * holds either way (a partition's next batch waits for its previous one); other sources ignore it.
    */
   concurrency?: number;
+  /**
+   * Kafka: records that may be in the handler at once over all partitions, across batches
+   * (default 0 = a partition's next batch waits for its previous one). Above 0 the source hands a
+   * partition's next batch over before the previous one resolved, and fetches ahead meanwhile;
+   * a partition's offsets are still committed only up to a batch whose handler call, and every
+   * earlier one of the partition, resolved. Only for idempotent handlers that do not depend on
+   * the order of a partition's batches (the MySQL sink). Other sources ignore it.
+   */
+  inFlight?: number;
   signal?: AbortSignal;
   /**
    * file: persist the position in `<log>.offset.<groupId>` and resume from it (default true).

@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { readEnv } from '../../core/config.ts';
 import { isRetriable } from '../../core/errors.ts';
 import { isStoreTime, storeRowProblem } from '../../store/ddl.ts';
-import { ShardedStore, isConnectionError, isDataError, parseMysqlUrl, storeError, tsvLine } from '../../store/mysql.ts';
+import { ShardedStore, isConnectionError, isDataError, parseMysqlUrl, storeError, tsvChunk, tsvLine } from '../../store/mysql.ts';
 import { normalizeStoreOptions, normalizeTtlDays } from '../../store/options.ts';
 import { normalizeSinkOptions } from '../../streaming/sink-cli.ts';
-import { Coalescer } from '../../streaming/sink.ts';
+import { ShardWriter } from '../../streaming/shard-writer.ts';
 import { makeRows } from './fixture.ts';
 
 const env = (over: Record<string, string> = {}) => readEnv({ ...over });
@@ -55,7 +55,14 @@ describe('store options', () => {
 
   it('sink flags: defaults, bounds, and --from stdout refused', () => {
     const o = normalizeSinkOptions([], env({ TRAFFIC_KAFKA: '10.0.0.1:9092', TRAFFIC_TOPIC: 't1' }));
-    expect(o.sink).toMatchObject({ from: 'kafka://10.0.0.1:9092/t1', groupId: 'traffic-sink', batchSize: 1000, maxWaitMs: 0, ttlIntervalS: 300 });
+    expect(o.sink).toMatchObject({
+      from: 'kafka://10.0.0.1:9092/t1',
+      groupId: 'traffic-sink',
+      batchSize: 5000,
+      concurrency: 2,
+      maxWaitMs: 0,
+      ttlIntervalS: 300,
+    });
     expect(normalizeSinkOptions(['--group', 'g', '--batch-size', '50', '--no-follow', '--from', 'file:/tmp/x.log'], env()).sink).toMatchObject({
       groupId: 'g',
       batchSize: 50,
@@ -132,6 +139,20 @@ describe('rows the store accepts', () => {
     expect(line).toContain('a\\tb\\nc\\\\N\\r');
     expect(line.endsWith('\n')).toBe(true);
   });
+
+  it('a chunk copies clean stream records as they are and escapes the rows whose records need it', () => {
+    const rows = [[...ok], [...ok], [...ok], [...ok]];
+    rows[1]![7] = 'C:\\dir';
+    rows[2]![11] = 'x';
+    const records: (Buffer | undefined)[] = rows.map((r) => Buffer.from(r.join('\t')));
+    records[2] = Buffer.from(rows[2]!.join('\t') + '\r'); // a CR at its end is not part of the row
+    records[3] = undefined; // no bytes: built from the row
+    const expected = rows.map((r) => tsvLine(r)).join('');
+    expect(tsvChunk(rows, records).toString()).toBe(expected);
+    expect(tsvChunk(rows).toString()).toBe(expected);
+    const clean = [rows[0]!, rows[3]!];
+    expect(tsvChunk(clean, [records[0], Buffer.from(clean[1]!.join('\t'))]).toString()).toBe(clean.map((r) => tsvLine(r)).join(''));
+  });
 });
 
 describe('error classes', () => {
@@ -150,49 +171,109 @@ describe('error classes', () => {
   });
 });
 
-describe('Coalescer (rows → statements)', () => {
-  it('writes at once with max-wait 0, one statement per call, in order', async () => {
-    const writes: number[] = [];
-    const c = new Coalescer(async (rows) => void writes.push(rows.length), 100, 0);
-    const rows = makeRows(250);
-    await Promise.all([c.add(rows.slice(0, 10)), c.add(rows.slice(10, 250))]);
-    expect(writes).toEqual([10, 240]);
+describe('ShardWriter (calls → statements per shard)', () => {
+  const ids = (rows: string[][]): string[] => rows.map((r) => r[0]!);
+
+  it('with max-wait 0 writes at once; rows queued behind a running statement share the next one, up to batch size', async () => {
+    const writes: Array<[number, string[]]> = [];
+    const gates: Array<() => void> = [];
+    const w = new ShardWriter<string[]>(
+      2,
+      async (shard, rows) => {
+        writes.push([shard, ids(rows)]);
+        await new Promise<void>((r) => gates.push(r));
+      },
+      { batchSize: 3, maxWaitMs: 0, statements: 1 },
+    );
+    const rows = makeRows(6);
+    let resolved = 0;
+    const a = w.add([[rows[0]!], [rows[1]!]]).then(() => resolved++);
+    const b = w.add([[rows[2]!, rows[3]!], []]).then(() => resolved++);
+    const c = w.add([[rows[4]!, rows[5]!], []]).then(() => resolved++);
+    expect(writes).toEqual([
+      [0, ids([rows[0]!])],
+      [1, ids([rows[1]!])],
+    ]);
+    expect(w.queued).toEqual([4, 0]);
+    gates.shift()!(); // shard 0's first statement ends: the next takes 3 of the 4 queued rows
+    await new Promise((r) => setTimeout(r, 0));
+    expect(writes[2]).toEqual([0, ids([rows[2]!, rows[3]!, rows[4]!])]);
+    expect(resolved).toBe(0); // call a still waits for shard 1
+    gates.shift()!();
+    await a;
+    expect(resolved).toBe(1);
+    gates.shift()!();
+    await b;
+    await new Promise((r) => setTimeout(r, 0));
+    expect(writes[3]).toEqual([0, ids([rows[5]!])]);
+    expect(resolved).toBe(2); // c is split over two statements: not done yet
+    gates.shift()!();
+    await c;
+    expect(writes).toHaveLength(4);
   });
 
-  it('with max-wait, concurrent calls share one statement and each resolves only after it is written', async () => {
+  it('runs up to `statements` statements of a shard at once', async () => {
+    let running = 0;
+    let most = 0;
+    const w = new ShardWriter<string[]>(
+      1,
+      async () => {
+        most = Math.max(most, ++running);
+        await new Promise((r) => setTimeout(r, 20));
+        running--;
+      },
+      { batchSize: 2, maxWaitMs: 0, statements: 3 },
+    );
+    const rows = makeRows(20);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => w.add([rows.slice(2 * i, 2 * i + 2)])));
+    expect(most).toBe(3);
+  });
+
+  it('with max-wait, calls share one statement and each resolves only after it is written', async () => {
     const writes: string[][] = [];
     let release: () => void = () => undefined;
     const gate = new Promise<void>((r) => (release = r));
-    const c = new Coalescer(
-      async (rows) => {
+    const w = new ShardWriter<string[]>(
+      1,
+      async (_shard, rows) => {
         await gate;
-        writes.push(rows.map((r) => r[0]!));
+        writes.push(ids(rows));
       },
-      1000,
-      30,
+      { batchSize: 1000, maxWaitMs: 30, statements: 2 },
     );
     const rows = makeRows(5);
     let resolved = 0;
-    const a = c.add(rows.slice(0, 2)).then(() => resolved++);
-    const b = c.add(rows.slice(2)).then(() => resolved++);
+    const a = w.add([rows.slice(0, 2)]).then(() => resolved++);
+    const b = w.add([rows.slice(2)]).then(() => resolved++);
     await new Promise((r) => setTimeout(r, 60));
-    expect(resolved).toBe(0); // flushed by the timer, but not yet written
+    expect(resolved).toBe(0); // sent after the wait, but not yet written
     release();
     await Promise.all([a, b]);
-    expect(writes).toEqual([rows.map((r) => r[0]!)]);
+    expect(writes).toEqual([ids(rows)]);
   });
 
-  it('a failed write rejects every caller of that statement (so the bus redelivers them)', async () => {
-    const c = new Coalescer(
-      async () => {
-        throw new Error('down');
+  it('a failed statement rejects every call with rows in it, and their queued rows are dropped (the bus redelivers the calls)', async () => {
+    const writes: string[][] = [];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const w = new ShardWriter<string[]>(
+      1,
+      async (_shard, rows) => {
+        writes.push(ids(rows));
+        await gate;
+        if (writes.length === 1) throw new Error('down'); // only the first statement fails
       },
-      10,
-      0,
+      { batchSize: 2, maxWaitMs: 0, statements: 1 },
     );
-    await expect(c.add(makeRows(3))).rejects.toThrow('down');
-    const ok = new Coalescer(async () => undefined, 2, 1000);
-    await expect(ok.add(makeRows(2))).resolves.toBeUndefined(); // batch size reached: no wait
+    const rows = makeRows(5);
+    const a = w.add([rows.slice(0, 3)]); // 2 rows in the first statement, 1 queued
+    const b = w.add([rows.slice(3)]);
+    release();
+    await expect(a).rejects.toThrow('down');
+    await expect(b).resolves.toBeUndefined();
+    // a's third row was not written after a failed: only b's rows followed.
+    expect(writes).toEqual([ids(rows.slice(0, 2)), ids(rows.slice(3))]);
+    await expect(w.add([[], []].slice(0, 1))).resolves.toBeUndefined(); // nothing to write
   });
 });
 

@@ -14,7 +14,7 @@ import { ShardedStore } from '../../store/mysql.ts';
 import { openSink } from '../../streaming/bus/index.ts';
 import { encodeRecord } from '../../streaming/record.ts';
 import { runSink } from '../../streaming/sink.ts';
-import { createTopic, deleteTopics, kafkaUri, produceRows, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
+import { createTopic, deleteTopics, kafkaUri, produceRaw, produceRows, uniqueGroup, uniqueTopic } from '../helpers/kafka.ts';
 import { counts, dropDb, PORTS, q, shardUrls, testDbName, waitUntil } from './db.ts';
 import { makeRows } from './fixture.ts';
 
@@ -106,6 +106,53 @@ describe('sink writes', () => {
       for (const [i, part] of both.entries()) inserted += await store.storeChunk(store.shards[i]!, part);
       expect(inserted).toBe(400);
       expect(await counts(db)).toMatchObject({ total: 1000, distinct: 1000 });
+      await plateStatsExact(db);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('Kafka records go into LOAD DATA as they were carried; those that need escaping (backslash, CR at the end) are stored as the rows decoded from them', async () => {
+    const db = newDb();
+    const topic = uniqueTopic('sinkw-bytes');
+    topics.push(topic);
+    await createTopic(topic, 1);
+    const rows = makeRows(400, { seed: 8, prefix: 'B' });
+    rows[10]![7] = 'C:\\dir\\new'; // backslashes: the escape character of LOAD DATA
+    rows[11]![7] = '\\N'; // would be NULL if copied as it is
+    rows[12]![7] = 'NULL';
+    const values = rows.map((r) => encodeRecord(r));
+    values[13] += '\r'; // a CR at the end is not part of the row
+    await produceRaw(
+      topic,
+      values.map((value, i) => ({ key: rows[i]![6]!, value })),
+    );
+    const store = ShardedStore.open({ urls: shardUrls(db) });
+    try {
+      const ac = new AbortController();
+      let handled = 0;
+      const run = runSink(store, {
+        from: kafkaUri(topic),
+        groupId: uniqueGroup('sinkw-bytes'),
+        batchSize: 150,
+        maxWaitMs: 0,
+        ttlDays: 0,
+        ttlIntervalS: 0,
+        signal: ac.signal,
+        log: () => undefined,
+        onStored: (k) => (handled += k),
+      });
+      await waitUntil(async () => handled >= rows.length, 60_000, 'all records handled');
+      ac.abort();
+      await run;
+      expect(await counts(db)).toMatchObject({ total: 400, distinct: 400 });
+      const stored = new Map<string, string[]>();
+      for (const port of PORTS) {
+        for (const r of await q<Record<string, string | number>>(port, `SELECT * FROM \`${db}\`.traffic_data`)) {
+          stored.set(String(r.gcxh), Object.values(r).map(String));
+        }
+      }
+      for (const r of rows) expect(stored.get(r[0]!)).toEqual(r);
       await plateStatsExact(db);
     } finally {
       await store.close();

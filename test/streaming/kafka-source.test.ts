@@ -96,6 +96,37 @@ describe('Kafka consumer-group source', () => {
     expect(gcxhs(got)).toEqual(rows.slice(40).map((r) => r[F.GCXH]));
   });
 
+  it('with inFlight, hands the next batches of a partition over while an earlier one is still in the handler, and commits only up to that one', async () => {
+    const rows = masterRows(200);
+    const topic = await topicWith('inflight', rows, 1);
+    const group = uniqueGroup('inflight');
+    const first = await openSource(kafkaUri(topic), { groupId: group, maxBatch: 50, inFlight: 200, ...quiet });
+    const done: string[] = [];
+    let secondStarted = false;
+    let laterWhileSecondRan = 0;
+    const timer = setTimeout(() => void first.stop(), 20_000);
+    await first.run(async (batch) => {
+      const offset = Number(batch[0]!.offset);
+      if (offset === 50) {
+        // The second batch cannot be stored (the store is down) until the source stops.
+        secondStarted = true;
+        throw new TrafficError('SERVICE_UNAVAILABLE', 'store down');
+      }
+      if (secondStarted) laterWhileSecondRan++;
+      done.push(...gcxhs(batch));
+      if (done.length >= 150) void first.stop();
+    });
+    clearTimeout(timer);
+    expect(laterWhileSecondRan).toBe(2); // batches 3 and 4 went on while batch 2 was retried
+    expect(done).toEqual([...rows.slice(0, 50), ...rows.slice(100)].map((r) => r[F.GCXH]));
+    expect(first.stats.delivered).toBe(50); // only the first batch counts as committed
+
+    // The group resumes at the unfinished batch: it and everything after it come again.
+    const second = await openSource(kafkaUri(topic), { groupId: group, maxBatch: 50, ...quiet });
+    const again = await collect(second, 150);
+    expect(gcxhs(again)).toEqual(rows.slice(50).map((r) => r[F.GCXH]));
+  });
+
   it('resumes a restarted consumer of the same group after its committed work, without loss or duplicates', async () => {
     const rows = masterRows(600);
     const topic = await topicWith('resume', rows.slice(0, 400));
