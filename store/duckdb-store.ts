@@ -538,15 +538,45 @@ export class EmbeddedStore implements TrafficStore {
     return new Map(rows.map((r) => [String(r.d), Number(r.n)]));
   }
 
-  /** Deletes every row of one day (YYYY-MM-DD); returns how many. */
-  async deleteDay(day: string): Promise<number> {
+  /**
+   * Deletes every row of one day (YYYY-MM-DD) and takes them off plate_stats, in one transaction;
+   * returns how many. With `expected` (the day's count in its archive), a day that holds another
+   * count by the time of the delete (a late record came in) is left as it was and -1 returned:
+   * no row that is not archived is ever deleted.
+   */
+  async deleteDay(day: string, expected?: number): Promise<number> {
     const from = day + ' 00:00:00';
     return this.serial(async () => {
-      const r = await this.conn.run(`DELETE FROM traffic_data WHERE gcsj >= CAST(? AS TIMESTAMP) AND gcsj < CAST(? AS TIMESTAMP) + INTERVAL 1 DAY`, [
-        from,
-        from,
-      ]);
-      return Number(r.rowsChanged);
+      await this.conn.run('BEGIN TRANSACTION');
+      try {
+        const r = await this.conn.runAndReadAll(
+          `DELETE FROM traffic_data WHERE gcsj >= CAST(? AS TIMESTAMP) AND gcsj < CAST(? AS TIMESTAMP) + INTERVAL 1 DAY RETURNING hphm`,
+          [from, from],
+        );
+        const rows = r.getRows();
+        if (expected !== undefined && rows.length !== expected) {
+          await this.conn.run('ROLLBACK');
+          return -1;
+        }
+        const minus = new Map<string, number>();
+        for (const [h] of rows) {
+          const key = h == null ? '' : String(h);
+          minus.set(key, (minus.get(key) ?? 0) + 1);
+        }
+        const entries = [...minus];
+        for (let i = 0; i < entries.length; i += 500) {
+          const part = entries.slice(i, i + 500);
+          await this.conn.run(
+            `UPDATE plate_stats SET passes = plate_stats.passes - d.n FROM (VALUES ${part.map(() => '(?, ?)').join(',')}) AS d(h, n) WHERE plate_stats.hphm = d.h`,
+            part.flat(),
+          );
+        }
+        await this.conn.run('COMMIT');
+        return rows.length;
+      } catch (err) {
+        await this.conn.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
     });
   }
 
