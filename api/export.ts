@@ -21,7 +21,7 @@ export const XLSX_MAX_ROWS = SHEET_MAX_ROWS - 1;
 const FEW_VALUES = new Set(['XZQHMC', 'KKMC', 'FXLX', 'HPZL', 'CLPPXH', 'PROVINCE', 'VEHICLE_TYPE_NAME']);
 
 /** The columns of the XLSX export: codes and names as text, GCSJ a date-time, the 0/1 flags numbers. */
-const XLSX_COLUMNS: readonly XlsxColumn[] = MASTER_COLUMNS.map((name) => ({
+export const XLSX_COLUMNS: readonly XlsxColumn[] = MASTER_COLUMNS.map((name) => ({
   name,
   kind: name === 'GCSJ' ? 'date' : name === 'IS_WEEKEND' || name === 'IS_PEAK_HOUR' ? 'number' : 'text',
   width: name === 'GCXH' ? 24 : name === 'GCSJ' ? 19 : name === 'KKMC' || name === 'XZQHMC' || name === 'CLPPXH' ? 16 : 11,
