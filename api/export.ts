@@ -17,11 +17,15 @@ import { PASS_COLUMNS, type PassRecord, type QueryFilter, type TrafficStore } fr
 /** Data rows one worksheet holds below its header row. */
 export const XLSX_MAX_ROWS = SHEET_MAX_ROWS - 1;
 
+/** Columns with few distinct values (checkpoints, counties, codes, brands): shared strings in the XLSX. */
+const FEW_VALUES = new Set(['XZQHMC', 'KKMC', 'FXLX', 'HPZL', 'CLPPXH', 'PROVINCE', 'VEHICLE_TYPE_NAME']);
+
 /** The columns of the XLSX export: codes and names as text, GCSJ a date-time, the 0/1 flags numbers. */
-const XLSX_COLUMNS: readonly XlsxColumn[] = MASTER_COLUMNS.map((name) => ({
+export const XLSX_COLUMNS: readonly XlsxColumn[] = MASTER_COLUMNS.map((name) => ({
   name,
   kind: name === 'GCSJ' ? 'date' : name === 'IS_WEEKEND' || name === 'IS_PEAK_HOUR' ? 'number' : 'text',
   width: name === 'GCXH' ? 24 : name === 'GCSJ' ? 19 : name === 'KKMC' || name === 'XZQHMC' || name === 'CLPPXH' ? 16 : 11,
+  shared: FEW_VALUES.has(name),
 }));
 
 /** A row's cells as the exports show them (text neutralized; numbers and times as they are). */

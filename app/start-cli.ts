@@ -7,7 +7,8 @@
  *                                                          ├─ detect → alerts ────────────┤
  *                                                          └─ congestion → levels (+ windows → store) ┴→ API + dashboard
  *
- * Each part swaps for the real service independently: TRAFFIC_KAFKA (bus = Kafka topic),
+ * Each part swaps for the real service independently: TRAFFIC_KAFKA (bus = Kafka topic) or
+ * `--bus mqtt://…` (bus = an MQTT topic, e.g. the one the camera gateways publish to),
  * TRAFFIC_MYSQL (store = MySQL shards), TRAFFIC_REDIS (alerts = Redis list; congestion changes
  * also go to Redis traffic:congestion). Ctrl-C stops the simulator, lets the sink, detector and
  * congestion engine drain what was sent, stops the API and prints a summary.
@@ -23,7 +24,9 @@ import { DEFAULT_RAW_DIR } from '../etl/cli.ts';
 import { listRawFiles } from '../etl/read/raw.ts';
 import { runEtl } from '../etl/runner.ts';
 import { trainModelFile } from '../models/train-cli.ts';
-import { ensureTopic, openSink, openSource, type Source } from '../streaming/bus/index.ts';
+import { ensureTopic, openSink, openSource, type Sink, type Source } from '../streaming/bus/index.ts';
+import { MqttSource } from '../streaming/bus/mqtt.ts';
+import { mqttIsFilter, parseBusUri } from '../streaming/bus/uri.ts';
 import { runCongestion } from '../streaming/congestion/run.ts';
 import { FileSnapshotStore, RedisSnapshotStore, type SnapshotStore } from '../streaming/congestion/snapshot.ts';
 import { getCongestionState } from '../streaming/congestion/state.ts';
@@ -48,7 +51,7 @@ import { ShardedStore } from '../store/mysql.ts';
 import type { TrafficStore } from '../store/store-api.ts';
 import { createLogger, logFn } from '../core/log.ts';
 
-const usage = `usage: traffic start [--raw DIR] [--data-dir DIR] [--port N] [--rate R] [--inject-clones P] [--limit N] [--seed S]
+const usage = `usage: traffic start [--raw DIR] [--data-dir DIR] [--port N] [--rate R] [--inject-clones P] [--limit N] [--seed S] [--bus URI]
 
 Runs the whole platform in one process: sample data if there is none, ETL and training when their
 outputs are missing or older than their inputs, congestion thresholds when missing, then the
@@ -62,7 +65,10 @@ the detector, the congestion engine and the API with the dashboard.
   --inject-clones P    probability per record of an injected cloned-plate pair (default 0.005)
   --limit N            stop the simulator after N master records (the rest keeps serving)
   --seed S             seed of the generated sample and of the injection (default 42)
-  Services: TRAFFIC_KAFKA, TRAFFIC_MYSQL, TRAFFIC_REDIS swap in the real bus, store and alert list
+  --bus URI            the stream bus: mqtt://host:port/topic (MQTT 5, QoS 1, a persistent session per
+                       consumer: a restart resumes where it stopped) or kafka://host:port/topic
+                       (default: TRAFFIC_KAFKA's topic, else in-process)
+  Services: TRAFFIC_KAFKA (or --bus), TRAFFIC_MYSQL, TRAFFIC_REDIS swap in the real bus, store and alert list
   (with TRAFFIC_REDIS congestion level changes also go to Redis traffic:congestion).`;
 
 function mtime(file: string): number {
@@ -85,6 +91,71 @@ async function deriveThresholds(master: string, out: string): Promise<{ rows: nu
   return { rows: rows.length, days: summary.days.used.length, checkpoints: summary.checkpoints };
 }
 
+type StartBus = { uri: string } & ({ kind: 'memory' | 'mqtt' } | { kind: 'kafka'; brokers: string[]; topic: string });
+
+/** The bus of `start`: --bus (mqtt:// or kafka://), else TRAFFIC_KAFKA's topic, else in-process. */
+function startBus(given: string | undefined, env: ReturnType<typeof readEnv>): StartBus {
+  if (given === undefined) {
+    if (!env.kafka) return { kind: 'memory', uri: 'memory:traffic-raw' };
+    return { kind: 'kafka', uri: `kafka://${env.kafka}/${env.topic}`, brokers: env.kafka.split(','), topic: env.topic };
+  }
+  const parsed = parseBusUri(given);
+  if (parsed.kind === 'mqtt') {
+    if (mqttIsFilter(parsed.topic)) {
+      throw new TrafficError('INVALID_OPTION', `--bus: "${parsed.topic}" is an MQTT topic filter (+ or #); start publishes to the topic, so give one topic`, {
+        option: '--bus',
+      });
+    }
+    return { kind: 'mqtt', uri: given };
+  }
+  if (parsed.kind === 'kafka') return { kind: 'kafka', uri: given, brokers: parsed.brokers, topic: parsed.topic };
+  throw new TrafficError('INVALID_OPTION', `--bus must be mqtt://host:port/topic or kafka://host:port/topic, got "${given}"`, { option: '--bus' });
+}
+
+/**
+ * Records the simulator may be ahead of the slowest consumer on MQTT. A broker drops what a
+ * consumer's session queue cannot hold, also while the consumer is connected but behind
+ * (Mosquitto: max_queued_messages, default 1000, dropped silently); in one process the simulator
+ * can wait for its consumers instead, so no broker setting is needed.
+ */
+const MQTT_AHEAD = 300;
+
+/** A sink that sends only while every consumer is fewer than MQTT_AHEAD records behind. */
+function pacedToConsumers(sink: Sink, sources: readonly Source[], signal: AbortSignal): Sink {
+  let given = 0;
+  // Counted from now: a resumed session may first bring records of the previous run.
+  const start = sources.map((s) => s.stats.delivered + s.stats.deadLettered);
+  const behind = (): number => given - Math.min(...sources.map((s, i) => s.stats.delivered + s.stats.deadLettered - start[i]!));
+  return {
+    async send(rows) {
+      for (let i = 0; i < rows.length; i += 100) {
+        while (behind() >= MQTT_AHEAD && !signal.aborted) await new Promise((r) => setTimeout(r, 10));
+        const part = rows.slice(i, i + 100);
+        given += part.length;
+        await sink.send(part);
+      }
+    },
+    flush: () => sink.flush(),
+    close: () => sink.close(),
+    get sent() {
+      return sink.sent;
+    },
+  };
+}
+
+/** Resolves once `count` MQTT consumers have registered and each has its subscription (SUBACK). */
+async function consumersSubscribed(sources: readonly Source[], count: number, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (sources.length < count && !signal.aborted) {
+    if (Date.now() > deadline) throw new TrafficError('CONNECTION_FAILED', `MQTT: only ${sources.length} of ${count} consumers connected within 30 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await Promise.race([
+    Promise.all(sources.map((s) => (s instanceof MqttSource ? s.ready : undefined))),
+    new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })),
+  ]);
+}
+
 export const command: Command = {
   name: 'start',
   summary: 'the whole platform in one process',
@@ -100,6 +171,7 @@ export const command: Command = {
       'inject-clones': { type: 'string' },
       limit: { type: 'string' },
       seed: { type: 'string' },
+      bus: { type: 'string' },
     });
     const dataDir = path.resolve(optStr(values['data-dir'], 'data-dir') ?? env.dataDir);
     const rawGiven = optStr(values.raw, 'raw');
@@ -109,6 +181,7 @@ export const command: Command = {
     const inject = num(values['inject-clones'], 'inject-clones', 0.005, { min: 0, max: 1 });
     const limit = values.limit === undefined ? undefined : int(values.limit, 'limit', 0, { min: 1 });
     const seed = int(values.seed, 'seed', 42, { min: 0 });
+    const bus = startBus(optStr(values.bus, 'bus'), env);
     const log = logFn(createLogger('start'));
 
     // 1. Batch: ETL and training only when their outputs are missing or older than their inputs.
@@ -135,8 +208,8 @@ export const command: Command = {
     const thresholds = await readThresholds(thresholdsFile);
 
     // 2. The parts, each embedded unless its service is configured.
-    const busUri = env.kafka ? `kafka://${env.kafka}/${env.topic}` : 'memory:traffic-raw';
-    if (env.kafka) await ensureTopic(env.kafka.split(','), env.topic, 3);
+    const busUri = bus.uri;
+    if (bus.kind === 'kafka') await ensureTopic(bus.brokers, bus.topic, 3);
     let store: TrafficStore;
     let sharded: ShardedStore | null = null;
     // Closed 1- and 5-minute flow windows go to the same store (traffic_flow_window).
@@ -178,8 +251,8 @@ export const command: Command = {
     // A restart snapshot only makes sense on a bus that outlives the process (Kafka); it holds
     // partition offsets, so it is per topic.
     let snapshot: SnapshotStore | null = null;
-    if (env.kafka) {
-      const tag = `traffic-congestion.${env.topic.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+    if (bus.kind === 'kafka') {
+      const tag = `traffic-congestion.${bus.topic.replace(/[^A-Za-z0-9._-]/g, '_')}`;
       snapshot = env.redis
         ? await RedisSnapshotStore.open(env.redis, `traffic:congestion:state:${tag}`)
         : new FileSnapshotStore(path.join(dataDir, `congestion.state.${tag}.json`));
@@ -272,7 +345,24 @@ export const command: Command = {
       onChanges: (c) => (counts.congestion += c.length),
     });
 
-    const busSink = await openSink(busUri, { clientId: 'traffic-start' });
+    let simError: unknown = null;
+    const failed = Promise.race([sinkDone, detectDone, congestionDone]).then(
+      () => undefined,
+      (err: unknown) => {
+        simError ??= err;
+        stop.abort();
+      },
+    );
+    // MQTT keeps nothing for a subscription that does not exist yet: the simulator waits until
+    // every consumer's session is subscribed (from then on the broker queues for it).
+    const giveUp = (err: unknown): null => {
+      simError ??= err;
+      stop.abort();
+      return null;
+    };
+    if (bus.kind === 'mqtt') await consumersSubscribed(sources, 3, stop.signal).catch(giveUp);
+    const opened = stop.signal.aborted ? null : await openSink(busUri, { clientId: 'traffic-start' }).catch(giveUp);
+    const busSink = opened && bus.kind === 'mqtt' ? pacedToConsumers(opened, sources, stop.signal) : opened;
     const dimension = inject > 0 && existsSync(dimFile) ? await loadInjectDimension(dimFile) : null;
     const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
     const status = async (): Promise<string> => {
@@ -290,41 +380,35 @@ export const command: Command = {
       });
     }, 1000);
 
-    let simError: unknown = null;
-    const simDone = simulate({
-      input: master,
-      sink: busSink,
-      rate,
-      mode: 'replay',
-      limit,
-      inject: inject > 0 ? { probability: inject, truthFile: path.join(dataDir, 'injected_truth.csv'), seed, dimension } : undefined,
-      signal: stop.signal,
-      onProgress: (p) => (counts.sent = p.sent),
-      progressMs: 250,
-    }).then(
-      (s) => {
-        counts.sent = s.sent;
-        if (!stop.signal.aborted) log(`simulator finished: ${fmtInt(s.sent)} records sent; still serving (Ctrl-C to stop)`);
-        return s;
-      },
-      (err: unknown) => {
-        simError = err;
-        stop.abort();
-        return null;
-      },
-    );
-    const failed = Promise.race([sinkDone, detectDone, congestionDone]).then(
-      () => undefined,
-      (err: unknown) => {
-        simError ??= err;
-        stop.abort();
-      },
-    );
+    const simDone = !busSink
+      ? Promise.resolve(null)
+      : simulate({
+          input: master,
+          sink: busSink,
+          rate,
+          mode: 'replay',
+          limit,
+          inject: inject > 0 ? { probability: inject, truthFile: path.join(dataDir, 'injected_truth.csv'), seed, dimension } : undefined,
+          signal: stop.signal,
+          onProgress: (p) => (counts.sent = p.sent),
+          progressMs: 250,
+        }).then(
+          (s) => {
+            counts.sent = s.sent;
+            if (!stop.signal.aborted) log(`simulator finished: ${fmtInt(s.sent)} records sent; still serving (Ctrl-C to stop)`);
+            return s;
+          },
+          (err: unknown) => {
+            simError = err;
+            stop.abort();
+            return null;
+          },
+        );
 
     await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     void failed;
     const sim = await simDone;
-    await busSink.flush().catch(() => undefined);
+    await busSink?.flush().catch(() => undefined);
     // Let the consumers take in what was sent before stopping them (bounded wait).
     const deadline = Date.now() + 5000;
     while (counts.stored < counts.sent && Date.now() < deadline && !simError) await new Promise((r) => setTimeout(r, 100));
@@ -334,7 +418,7 @@ export const command: Command = {
     if (tty) process.stderr.write('\r\x1b[K');
     const final = await status();
     await app.shutdown();
-    await busSink.close().catch(() => undefined);
+    await busSink?.close().catch(() => undefined);
     await feed.close();
     if (env.redis) await alertSink.close();
     await snapshot?.close().catch(() => undefined);

@@ -9,13 +9,17 @@
  * machine against ~300k rows/s for native zlib at the same level (`npm run bench:api` prints both), and native
  * zlib runs on the libuv thread pool, beside the thread that builds the XML.
  *
- * Cells: text as inline strings (no shared-string table to keep in memory; codes keep their leading
- * zeros because they are text), numbers as numbers, dates as date serials with a date format.
+ * Cells: text as inline strings (codes keep their leading zeros because they are text), numbers as
+ * numbers, dates as date serials with a date format. Columns marked `shared` (few distinct values:
+ * checkpoint, county, vehicle type …) go through a shared-string table instead: each cell is then
+ * an index (`<c t="s"><v>7</v></c>`), a third of an inline string's XML, and the table itself is a
+ * zip entry written after the sheet. The table is capped at SHARED_MAX distinct strings (memory
+ * stays bounded whatever the data); values past the cap are written inline.
  */
 import { createDeflateRaw, crc32, type DeflateRaw } from 'node:zlib';
 import { Zip, ZipDeflate, type AsyncFlateStreamHandler, type ZipInputFile } from 'fflate';
 import { CHINA_OFFSET_S } from './time.ts';
-import { SHEET_CLOSE, STYLE, columnName, excelSerial, packageParts, sheetOpen, xmlEscape } from './xlsx-parts.ts';
+import { NS_MAIN, SHEET_CLOSE, STYLE, XML_HEAD, columnName, excelSerial, packageParts, sheetOpen, xmlEscape } from './xlsx-parts.ts';
 
 export type XlsxColumnKind = 'text' | 'number' | 'date';
 
@@ -24,6 +28,8 @@ export interface XlsxColumn {
   kind: XlsxColumnKind;
   /** Width in characters (default 12). */
   width?: number;
+  /** Text with few distinct values: cells refer to the shared-string table (see the module comment). */
+  shared?: boolean;
 }
 
 /** One row: text for `text` and `date` columns (`YYYY-MM-DD HH:mm:ss` wall clock), numbers for `number`. */
@@ -87,7 +93,9 @@ class NativeDeflateFile implements ZipInputFile, SheetEntry {
     readonly mtime: number,
   ) {
     this.flag = levelFlag(level);
-    this.z = createDeflateRaw({ level });
+    // Output buffers of 256 KiB instead of zlib's 16 KiB: each buffer is a round trip between the
+    // thread pool and this thread (measured: ~16× fewer callbacks, ~0.3 s less CPU on 484k rows).
+    this.z = createDeflateRaw({ level, chunkSize: 1 << 18 });
     this.z.on('data', (b: Buffer) => this.ondata(null, b as Uint8Array<ArrayBuffer>, false));
     this.z.on('end', () => this.ondata(null, new Uint8Array(0), true));
     this.z.on('error', (err) => this.ondata(Object.assign(err, { code: 0 }), new Uint8Array(0), true));
@@ -116,11 +124,25 @@ function chinaWallClockMs(epochMs: number): number {
 
 const NEEDS_SPACE_PRESERVE = /^\s|\s$/;
 
+/** Distinct strings the shared-string table holds at most (~ a few MB); later new values go inline. */
+export const SHARED_MAX = 50_000;
+
+/** The XML of a text cell after `<c r="B7"`: inline string. */
+function inlineCell(s: string): string {
+  return `" t="inlineStr"><is>${NEEDS_SPACE_PRESERVE.test(s) ? '<t xml:space="preserve">' : '<t>'}${xmlEscape(s)}</t></is></c>`;
+}
+
 export class XlsxStreamWriter {
   private readonly zip: Zip;
   private readonly sheet: SheetEntry;
   private readonly refs: string[];
   private readonly kinds: XlsxColumnKind[];
+  private readonly shared: boolean[];
+  /** Shared string → the tail of its cell's XML (`" t="s"><v>7</v></c>`), in table order. */
+  private readonly sst = new Map<string, string>();
+  /** References to the table (the `count` of sharedStrings.xml). */
+  private sstRefs = 0;
+  private readonly sstFile: ZipDeflate | null;
   private readonly done: Promise<void>;
   private failed: Error | null = null;
   private nextRow = 2;
@@ -149,12 +171,14 @@ export class XlsxStreamWriter {
     });
     this.refs = o.columns.map((_, i) => `<c r="${columnName(i)}`);
     this.kinds = o.columns.map((c) => c.kind);
+    this.shared = o.columns.map((c) => c.kind === 'text' && c.shared === true);
+    const sharedStrings = this.shared.includes(true);
 
     const sheetName = o.sheetName ?? 'Sheet1';
     const iso = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const parts = packageParts({
       sheets: [sheetName],
-      sharedStrings: false,
+      sharedStrings,
       dateFormat: o.dateFormat ?? 'yyyy-mm-dd hh:mm:ss',
       application: 'traffic-checkpoint-toolkit',
       appVersion: '1.0000',
@@ -182,6 +206,13 @@ export class XlsxStreamWriter {
       const native = new NativeDeflateFile(sheetFile, o.level ?? 1, mtime);
       this.zip.add(native);
       this.sheet = native;
+    }
+    // Added now (fflate's Zip takes no entries after end()), filled at finish(): the zip writes it
+    // after the sheet.
+    this.sstFile = sharedStrings ? new ZipDeflate('xl/sharedStrings.xml', { level: 6 }) : null;
+    if (this.sstFile) {
+      this.sstFile.mtime = mtime;
+      this.zip.add(this.sstFile);
     }
     this.zip.end();
 
@@ -222,6 +253,7 @@ export class XlsxStreamWriter {
       put(this.headXml);
       this.headXml = null;
     }
+    const { shared, sst } = this;
     let n = this.nextRow;
     for (const row of rows) {
       const r = String(n++);
@@ -234,10 +266,21 @@ export class XlsxStreamWriter {
           xml += `${refs[c]}${r}"><v>${typeof v === 'number' ? v : Number(v)}</v></c>`;
         } else if (kind === 'date') {
           xml += `${refs[c]}${r}" s="${STYLE.date}"><v>${excelSerial(String(v))}</v></c>`;
-        } else {
+        } else if (shared[c]) {
           const s = String(v);
-          const t = NEEDS_SPACE_PRESERVE.test(s) ? '<t xml:space="preserve">' : '<t>';
-          xml += `${refs[c]}${r}" t="inlineStr"><is>${t}${xmlEscape(s)}</t></is></c>`;
+          let tail = sst.get(s);
+          if (tail === undefined && sst.size < SHARED_MAX) {
+            tail = `" t="s"><v>${sst.size}</v></c>`;
+            // A copy: `s` may be a slice of a much larger string the table must not keep alive.
+            sst.set(Buffer.from(s, 'utf8').toString('utf8'), tail);
+          }
+          if (tail === undefined) xml += refs[c] + r + inlineCell(s);
+          else {
+            this.sstRefs++;
+            xml += refs[c] + r + tail;
+          }
+        } else {
+          xml += refs[c] + r + inlineCell(String(v));
         }
       }
       put(xml + '</row>');
@@ -253,6 +296,11 @@ export class XlsxStreamWriter {
     this.closed = true;
     await this.sheet.push(Buffer.from(SHEET_CLOSE, 'latin1'));
     this.sheet.end();
+    if (this.sstFile) {
+      let xml = `${XML_HEAD}<sst xmlns="${NS_MAIN}" count="${this.sstRefs}" uniqueCount="${this.sst.size}">`;
+      for (const s of this.sst.keys()) xml += `<si>${NEEDS_SPACE_PRESERVE.test(s) ? '<t xml:space="preserve">' : '<t>'}${xmlEscape(s)}</t></si>`;
+      this.sstFile.push(Buffer.from(xml + '</sst>', 'utf8'), true);
+    }
     await this.done;
   }
 

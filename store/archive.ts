@@ -23,6 +23,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { csvLine } from '../core/csv.ts';
 import { TrafficError } from '../core/errors.ts';
 import { MASTER_COLUMNS } from '../core/schema.ts';
+import { addDays } from '../core/time.ts';
 import type { ShardedStore } from './mysql.ts';
 import { PASS_COLUMNS, retentionCutoff } from './store-api.ts';
 
@@ -308,8 +309,11 @@ export interface DayStore {
   newestGcsj(): Promise<string | null>;
   /** Rows per day (YYYY-MM-DD) of the days before `before` (exclusive). */
   dayCounts(before: string): Promise<Map<string, number>>;
-  /** Deletes every row of one day; returns how many. */
-  deleteDay(day: string): Promise<number>;
+  /**
+   * Deletes every row of one day; returns how many. With `expected`, a store that can check it
+   * atomically deletes nothing and returns -1 when the day holds another count by then.
+   */
+  deleteDay(day: string, expected?: number): Promise<number>;
 }
 
 export interface GuardedTtlResult {
@@ -336,8 +340,14 @@ export async function applyTtlWithArchive(store: DayStore, days: number, archive
   const kept: GuardedTtlResult['kept'] = [];
   for (const [day, rows] of [...counts].sort(([a], [b]) => a.localeCompare(b))) {
     const a = archived.get(day) ?? null;
-    if (a === rows) deleted.push({ day, rows: await store.deleteDay(day) });
-    else kept.push({ day, rows, archived: a });
+    if (a !== rows) {
+      kept.push({ day, rows, archived: a });
+      continue;
+    }
+    const n = await store.deleteDay(day, a);
+    // -1: a late record came in since the count; the day waits for a new archive run.
+    if (n < 0) kept.push({ day, rows: (await store.dayCounts(addDays(day, 1))).get(day) ?? rows, archived: a });
+    else deleted.push({ day, rows: n });
   }
   return { newest, cutoff, deleted, kept };
 }

@@ -76,6 +76,45 @@ function toPass(o: Record<string, unknown>): PassRecord {
   };
 }
 
+/**
+ * The export's row as one VARCHAR: the 12 fields joined by U+001F, NULL as ''. A text field can
+ * hold any character, so U+001E and U+001F inside one are escaped as U+001E followed by 0 or 1,
+ * and exportPass undoes it; GCSJ and the 0/1 flags cannot hold them.
+ */
+const EXPORT_LINE = `concat_ws(chr(31), ${PASS_COLUMNS.map((c) =>
+  c === 'gcsj'
+    ? `strftime(gcsj, '%Y-%m-%d %H:%M:%S')`
+    : c === 'is_weekend' || c === 'is_peak_hour'
+      ? `coalesce(CAST(${c} AS VARCHAR), '')`
+      : `replace(replace(coalesce(${c}, ''), chr(30), chr(30) || '0'), chr(31), chr(30) || '1')`,
+).join(', ')})`;
+
+/** Rows per onChunk call. */
+const EXPORT_CHUNK = 2000;
+
+const ESCAPED = /\x1e[01]/g;
+const unescapeField = (s: string): string => (s.indexOf('\x1e') === -1 ? s : s.replace(ESCAPED, (m) => (m === '\x1e0' ? '\x1e' : '\x1f')));
+
+/** A row of EXPORT_LINE back as a PassRecord. */
+export function exportPass(line: string): PassRecord {
+  let c = line.split('\x1f');
+  if (line.indexOf('\x1e') !== -1) c = c.map(unescapeField);
+  return {
+    gcxh: c[0]!,
+    xzqhmc: c[1]!,
+    kkmc: c[2]!,
+    fxlx: c[3]!,
+    gcsj: c[4]!,
+    hpzl: c[5]!,
+    hphm: c[6]!,
+    clppxh: c[7]!,
+    province: c[8]!,
+    is_weekend: Number(c[9]),
+    is_peak_hour: Number(c[10]),
+    vehicle_type_name: c[11]!,
+  };
+}
+
 /** A rare plate search lists at most this many plates in `hphm IN (…)` instead of the LIKE. */
 const MAX_EQUAL_PLATES = 50;
 
@@ -258,41 +297,31 @@ export class EmbeddedStore implements TrafficStore {
 
   /**
    * One query, streamed: DuckDB sorts once (spilling to disk past its memory limit) and hands the
-   * result over a vector at a time, so the export is one scan whatever its size and sees one
-   * snapshot. (Keyset pages of 5,000 rows re-scanned and re-sorted the table per page: measured
-   * ~5.6k rows/s on a 1M-row table.) Its own connection, closed at the end, so a long export
-   * never queues the API's read lanes.
+   * result over a vector (2,048 rows) at a time, so the export is one scan whatever its size and
+   * sees one snapshot. (Keyset pages of 5,000 rows re-scanned and re-sorted the table per page:
+   * measured ~5.6k rows/s on a 1M-row table.) Its own connection, closed at the end, so a long
+   * export never queues the API's read lanes.
+   *
+   * Each row comes over as ONE string (EXPORT_LINE), split here: reading the 12 columns cost a
+   * native call and a UTF-8 decode per value, most of the export's CPU (docs/store.md "Export and
+   * archive figures").
    */
   async exportRows(f: QueryFilter, onChunk: (rows: PassRecord[]) => Promise<void> | void): Promise<number> {
     const w = where(f);
-    const chunk = 5000;
     const conn = await this.instance.connect();
     let n = 0;
     try {
-      const result = await conn.stream(`SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ORDER BY traffic_data.gcsj DESC, gcxh`, w.params);
+      const result = await conn.stream(`SELECT ${EXPORT_LINE} AS line FROM traffic_data ${w.sql} ORDER BY traffic_data.gcsj DESC, gcxh`, w.params);
       let out: PassRecord[] = [];
-      // Column-wise from each DuckDB vector: measured ~2× faster than row arrays (yieldRowsJs).
       for (;;) {
         const data = await result.fetchChunk();
         if (!data || data.rowCount === 0) break;
-        const c = data.getColumns() as unknown[][];
-        for (let i = 0; i < data.rowCount; i++) {
-          out.push({
-            gcxh: String(c[0]![i]),
-            xzqhmc: String(c[1]![i] ?? ''),
-            kkmc: String(c[2]![i]),
-            fxlx: String(c[3]![i] ?? ''),
-            gcsj: String(c[4]![i]),
-            hpzl: String(c[5]![i] ?? ''),
-            hphm: String(c[6]![i] ?? ''),
-            clppxh: String(c[7]![i] ?? ''),
-            province: String(c[8]![i] ?? ''),
-            is_weekend: Number(c[9]![i]),
-            is_peak_hour: Number(c[10]![i]),
-            vehicle_type_name: String(c[11]![i] ?? ''),
-          });
-        }
-        if (out.length >= chunk) {
+        // Read out completely before the next await: the vector's memory is DuckDB's and is
+        // freed when the chunk object is collected, which may happen once the code stops using it.
+        const lines = data.getColumnVector(0);
+        const count = data.rowCount; // a native call each time it is read
+        for (let i = 0; i < count; i++) out.push(exportPass(lines.getItem(i) as string));
+        if (out.length >= EXPORT_CHUNK) {
           n += out.length;
           await onChunk(out);
           out = [];
@@ -509,15 +538,45 @@ export class EmbeddedStore implements TrafficStore {
     return new Map(rows.map((r) => [String(r.d), Number(r.n)]));
   }
 
-  /** Deletes every row of one day (YYYY-MM-DD); returns how many. */
-  async deleteDay(day: string): Promise<number> {
+  /**
+   * Deletes every row of one day (YYYY-MM-DD) and takes them off plate_stats, in one transaction;
+   * returns how many. With `expected` (the day's count in its archive), a day that holds another
+   * count by the time of the delete (a late record came in) is left as it was and -1 returned:
+   * no row that is not archived is ever deleted.
+   */
+  async deleteDay(day: string, expected?: number): Promise<number> {
     const from = day + ' 00:00:00';
     return this.serial(async () => {
-      const r = await this.conn.run(`DELETE FROM traffic_data WHERE gcsj >= CAST(? AS TIMESTAMP) AND gcsj < CAST(? AS TIMESTAMP) + INTERVAL 1 DAY`, [
-        from,
-        from,
-      ]);
-      return Number(r.rowsChanged);
+      await this.conn.run('BEGIN TRANSACTION');
+      try {
+        const r = await this.conn.runAndReadAll(
+          `DELETE FROM traffic_data WHERE gcsj >= CAST(? AS TIMESTAMP) AND gcsj < CAST(? AS TIMESTAMP) + INTERVAL 1 DAY RETURNING hphm`,
+          [from, from],
+        );
+        const rows = r.getRows();
+        if (expected !== undefined && rows.length !== expected) {
+          await this.conn.run('ROLLBACK');
+          return -1;
+        }
+        const minus = new Map<string, number>();
+        for (const [h] of rows) {
+          const key = h == null ? '' : String(h);
+          minus.set(key, (minus.get(key) ?? 0) + 1);
+        }
+        const entries = [...minus];
+        for (let i = 0; i < entries.length; i += 500) {
+          const part = entries.slice(i, i + 500);
+          await this.conn.run(
+            `UPDATE plate_stats SET passes = plate_stats.passes - d.n FROM (VALUES ${part.map(() => '(?, ?)').join(',')}) AS d(h, n) WHERE plate_stats.hphm = d.h`,
+            part.flat(),
+          );
+        }
+        await this.conn.run('COMMIT');
+        return rows.length;
+      } catch (err) {
+        await this.conn.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
     });
   }
 

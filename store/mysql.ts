@@ -464,18 +464,37 @@ export class ShardedStore {
     return out;
   }
 
-  /** Deletes one day (YYYY-MM-DD) on every shard in LIMIT-bounded chunks; returns the rows deleted. */
+  /**
+   * Deletes one day (YYYY-MM-DD) on every shard in LIMIT-bounded chunks, each taken off
+   * plate_stats in its transaction (as applyTtl); returns the rows deleted.
+   */
   async deleteDay(day: string, chunkRows = 5000): Promise<number> {
     const from = day + ' 00:00:00';
     const to = formatChinaTime((toEpochSeconds(from) + 86400) * 1000);
-    const per = await this.onAll('delete day', async (p) => {
-      let total = 0;
-      for (;;) {
-        const [res] = await p.query<ResultSetHeader>(`DELETE FROM ${TRAFFIC_TABLE} WHERE gcsj >= ? AND gcsj < ? LIMIT ?`, [from, to, chunkRows]);
-        total += res.affectedRows;
-        if (res.affectedRows < chunkRows) return total;
-      }
-    });
+    const per = await Promise.all(
+      this.shards.map(async (shard) => {
+        let total = 0;
+        for (;;) {
+          const n = await this.inTransaction(shard, 'delete day', async (conn) => {
+            const [old] = await conn.query<RowDataPacket[]>(`SELECT gcxh, hphm FROM ${TRAFFIC_TABLE} WHERE gcsj >= ? AND gcsj < ? LIMIT ? FOR UPDATE`, [
+              from,
+              to,
+              chunkRows,
+            ]);
+            if (old.length === 0) return 0;
+            const [res] = await conn.query<ResultSetHeader>(`DELETE FROM ${TRAFFIC_TABLE} WHERE gcxh IN (?)`, [old.map((r) => r.gcxh)]);
+            if (!this.mycat) {
+              const minus = new Map<string, number>();
+              for (const r of old) minus.set(String(r.hphm ?? ''), (minus.get(String(r.hphm ?? '')) ?? 0) - 1);
+              await addPlatePasses(conn, minus);
+            }
+            return res.affectedRows;
+          });
+          total += n;
+          if (n < chunkRows) return total;
+        }
+      }),
+    );
     return per.reduce((a, b) => a + b, 0);
   }
 

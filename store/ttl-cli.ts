@@ -70,7 +70,7 @@ export const command: Command = {
         } else {
           reportGuarded(
             await applyTtlWithArchive(
-              { newestGcsj: () => store.latestGcsj(), dayCounts: (b) => store.dayCounts(b), deleteDay: (d) => store.deleteDay(d) },
+              { newestGcsj: () => store.latestGcsj(), dayCounts: (b) => store.dayCounts(b), deleteDay: (d, expected) => store.deleteDay(d, expected) },
               days,
               archive,
             ),

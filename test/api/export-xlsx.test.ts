@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryAlertFeed } from '../../api/alerts.ts';
 import { createApiApp, type ApiApp } from '../../api/app.ts';
 import { csvText } from '../../core/io.ts';
+import { SHARED_MAX, XlsxStreamWriter } from '../../core/xlsx-stream.ts';
 import { MASTER_COLUMNS } from '../../core/schema.ts';
 import { EmbeddedStore } from '../../store/duckdb-store.ts';
 import type { PassRecord, QueryFilter, TrafficStore } from '../../store/store-api.ts';
@@ -269,4 +270,39 @@ describe('GET /api/export.xlsx at scale', () => {
       await a.shutdown();
     }
   }, 120_000);
+});
+
+describe('XlsxStreamWriter shared strings', () => {
+  it('stores a shared column once per value up to its cap, then inline, every cell reading back as written', async () => {
+    // Two rows in three hold a new value: 3,000 distinct values past the cap.
+    const n = (SHARED_MAX + 3000) * 1.5 + 2;
+    const chunks: Uint8Array[] = [];
+    const w = new XlsxStreamWriter({
+      columns: [
+        { name: 'ID', kind: 'text' },
+        { name: 'NAME', kind: 'text', shared: true },
+      ],
+      onData: (c) => chunks.push(c),
+    });
+    const rows: string[][] = [];
+    // Distinct values past the cap, plus one repeated value (shared even after the cap) and spaces.
+    for (let i = 0; i < n; i++) rows.push([String(i), i % 3 === 0 ? ' 丰县 ' : `名${i}&<`]);
+    for (let i = 0; i < n; i += 5000) await w.writeRows(rows.slice(i, i + 5000));
+    await w.finish();
+    const bytes = Buffer.concat(chunks);
+    const files = unzipSync(bytes);
+    const sst = strFromU8(files['xl/sharedStrings.xml']!);
+    expect(sst.split('<si>').length - 1).toBe(SHARED_MAX);
+    expect(sst).toContain('<si><t xml:space="preserve"> 丰县 </t></si>');
+    const sheet = strFromU8(files['xl/worksheets/sheet1.xml']!);
+    expect(n % 3).toBe(2); // the last row holds a new value, past the cap
+    expect(sheet).toContain(`<c r="B${n + 1}" t="inlineStr"><is><t>名${n - 1}&amp;&lt;</t></is></c>`);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(bytes as unknown as ArrayBuffer);
+    const ws = wb.worksheets[0]!;
+    expect(ws.rowCount).toBe(n + 1);
+    for (const i of [0, 1, 2, SHARED_MAX, n - 3, n - 2, n - 1]) {
+      expect(ws.getRow(i + 2).getCell(2).value).toBe(rows[i]![1]);
+    }
+  }, 60_000);
 });

@@ -16,6 +16,7 @@ import { EmbeddedStore } from '../../store/duckdb-store.ts';
 import { loadMaster } from '../../store/load.ts';
 import { ShardedStore } from '../../store/mysql.ts';
 import { command as ttlCmd } from '../../store/ttl-cli.ts';
+import { applyTtlWithArchive } from '../../store/archive.ts';
 import { dropDb, q, shardUrls, testDbName } from './db.ts';
 
 /** Rows per day of the fixture; 2024-01-06 is a Saturday. */
@@ -207,6 +208,9 @@ describe('archive and retention on the embedded store', () => {
     // Without its partition, 2024-01-03 must survive retention.
     rmSync(path.join(out, 'day=2024-01-03'), { recursive: true });
     // Newest 2024-01-06 23:11:59; 1 day back: cutoff 2024-01-05 23:11:59 → days up to 2024-01-04 are past retention.
+    const s2b = await EmbeddedStore.open(path.join(dataDir, 'traffic.duckdb'));
+    const platesBefore = (await s2b.query({ hphm: '苏C' }, 1, 1)).total;
+    await s2b.close();
     await withDataDir(dataDir, () => ttlCmd.run(['--embedded', '--ttl-days', '1', '--archive', out]));
     const s3 = await EmbeddedStore.open(path.join(dataDir, 'traffic.duckdb'));
     try {
@@ -217,8 +221,47 @@ describe('archive and retention on the embedded store', () => {
         '2024-01-03': 60,
         '2024-01-06': 30,
       });
+      // The plate search's totals (plate_stats) lost exactly the deleted day's passes (2024-01-02:
+      // 90, every fixture plate starts 苏C).
+      expect((await s3.query({ hphm: '苏C' }, 1, 1)).total).toBe(platesBefore - 90);
     } finally {
       await s3.close();
+    }
+  });
+
+  it('leaves a day alone when a late record reached it between the count and the delete', async () => {
+    const rows = makeRows(
+      [
+        ['2024-01-02', 40],
+        ['2024-01-06', 10],
+      ],
+      'R',
+    );
+    const store = await EmbeddedStore.open(':memory:');
+    try {
+      await store.insert(rows);
+      const out = path.join(tmp, 'a-race');
+      await archiveCmd.run(['--in', write('m-race.csv', rows), '--out', out]);
+      const late = [...rows[0]!];
+      late[0] = 'LATE-RACE';
+      const r = await applyTtlWithArchive(
+        {
+          newestGcsj: () => store.latestGcsj(),
+          dayCounts: (b) => store.dayCounts(b),
+          // The sink writes a late pass of the day just before retention deletes it.
+          deleteDay: async (d, expected) => {
+            await store.insert([late]);
+            return store.deleteDay(d, expected);
+          },
+        },
+        1,
+        out,
+      );
+      expect(r.deleted).toEqual([]);
+      expect(r.kept).toEqual([{ day: '2024-01-02', rows: 41, archived: 40 }]);
+      expect(Object.fromEntries(await store.dayCounts('2024-12-31'))).toEqual({ '2024-01-02': 41, '2024-01-06': 10 });
+    } finally {
+      await store.close();
     }
   });
 });
@@ -263,6 +306,13 @@ describe('archive and retention on two MariaDB shards', () => {
     await dropDb(db);
   });
 
+  /** Passes counted in plate_stats over both shards. */
+  async function platePasses(): Promise<number> {
+    let n = 0;
+    for (const port of [3306, 3307]) n += Number((await q<{ n: number }>(port, `SELECT COALESCE(SUM(passes), 0) AS n FROM \`${db}\`.plate_stats`))[0]!.n);
+    return n;
+  }
+
   it('archives the days before --before from every shard, row for row', async () => {
     const out = path.join(tmp, 'a5');
     expect(await archiveCmd.run(['--from-store', '--before', '2024-01-03', '--mysql', urls.join(','), '--out', out])).toBe(0);
@@ -273,10 +323,13 @@ describe('archive and retention on two MariaDB shards', () => {
   it('ttl --archive deletes the archived days from every shard and keeps a day whose count differs', async () => {
     const out = path.join(tmp, 'a5');
     // A late pass for 2024-01-02 reached the store after the archive was written: counts differ.
+    const platesBefore = await platePasses();
     await q(3306, `INSERT INTO \`${db}\`.traffic_data VALUES ('LATE1','丰县','K_00','01','2024-01-02 12:00:00','02','苏C1','大众牌','江苏',0,0,'小型汽车')`);
     expect(await ttlCmd.run(['--ttl-days', '1', '--archive', out, '--mysql', urls.join(',')])).toBe(0);
     const left = await sharded.dayCounts('2024-12-31');
     expect(Object.fromEntries(left)).toEqual({ '2024-01-02': 91, '2024-01-03': 60, '2024-01-06': 30 });
     expect(existsSync(path.join(out, 'day=2024-01-01'))).toBe(true); // the archive itself is never touched
+    // plate_stats lost exactly the deleted day's passes (2024-01-01: 120) on the shards.
+    expect(platesBefore - (await platePasses())).toBe(120);
   });
 });
