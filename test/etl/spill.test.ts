@@ -97,6 +97,9 @@ describe('rows kept for a second pass', () => {
     for (let i = 0; i < 2000; i++) input.push([`${i}`, '徐州市', `K${i}`, '1', '2023-12-01 00:00:00', '02', '苏C1', '-']);
     input[1500] = ['x\x1fy', 'a\x1eb', '\x1dlead', '', '"q",', 'line\nbreak', '\u00e9', '-'];
     input[1501] = ['\x1dstarts', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    // Records longer than a read block (48 KB), ASCII and 3-byte UTF-8, one after the other.
+    input[1502] = ['x'.repeat(120_000), 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    input[1503] = ['徐'.repeat(40_000), 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
     for (const r of input) store.push(r);
     expect(store.length).toBe(2000);
     expect(store.spilled).toBe(1997);
