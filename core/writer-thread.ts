@@ -13,7 +13,7 @@ import { csvLine } from './csv.ts';
 import { TrafficError } from './errors.ts';
 import { CHUNK_CHARS, TextFileWriter } from './io.ts';
 import { siblingModule, startWorker } from './threads.ts';
-import { WORKER_RESOURCE_LIMITS } from './thread-memory.ts';
+import { workerResourceLimits } from './thread-memory.ts';
 
 /** The writer thread's code. */
 export const WRITER_WORKER = siblingModule(import.meta.url, 'writer-thread-worker');
@@ -59,7 +59,7 @@ export class WriterThread {
   private dead: Error | undefined;
 
   private constructor() {
-    this.worker = startWorker(WRITER_WORKER, { resourceLimits: WORKER_RESOURCE_LIMITS });
+    this.worker = startWorker(WRITER_WORKER, { resourceLimits: workerResourceLimits() });
     this.worker.on('message', (m: WriterReply) => this.onReply(m));
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => {

@@ -347,18 +347,26 @@ export function packedSource(rows: SortedRows): BatchSource {
  *
  * Bounded memory (etl/memory.ts): past `limit.rows` rows, the rest go to a spill file in
  * `limit.dir` (appended as they come, read back in order by source()), so a data set of any size
- * is held up to the budget and streamed from disk beyond it.
+ * is held up to the budget and streamed from disk beyond it. The held rows also give way to what
+ * grows beside them (stage 04's tables fill while its rows arrive): once the process is past the
+ * pressure point, the rows held so far are written out too (`evicted`), in order, and none are
+ * held after that.
  */
 export class RowStore {
-  private readonly rows: (string | string[])[] = [];
+  private rows: (string | string[])[] = [];
+  /** Rows appended after the held ones (or every row, once the held ones were evicted first). */
   private spill: SpillFile | undefined;
+  /** The held rows, written out when the tail file already had rows: read before it. */
+  private head: SpillFile | undefined;
   private cap: number;
+  /** Rows written out of memory by eviction. */
+  evicted = 0;
 
   private sinceCheck = 0;
 
   /**
    * `limit.rows`: rows held at most; `limit.pressureBytes`: past this resident size (looked at
-   * every PRESSURE_CHECK_ROWS rows) the rows held so far are all that will be (etl/memory.ts).
+   * every PRESSURE_CHECK_ROWS rows) the rows held so far are written out (etl/memory.ts).
    */
   constructor(private readonly limit?: { rows: number; dir: string; pressureBytes?: number }) {
     this.cap = limit ? Math.max(0, limit.rows) : Infinity;
@@ -376,34 +384,47 @@ export class RowStore {
 
   /** A row already packed (etl/stage-thread.ts packFields: the same form). */
   pushPacked(row: string | string[]): void {
+    if (this.limit?.pressureBytes !== undefined && this.rows.length > 0 && ++this.sinceCheck >= PRESSURE_CHECK_ROWS) {
+      this.sinceCheck = 0;
+      if (underPressure({ pressureBytes: this.limit.pressureBytes })) this.evict();
+    }
     if (this.rows.length < this.cap) {
       this.rows.push(row);
-      if (this.limit?.pressureBytes !== undefined && ++this.sinceCheck >= PRESSURE_CHECK_ROWS) {
-        this.sinceCheck = 0;
-        if (underPressure({ pressureBytes: this.limit.pressureBytes })) this.cap = this.rows.length;
-      }
       return;
     }
     (this.spill ??= SpillFile.create(this.limit!.dir, 'rows')).append(encodeRecord(row));
   }
 
+  /** Writes the held rows out, in order before the ones already on disk, and holds no more. */
+  private evict(): void {
+    const rows = this.rows;
+    this.rows = [];
+    this.cap = 0;
+    this.evicted += rows.length;
+    // No row on disk yet: the held rows start the file and later rows follow them.
+    const file = this.spill ? (this.head = SpillFile.create(this.limit!.dir, 'rows')) : (this.spill = SpillFile.create(this.limit!.dir, 'rows'));
+    for (const r of rows) file.append(encodeRecord(r));
+    file.flush();
+  }
+
   get length(): number {
-    return this.rows.length + (this.spill?.count ?? 0);
+    return this.rows.length + (this.head?.count ?? 0) + (this.spill?.count ?? 0);
   }
 
   /** Rows written to disk. */
   get spilled(): number {
-    return this.spill?.count ?? 0;
+    return (this.head?.count ?? 0) + (this.spill?.count ?? 0);
   }
 
-  /** Removes the spill file (after the last read; also after a failure). */
+  /** Removes the spill files (after the last read; also after a failure). */
   release(): void {
+    this.head?.remove();
     this.spill?.remove();
   }
 
   source(): BatchSource {
     const rows = this.rows;
-    const spill = this.spill;
+    const files = [this.head, this.spill].filter((f): f is SpillFile => f !== undefined);
     return async function* () {
       for (let i = 0; i < rows.length; i += BATCH_ROWS) {
         const end = Math.min(rows.length, i + BATCH_ROWS);
@@ -414,16 +435,17 @@ export class RowStore {
         }
         yield batch;
       }
-      if (!spill) return;
-      const cursor = spill.cursor({ start: 0, end: spill.size, count: spill.count });
       let batch: Batch = [];
-      while (cursor.head !== undefined) {
-        for (const rec of cursor.takeBlock()) {
-          const r = decodeRecord(rec);
-          batch.push(typeof r === 'string' ? r.split(FS) : r);
-          if (batch.length >= BATCH_ROWS) {
-            yield batch;
-            batch = [];
+      for (const spill of files) {
+        const cursor = spill.cursor({ start: 0, end: spill.size, count: spill.count });
+        while (cursor.head !== undefined) {
+          for (const rec of cursor.takeBlock()) {
+            const r = decodeRecord(rec);
+            batch.push(typeof r === 'string' ? r.split(FS) : r);
+            if (batch.length >= BATCH_ROWS) {
+              yield batch;
+              batch = [];
+            }
           }
         }
       }

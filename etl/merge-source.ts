@@ -17,7 +17,7 @@ import { siblingModule, startWorker } from '../core/threads.ts';
 import { errorFromThread, TrafficError, type ThreadErrorMessage } from '../core/errors.ts';
 import { openRawFile, type RawFileInfo } from './read/raw.ts';
 import { normalizeRecord, packRow, separatorReason } from './stages/01-merge.ts';
-import { WORKER_RESOURCE_LIMITS } from '../core/thread-memory.ts';
+import { workerResourceLimits } from '../core/thread-memory.ts';
 
 /** A kept record is its normalized row packed (01-merge.ts packRow); else a reject. */
 export type MergeItem = { line: number; packed: string } | { line: number; reason: string; raw: string };
@@ -140,7 +140,7 @@ export async function* poolSource(files: readonly string[], n: number): AsyncGen
   };
   for (let i = 0; i < count; i++) {
     const worker = startWorker(READER_WORKER, {
-      resourceLimits: WORKER_RESOURCE_LIMITS,
+      resourceLimits: workerResourceLimits(),
       workerData: { files: [...files] },
     });
     const r: Reader = { worker, queue: [], exited: false };

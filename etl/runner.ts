@@ -26,7 +26,7 @@ import { mergeRawFiles } from './merge-files.ts';
 import { listRawFiles } from './read/raw.ts';
 import { RejectSink } from './rejects.ts';
 import { StageThread, unpackFields } from './stage-thread.ts';
-import { memoryBudgetFromEnv, memoryPlan, type MemoryPlan } from './memory.ts';
+import { boundHeapGrowth, memoryBudgetFromEnv, memoryPlan, type MemoryPlan } from './memory.ts';
 import { STAGE_NAMES, stageDef, type StageNo, type StageSettings } from './stages.ts';
 import { toolVersion } from '../core/version.ts';
 
@@ -140,6 +140,7 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
   const open: StageRun[] = [];
   const threads: StageThread[] = [];
   const plan = memoryPlan(o.memoryMb ?? memoryBudgetFromEnv());
+  boundHeapGrowth();
   /** Rows held for a later read, in memory or spilled: released at the end, also after a failure. */
   const scratch: { release(): void }[] = [];
   const writer = (o.writerThread ?? os.availableParallelism() >= 2) ? WriterThread.start() : undefined;

@@ -23,7 +23,7 @@ import type { StageEntry } from './manifest.ts';
 import type { StageNo, StageSettings } from './stages.ts';
 import { FS } from './stages/01-merge.ts';
 import { siblingModule, startWorker } from '../core/threads.ts';
-import { WORKER_RESOURCE_LIMITS } from '../core/thread-memory.ts';
+import { workerResourceLimits } from '../core/thread-memory.ts';
 
 /** The stage thread's code. */
 export const STAGE_WORKER = siblingModule(import.meta.url, 'stage-thread-worker');
@@ -103,7 +103,7 @@ export class StageThread {
     private readonly handlers: StageThreadHandlers,
   ) {
     this.stopped = new Promise<void>((resolve) => (this.stop = resolve));
-    this.worker = startWorker(STAGE_WORKER, { workerData: spec, resourceLimits: WORKER_RESOURCE_LIMITS });
+    this.worker = startWorker(STAGE_WORKER, { workerData: spec, resourceLimits: workerResourceLimits() });
     this.worker.on('message', (m: StageThreadReply) => this.onReply(m));
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => {

@@ -76,14 +76,18 @@ export function validateRepairOptions(o: RepairOptions): RepairOptions {
   return o;
 }
 
-interface Held {
-  field: ImputeField;
-  /** The pass as the predictor sees it (target hidden). */
-  view: PassInfo;
-  /** The pass with its true value (learnt back after measuring). */
-  info: PassInfo;
-  truth: string;
-}
+/**
+ * A held-out pass, compact: what its PassInfo is made of (field, GCXH, KKMC id, plate, HPZL code,
+ * CLPPXH), joined by U+001F, or those parts as an array when one holds U+001F. ~2 % of the passes
+ * per field are held until prepare(); holding each as three PassInfo objects whose strings were
+ * slices of the row (keeping the whole row alive) took ~185 MB on a generated year, this ~30 MB.
+ * The PassInfo is rebuilt from the parts with the same pure functions (see heldInfo).
+ */
+type Held = string | string[];
+
+const HELD_FIELD: Readonly<Record<ImputeField, string>> = { HPZL: 'H', CLPPXH: 'C', PROVINCE: 'P' };
+const FIELD_OF_HELD: Readonly<Record<string, ImputeField>> = { H: 'HPZL', C: 'CLPPXH', P: 'PROVINCE' };
+const HELD_FS = '\x1f';
 
 interface MethodScore {
   filled: number;
@@ -257,6 +261,42 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
     io.side(REPAIR_LOG, [gcxh, field, oldV, newV, method, conf.toFixed(3)]);
   };
 
+  /** Checkpoint names by id, for held passes (a handful of names, held once). */
+  const kkmcNames: string[] = [];
+  const kkmcOfHeld = new Map<string, number>();
+
+  function packHeld(field: ImputeField, info: PassInfo): Held {
+    let k = kkmcOfHeld.get(info.kkmc);
+    if (k === undefined) {
+      k = kkmcNames.length;
+      kkmcNames.push(info.kkmc);
+      kkmcOfHeld.set(info.kkmc, k);
+    }
+    const parts = [HELD_FIELD[field], info.gcxh, String(k), info.plate, info.hpzl, info.clppxh];
+    for (const p of parts) if (p.indexOf(HELD_FS) !== -1) return parts;
+    // join copies the characters: the held string keeps no row alive.
+    return parts.join(HELD_FS);
+  }
+
+  /**
+   * A held pass as scan saw it: `info` the pass with its true value, `view` the same pass as the
+   * predictor sees it (the value hidden; for PROVINCE, the plate without its province character).
+   */
+  function unpackHeld(h: Held): { field: ImputeField; info: PassInfo; view: PassInfo; truth: string } {
+    const [f, gcxh, k, plate, hpzl, clppxh] = typeof h === 'string' ? h.split(HELD_FS) : h;
+    const field = FIELD_OF_HELD[f!]!;
+    const row: string[] = [];
+    row[F.GCXH] = gcxh!;
+    row[F.KKMC] = kkmcNames[Number(k)]!;
+    row[F.CLPPXH] = clppxh!;
+    const info = platesCache.info(row, plate!, hpzl!);
+    let view: PassInfo;
+    if (field === 'HPZL') view = { ...info, hpzl: MISSING };
+    else if (field === 'CLPPXH') view = { ...info, clppxh: MISSING };
+    else view = fieldInfo(row, plate!.slice(1), info.hpzl);
+    return { field, info, view, truth: targetOf(field, info) };
+  }
+
   const confidence = (field: ImputeField, p: Prediction): number => {
     const c = calibrated[field].get(p.method);
     if (c !== undefined) return c;
@@ -274,7 +314,8 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
       CLPPXH: evidence.mostCommon('CLPPXH').value,
       PROVINCE: evidence.mostCommon('PROVINCE').value,
     };
-    for (const h of held) {
+    for (const packed of held) {
+      const h = unpackHeld(packed);
       const s = scores[h.field];
       s.hidden++;
       if (h.truth === common[h.field]) s.base++;
@@ -409,15 +450,9 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
           evidence.learn(f, info);
           continue;
         }
-        let view: PassInfo;
-        if (f === 'HPZL') {
-          hideHpzl = true;
-          view = { ...info, hpzl: MISSING };
-        } else if (f === 'CLPPXH') {
-          hideClppxh = true;
-          view = { ...info, clppxh: MISSING };
-        } else view = fieldInfo(row, plate.slice(1), info.hpzl);
-        held.push({ field: f, view, info, truth });
+        if (f === 'HPZL') hideHpzl = true;
+        else if (f === 'CLPPXH') hideClppxh = true;
+        held.push(packHeld(f, info));
       }
       const hz = isKnownHpzl(info.hpzl);
       const cl = knownClppxh(info.clppxh);
@@ -444,7 +479,10 @@ export function createRepairStage(options: RepairOptions, io: StageIO): RowStage
       for (const [w, n] of maskWidths) if (n > best || (n === best && w > maskWidth)) [maskWidth, best] = [w, n];
       measure();
       // Hidden values were only hidden to measure: the real fills use all the evidence.
-      for (const h of held) evidence.learn(h.field, h.info);
+      for (const packed of held) {
+        const h = unpackHeld(packed);
+        evidence.learn(h.field, h.info);
+      }
       held.length = 0;
       plan = planFill(passesByDay);
       for (const [src, targets] of plan.targetsBySource) pendingTargets.set(src, targets.length);

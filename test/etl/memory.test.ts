@@ -4,12 +4,15 @@
  * run holding everything writes: same bytes, counts, rejects (a conflicting copy whose first row
  * is already on disk included), with and without stage threads. Scratch files never outlive a run.
  */
+import { spawnSync } from 'node:child_process';
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FILES } from '../../core/schema.ts';
+import { WORKER_YOUNG_GENERATION_MB } from '../../core/thread-memory.ts';
 import { parseEtlArgs } from '../../etl/cli.ts';
 import type { Manifest } from '../../etl/manifest.ts';
 import { DEFAULT_MEMORY_MB, memoryBudgetFromEnv, memoryPlan, MIN_ROWS } from '../../etl/memory.ts';
@@ -159,6 +162,25 @@ describe('memory budget options', () => {
     expect(() => parseEtlArgs([], { TRAFFIC_ETL_MEMORY_MB: '1.5' })).toThrow(/TRAFFIC_ETL_MEMORY_MB must be a whole number of MiB/);
     expect(() => memoryBudgetFromEnv({ TRAFFIC_ETL_MEMORY_MB: '0' })).toThrow(/TRAFFIC_ETL_MEMORY_MB/);
   });
+
+  it("worker threads get their own young generation even when Node was started with the main thread's --max-semi-space-size", () => {
+    // The flag overrides a worker's resourceLimits unless it is set back before the worker starts
+    // (core/thread-memory.ts): a busy worker then had 128 MB of new space instead of ~32 MB.
+    const module = pathToFileURL(path.resolve('core/thread-memory.ts')).href;
+    const code = `
+      import { Worker } from 'node:worker_threads';
+      import { workerResourceLimits } from ${JSON.stringify(module)};
+      const busy = "import v8 from 'node:v8'; import { parentPort } from 'node:worker_threads'; let keep = [];" +
+        "for (let i = 0; i < 1e7; i++) { keep.push({ i }); if (keep.length > 300000) keep = []; }" +
+        "parentPort.postMessage(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size);";
+      const w = new Worker(new URL('data:text/javascript,' + encodeURIComponent(busy)), { resourceLimits: workerResourceLimits() });
+      w.on('message', (n) => { console.log(n); w.terminate(); });`;
+    const r = spawnSync(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const newSpaceMb = Number(r.stdout.trim()) / 2 ** 20;
+    expect(newSpaceMb).toBeGreaterThan(0);
+    expect(newSpaceMb).toBeLessThanOrEqual(WORKER_YOUNG_GENERATION_MB);
+  }, 60_000);
 
   it('a larger budget holds more rows; the smallest still holds MIN_ROWS', () => {
     const small = memoryPlan(64);

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RowStore } from '../../etl/chain.ts';
+import { PRESSURE_CHECK_ROWS } from '../../etl/memory.ts';
 import { mergedRuns } from '../../etl/sorted-runs.ts';
 import { SpillFile } from '../../etl/spill.ts';
 import { Deduper, packRow, sortPacked } from '../../etl/stages/01-merge.ts';
@@ -96,6 +97,9 @@ describe('rows kept for a second pass', () => {
     for (let i = 0; i < 2000; i++) input.push([`${i}`, '徐州市', `K${i}`, '1', '2023-12-01 00:00:00', '02', '苏C1', '-']);
     input[1500] = ['x\x1fy', 'a\x1eb', '\x1dlead', '', '"q",', 'line\nbreak', '\u00e9', '-'];
     input[1501] = ['\x1dstarts', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    // Records longer than a read block (48 KB), ASCII and 3-byte UTF-8, one after the other.
+    input[1502] = ['x'.repeat(120_000), 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    input[1503] = ['徐'.repeat(40_000), 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
     for (const r of input) store.push(r);
     expect(store.length).toBe(2000);
     expect(store.spilled).toBe(1997);
@@ -103,6 +107,28 @@ describe('rows kept for a second pass', () => {
     for await (const b of store.source()()) back.push(...b);
     expect(back).toEqual(input);
     store.release();
+    expect((await readdir(dir)).filter((n) => n.startsWith('.spill-rows'))).toEqual([]);
+  });
+
+  it('past the pressure point a RowStore writes the rows it held to disk too, and still gives every row back in order', async () => {
+    const rows = (n: number): string[][] =>
+      Array.from({ length: n }, (_, i) => [`${i}`, '徐州市', `K${i % 7}`, '1', '2023-12-01 00:00:00', '02', `苏C${i}`, '-']);
+    // pressureBytes 1: the process is always past it, so the first look (after PRESSURE_CHECK_ROWS rows) evicts.
+    // Under its cap: the held rows start the file, later rows follow them.
+    const early = new RowStore({ rows: 1_000_000, dir, pressureBytes: 1 });
+    // Over its cap first: the held rows go to a file of their own, read before the others.
+    const late = new RowStore({ rows: 100, dir, pressureBytes: 1 });
+    const input = rows(3 * PRESSURE_CHECK_ROWS);
+    for (const store of [early, late]) {
+      for (const r of input) store.push(r);
+      expect(store.length).toBe(input.length);
+      expect(store.spilled).toBe(input.length);
+      expect(store.evicted).toBe(store === early ? PRESSURE_CHECK_ROWS : 100);
+      const back: string[][] = [];
+      for await (const b of store.source()()) back.push(...b);
+      expect(back).toEqual(input);
+      store.release();
+    }
     expect((await readdir(dir)).filter((n) => n.startsWith('.spill-rows'))).toEqual([]);
   });
 });
