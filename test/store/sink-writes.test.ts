@@ -38,6 +38,33 @@ afterAll(async () => {
 
 const produce = produceRows;
 
+/**
+ * Runs the sink (no TTL, no waiting for fuller batches) until `expected` records are handled, lets
+ * it go on for `settleMs` (a replay must not store more), stops it and returns its stats.
+ */
+async function sinkUntilHandled(
+  store: ShardedStore,
+  o: { from: string; groupId: string; batchSize: number; concurrency?: number },
+  expected: number,
+  settleMs = 0,
+): Promise<Awaited<ReturnType<typeof runSink>>> {
+  const ac = new AbortController();
+  let handled = 0;
+  const run = runSink(store, {
+    ...o,
+    maxWaitMs: 0,
+    ttlDays: 0,
+    ttlIntervalS: 0,
+    signal: ac.signal,
+    log: () => undefined,
+    onStored: (k) => (handled += k),
+  });
+  await waitUntil(async () => handled >= expected, 60_000, 'all records handled');
+  if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
+  ac.abort();
+  return run;
+}
+
 async function plateStatsExact(db: string): Promise<void> {
   for (const port of PORTS) {
     const stats = await q<{ h: string; n: number }>(port, `SELECT HEX(hphm) AS h, passes AS n FROM \`${db}\`.plate_stats WHERE passes <> 0 ORDER BY h`);
@@ -61,24 +88,7 @@ describe('sink writes', () => {
     try {
       const newRows: number[] = [];
       for (const group of [uniqueGroup('sinkw'), uniqueGroup('sinkw-replay')]) {
-        const ac = new AbortController();
-        let handled = 0;
-        const run = runSink(store, {
-          from: kafkaUri(topic),
-          groupId: group,
-          batchSize: 400,
-          maxWaitMs: 0,
-          concurrency: 3,
-          ttlDays: 0,
-          ttlIntervalS: 0,
-          signal: ac.signal,
-          log: () => undefined,
-          onStored: (k) => (handled += k),
-        });
-        await waitUntil(async () => handled >= rows.length, 60_000, 'all records handled');
-        await new Promise((r) => setTimeout(r, 500));
-        ac.abort();
-        const stats = await run;
+        const stats = await sinkUntilHandled(store, { from: kafkaUri(topic), groupId: group, batchSize: 400, concurrency: 3 }, rows.length, 500);
         expect(stats.received).toBe(rows.length);
         expect(stats.rejected).toBe(0);
         newRows.push(stats.inserted.reduce((a, b) => a + b, 0));
@@ -129,22 +139,7 @@ describe('sink writes', () => {
     );
     const store = ShardedStore.open({ urls: shardUrls(db) });
     try {
-      const ac = new AbortController();
-      let handled = 0;
-      const run = runSink(store, {
-        from: kafkaUri(topic),
-        groupId: uniqueGroup('sinkw-bytes'),
-        batchSize: 150,
-        maxWaitMs: 0,
-        ttlDays: 0,
-        ttlIntervalS: 0,
-        signal: ac.signal,
-        log: () => undefined,
-        onStored: (k) => (handled += k),
-      });
-      await waitUntil(async () => handled >= rows.length, 60_000, 'all records handled');
-      ac.abort();
-      await run;
+      await sinkUntilHandled(store, { from: kafkaUri(topic), groupId: uniqueGroup('sinkw-bytes'), batchSize: 150 }, rows.length);
       expect(await counts(db)).toMatchObject({ total: 400, distinct: 400 });
       const stored = new Map<string, string[]>();
       for (const port of PORTS) {
