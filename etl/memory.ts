@@ -64,7 +64,7 @@ const PRESSURE_SHARE = 0.8;
  * main-thread heap held ~0.4 GB live but grew to ~1.3 GB of mostly dead objects on a generated
  * year, which no row cap can foresee. At 30 % the year's main heap stayed at ~0.65 GB, and the
  * collections it adds are short (docs/etl.md "Memory budget"). Short, but not free: on an input
- * whose rows the budget holds anyway (the two-month stand-in) they cost ~1.5 s of CPU in a 17 s
+ * whose rows the budget holds anyway (the two-month stand-in) they cost ~2 s of CPU in a ~19 s
  * run and save nothing that matters, so a run bounds the heaps only when its input needs it
  * (heapBoundNeeded).
  */
