@@ -18,7 +18,7 @@ import type { Progress } from '../core/progress.ts';
 import { F, SYN_PREFIX, type Reject } from '../core/schema.ts';
 import type { RowContext, RowStage, StageIO } from '../core/stage.ts';
 import { emptyStageEntry, reasonKey, type StageEntry } from './manifest.ts';
-import { PRESSURE_CHECK_ROWS, underPressure } from './memory.ts';
+import { boundHeapGrowth, PRESSURE_CHECK_ROWS, underPressure } from './memory.ts';
 import type { SortedRows } from './sorted-runs.ts';
 import { decodeRecord, encodeRecord, SpillFile } from './spill.ts';
 import { FS, unpackRow } from './stages/01-merge.ts';
@@ -397,6 +397,8 @@ export class RowStore {
 
   /** Writes the held rows out, in order before the ones already on disk, and holds no more. */
   private evict(): void {
+    // What pushed the run past its pressure point grows on: keep the heaps near what they hold.
+    boundHeapGrowth();
     const rows = this.rows;
     this.rows = [];
     this.cap = 0;

@@ -63,15 +63,42 @@ const PRESSURE_SHARE = 0.8;
  * next one starts. V8 picks a factor of up to 4× on a machine with this much memory: stage 04's
  * main-thread heap held ~0.4 GB live but grew to ~1.3 GB of mostly dead objects on a generated
  * year, which no row cap can foresee. At 30 % the year's main heap stayed at ~0.65 GB, and the
- * collections it adds are short (docs/etl.md "Memory budget").
+ * collections it adds are short (docs/etl.md "Memory budget"). Short, but not free: on an input
+ * whose rows the budget holds anyway (the two-month stand-in) they cost ~2 s of CPU in a ~19 s
+ * run and save nothing that matters, so a run bounds the heaps only when its input needs it
+ * (heapBoundNeeded).
  */
 export const HEAP_GROWING_PERCENT = 30;
+
+/**
+ * Raw bytes a raw row takes at least, for guessing the rows before stage 01 has read them: the
+ * CSV exports take ~110 bytes a record (the generated sets too); XLSX fewer, which only makes the
+ * guess larger, i.e. the bound comes sooner.
+ */
+const RAW_BYTES_PER_ROW = 100;
+
+/** What is known of a run's size: its raw files before stage 01, its kept rows after. */
+export type RunSize = { rawBytes: number } | { keptRows: number; spilled: boolean };
+
+/**
+ * Whether a run's heaps must be bounded (boundHeapGrowth). Before stage 01 only from the raw size,
+ * and only when it is clearly beyond the budget (over twice the rows the store may hold: then
+ * stage 01 itself runs bounded, as a year's must); otherwise it is decided when 01 ends, from its
+ * real row count: bounded if 01 spilled or the store cannot hold every row, since then 04's
+ * tables grow beside rows the budget had to give way for. An input the budget holds whole (the
+ * two-month stand-in: 603,714 kept rows against 656,565) keeps V8's own growth.
+ */
+export function heapBoundNeeded(plan: MemoryPlan, size: RunSize): boolean {
+  if ('rawBytes' in size) return size.rawBytes / RAW_BYTES_PER_ROW > 2 * plan.storeRows;
+  return size.spilled || size.keptRows > plan.storeRows;
+}
 
 let heapBounded = false;
 
 /**
- * Bounds heap growth for the rest of the process (every thread: V8 flags are process-wide), once;
- * a `--heap-growing-percent` given to Node on the command line wins.
+ * Bounds heap growth for the rest of the process (every thread, also those already running: V8
+ * flags are process-wide and the factor is read at each full collection), once; a
+ * `--heap-growing-percent` given to Node on the command line wins.
  */
 export function boundHeapGrowth(): void {
   if (heapBounded) return;

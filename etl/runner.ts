@@ -12,7 +12,7 @@
  * each stage must receive exactly the rows its predecessor emitted; otherwise the run fails.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { WriterThread } from '../core/writer-thread.ts';
@@ -23,10 +23,11 @@ import { chinaIso } from '../core/time.ts';
 import { BATCH_ROWS, fileSource, packedSource, RowStore, runSegment, StageRun, type BatchSource } from './chain.ts';
 import { checkBalance, MANIFEST_FORMAT, readManifest, totals, writeManifest, type Manifest, type StageEntry } from './manifest.ts';
 import { mergeRawFiles } from './merge-files.ts';
+import type { SortedRows } from './sorted-runs.ts';
 import { listRawFiles } from './read/raw.ts';
 import { RejectSink } from './rejects.ts';
 import { StageThread, unpackFields } from './stage-thread.ts';
-import { boundHeapGrowth, memoryBudgetFromEnv, memoryPlan, type MemoryPlan } from './memory.ts';
+import { boundHeapGrowth, heapBoundNeeded, memoryBudgetFromEnv, memoryPlan, type MemoryPlan } from './memory.ts';
 import { STAGE_NAMES, stageDef, type StageNo, type StageSettings } from './stages.ts';
 import { toolVersion } from '../core/version.ts';
 
@@ -140,7 +141,9 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
   const open: StageRun[] = [];
   const threads: StageThread[] = [];
   const plan = memoryPlan(o.memoryMb ?? memoryBudgetFromEnv());
-  boundHeapGrowth();
+  // A run from a stage file holds only 04's state, which grows with the data: bounded as before.
+  // A full run is bounded now only if its raw input is clearly too big, else when 01 ends (afterMerge).
+  if (o.from > 1 || heapBoundNeeded(plan, { rawBytes: await rawInputBytes(rawDir) })) boundHeapGrowth();
   /** Rows held for a later read, in memory or spilled: released at the end, also after a failure. */
   const scratch: { release(): void }[] = [];
   const writer = (o.writerThread ?? os.availableParallelism() >= 2) ? WriterThread.start() : undefined;
@@ -170,6 +173,7 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
           spill: { dir: outDir, rows: plan.mergeRows, pressureBytes: plan.pressureBytes },
         });
         scratch.push(m.sorted);
+        afterMerge(plan, m.sorted);
         checkBalance(m.entry);
         entries[m.entry.stage] = m.entry;
         inputs = m.inputs;
@@ -307,6 +311,19 @@ export async function runEtl(o: EtlOptions): Promise<EtlResult> {
   return { ...result, manifest, outDir, seconds, memoryMb: plan.budgetMb, peakRssMb };
 }
 
+/** Bytes of the raw files a full run reads (0 when there are none: stage 01 then says why). */
+async function rawInputBytes(rawDir: string): Promise<number> {
+  if (!(await hasRawFiles(rawDir))) return 0;
+  let bytes = 0;
+  for (const f of await listRawFiles(rawDir)) bytes += (await stat(f)).size;
+  return bytes;
+}
+
+/** Stage 01's real size decides what its guess from the raw bytes left open (etl/memory.ts). */
+function afterMerge(plan: MemoryPlan, sorted: SortedRows): void {
+  if (heapBoundNeeded(plan, { keptRows: sorted.length, spilled: sorted.spilledRuns > 0 })) boundHeapGrowth();
+}
+
 interface ThreadedRun {
   o: EtlOptions;
   rawDir: string;
@@ -395,6 +412,7 @@ async function runWithStageThreads(c: ThreadedRun): Promise<{ entries: Record<st
     spill: { dir: outDir, rows: c.plan.mergeRows, pressureBytes: c.plan.pressureBytes },
   });
   c.scratch.push(m.sorted);
+  afterMerge(c.plan, m.sorted);
   checkBalance(m.entry);
   entries[m.entry.stage] = m.entry;
   // A thread that failed while 01 ran (options it could not load, a file it could not open).

@@ -15,7 +15,7 @@ import { FILES } from '../../core/schema.ts';
 import { WORKER_YOUNG_GENERATION_MB } from '../../core/thread-memory.ts';
 import { parseEtlArgs } from '../../etl/cli.ts';
 import type { Manifest } from '../../etl/manifest.ts';
-import { DEFAULT_MEMORY_MB, memoryBudgetFromEnv, memoryPlan, MIN_ROWS } from '../../etl/memory.ts';
+import { DEFAULT_MEMORY_MB, heapBoundNeeded, memoryBudgetFromEnv, memoryPlan, MIN_ROWS } from '../../etl/memory.ts';
 import { runEtl, type EtlOptions } from '../../etl/runner.ts';
 
 /** Collects what the run prints (progress is off: not a TTY). */
@@ -190,5 +190,19 @@ describe('memory budget options', () => {
     expect(dflt.mergeRows).toBeGreaterThan(small.mergeRows);
     expect(big.mergeRows).toBeGreaterThan(dflt.mergeRows);
     expect(big.storeRows).toBeGreaterThan(dflt.storeRows);
+  });
+
+  it('bounds the heaps for a year-sized input from the start, not for one the budget holds whole', () => {
+    const plan = memoryPlan(DEFAULT_MEMORY_MB);
+    // The bench inputs: a generated year (627 MB of raw CSV, 4.2M rows) and the two-month
+    // stand-in (68 MB, 603,714 rows kept by stage 01, nothing spilled).
+    expect(heapBoundNeeded(plan, { rawBytes: 626_552_976 })).toBe(true);
+    expect(heapBoundNeeded(plan, { rawBytes: 67_701_465 })).toBe(false);
+    expect(heapBoundNeeded(plan, { keptRows: 603_714, spilled: false })).toBe(false);
+    // When 01 ends: more rows than the store may hold, or a sort that had to spill.
+    expect(heapBoundNeeded(plan, { keptRows: plan.storeRows + 1, spilled: false })).toBe(true);
+    expect(heapBoundNeeded(plan, { keptRows: 10_000, spilled: true })).toBe(true);
+    // A small budget makes the same stand-in too big for it.
+    expect(heapBoundNeeded(memoryPlan(512), { keptRows: 603_714, spilled: false })).toBe(true);
   });
 });
