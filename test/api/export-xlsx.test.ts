@@ -306,3 +306,35 @@ describe('XlsxStreamWriter shared strings', () => {
     }
   }, 60_000);
 });
+
+describe('XlsxStreamWriter cell text', () => {
+  it('writes every kind of character as the reader gets it back, in shared and inline cells alike', async () => {
+    // XML characters, tab/LF, astral and CJK text, non-ASCII white space at the ends, a lone
+    // surrogate (read back as U+FFFD), each in a shared and an inline column.
+    const texts = ['a&b<c>"d\'', 'tab\tin\nline', '😀苏A·é', '\u3000全角 ', '\u00a0nb', 'x\ud800y', '-'];
+    const shown = (t: string): string => t.replace('\ud800', '\ufffd');
+    const chunks: Uint8Array[] = [];
+    const w = new XlsxStreamWriter({
+      columns: [
+        { name: 'SHARED', kind: 'text', shared: true },
+        { name: 'INLINE', kind: 'text' },
+        { name: 'GCSJ', kind: 'date' },
+      ],
+      onData: (c) => chunks.push(c),
+    });
+    // Each text three times, so a shared value is looked up again after it was added.
+    const rows = [...texts, ...texts, ...texts].map((t, i) => [t, t, `2024-02-29 ${String(i % 24).padStart(2, '0')}:59:59`]);
+    await w.writeRows(rows);
+    await w.finish();
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(Buffer.concat(chunks) as unknown as ArrayBuffer);
+    const ws = wb.worksheets[0]!;
+    rows.forEach((r, i) => {
+      const row = ws.getRow(i + 2);
+      expect(row.getCell(1).value).toBe(shown(r[0]!));
+      expect(row.getCell(2).value).toBe(shown(r[1]!));
+      // exceljs reads a date cell as the wall clock in UTC.
+      expect((row.getCell(3).value as Date).toISOString()).toBe(`2024-02-29T${String(i % 24).padStart(2, '0')}:59:59.000Z`);
+    });
+  });
+});
