@@ -58,7 +58,7 @@ describe('store options', () => {
     expect(o.sink).toMatchObject({
       from: 'kafka://10.0.0.1:9092/t1',
       groupId: 'traffic-sink',
-      batchSize: 5000,
+      batchSize: 10_000,
       concurrency: 2,
       maxWaitMs: 0,
       ttlIntervalS: 300,
