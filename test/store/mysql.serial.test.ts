@@ -3,8 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIMENSION_COLUMNS, type Reject } from '../../core/schema.ts';
-import { encodeRecord } from '../../streaming/record.ts';
+import { DIMENSION_COLUMNS } from '../../core/schema.ts';
 import { csvLine } from '../../core/csv.ts';
 import { ShardedStore } from '../../store/mysql.ts';
 import { command as loadCommand } from '../../store/load-cli.ts';
@@ -294,38 +293,7 @@ describe('sink (Kafka → shards)', () => {
     }
   });
 
-  it('a row the server refuses is rejected alone with its origin and reason; the rest of its batch is stored', async () => {
-    const db = newDb();
-    const store = ShardedStore.open({ urls: shardUrls(db) });
-    try {
-      await store.ensureSchema();
-      // A constraint our own checks do not know about, so only the server can refuse the row.
-      for (const port of [3306, 3307]) await q(port, `ALTER TABLE \`${db}\`.traffic_data ADD CONSTRAINT no_refuse CHECK (hphm <> 'REFUSE')`);
-      const rows = makeRows(300, { kkmcs: VEC_KKMCS, seed: 21, prefix: 'F' });
-      rows[150]![6] = 'REFUSE';
-      const log = path.join(tmp, 'refuse.log');
-      await writeFile(log, rows.map((r) => encodeRecord(r) + '\n').join(''));
-      const rejects: Reject[] = [];
-      const stats = await runSink(store, {
-        from: `file:${log}`,
-        follow: false,
-        groupId: 'refuse',
-        batchSize: 100,
-        maxWaitMs: 0,
-        ttlDays: 0,
-        ttlIntervalS: 0,
-        log: () => undefined,
-        onReject: (r) => void rejects.push(r),
-      });
-      expect(stats.stored).toBe(299);
-      expect(rejects).toHaveLength(1);
-      expect(rejects[0]!.reason).toMatch(/MySQL refused the row: .*no_refuse/);
-      expect(rejects[0]!.raw).toContain(rows[150]![0]);
-      expect(await counts(db)).toMatchObject({ total: 299, distinct: 299 });
-    } finally {
-      await store.close();
-    }
-  });
+  // A row the server refuses (rejected alone, the rest of its chunk stored): test/store/sink-writes.test.ts.
 
   // SIGKILL mid-stream and a restart: test/store/sink-writes.test.ts (with the sink's concurrent
   // partitions and plate_stats checked too).
