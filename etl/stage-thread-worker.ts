@@ -103,9 +103,11 @@ async function* fed(): AsyncGenerator<Batch> {
 class Forward {
   private rows: PackedRows = [];
 
-  push(row: string[]): void {
-    this.rows.push(packFields(row));
-    if (this.rows.length >= BATCH_ROWS) this.flush();
+  push(rows: Batch): void {
+    for (const row of rows) {
+      this.rows.push(packFields(row));
+      if (this.rows.length >= BATCH_ROWS) this.flush();
+    }
   }
 
   flush(): void {
@@ -140,7 +142,7 @@ async function main(): Promise<void> {
   }
   const forward = spec.forward ? new Forward() : undefined;
   const progress = new Progress({ label: spec.stages.join('+'), tty: false });
-  await runSegment(fed, runs, { progress, ...(forward ? { collect: forward } : {}), chargeSource: false });
+  await runSegment(fed, runs, { progress, ...(forward ? { leave: (rows: Batch) => forward.push(rows) } : {}), chargeSource: false });
   forward?.flush();
   if (input && spec.inputFile && inputPartial) {
     await input.close();
