@@ -2,8 +2,9 @@
  * Runs RowStages over batches of rows. A chain of stages is fused: each batch goes through every
  * stage in memory (no CSV between them), and each stage still writes its own output file. A stage
  * with `scan()` needs its whole input before its first transform, so it starts a new segment whose
- * source is re-readable: the previous stage's rows kept in memory (full run), or its input file
- * streamed twice (`--from` / `--only`, bounded memory).
+ * source is re-readable: the previous stage's rows kept in a RowStore (a run from stage 01), or its
+ * input file streamed twice (`--from` / `--only`, bounded memory). etl/executor.ts places the
+ * segments (here or in a stage thread) and links them.
  *
  * Each stage receives its own copy of every row: a later stage may extend or edit its row without
  * touching rows an earlier stage keeps (stage 04 keeps source days to copy them into missing days).
@@ -493,55 +494,47 @@ export function fileSource(file: string, columns: readonly string[], stage: stri
 
 export interface SegmentOptions {
   progress: Progress;
-  /** Keep the rows leaving the last stage (the next segment's source). */
-  collect?: { push(row: string[]): void };
+  /**
+   * Each batch of rows leaving the last stage, in order (kept for the next segment and scanned by
+   * its head, or posted back from a stage thread).
+   */
+  leave?: (rows: Batch) => void;
   /** Called between batches (reject sink backpressure). */
   drain?: () => Promise<void>;
-  /** Progress of the head stage's first pass (scan), when it has one. */
-  scanProgress?: Progress;
-  /**
-   * The next segment's head, when it scans and this segment's rows are collected for it: it scans
-   * each batch as the batch leaves this segment (the same rows in the same order as a second pass
-   * over the collected rows would give it), so its own segment skips the scan pass.
-   */
-  scanNext?: StageRun;
-  /** Progress of scanNext's scan. */
-  scanNextProgress?: Progress;
   /**
    * Charge the time spent waiting for the source to the head stage (default: yes, it is the
    * reading and parsing of its input). A stage thread's source is the rows it is fed: waiting
    * for them is not the stage's work.
    */
   chargeSource?: boolean;
-  /** The head already scanned its input (as the previous segment's scanNext). */
+  /** The head already scanned its input (scanSource, or as the rows left the previous segment). */
   headScanned?: boolean;
 }
 
 /**
- * Runs one fused segment: the head stage may scan (its source is read twice); the others only
- * transform. Flushed rows of a stage go through the stages after it.
+ * The head stage's first pass (scan) over a source it will read again for its transform; the
+ * reading is charged to it. Returns the rows scanned.
+ */
+export async function scanSource(source: BatchSource, head: StageRun, progress?: Progress): Promise<number> {
+  let rows = 0;
+  await timedIterate(source, head, (b) => {
+    head.scanBatch(b);
+    rows += b.length;
+    progress?.add(b.length);
+  });
+  return rows;
+}
+
+/**
+ * Runs one fused segment: the head stage may scan (its source is read twice, unless
+ * `headScanned`); the others only transform. Flushed rows of a stage go through the stages after it.
  */
 export async function runSegment(source: BatchSource, runs: readonly StageRun[], opts: SegmentOptions): Promise<void> {
   const head = runs[0];
   if (!head) return;
-  if (head.stage.scan && !opts.headScanned) {
-    let rows = 0;
-    await timedIterate(source, head, (b) => {
-      head.scanBatch(b);
-      rows += b.length;
-      opts.scanProgress?.add(b.length);
-    });
-    opts.scanProgress?.done(`${head.name} scanned ${rows.toLocaleString('en-US')} rows (first pass) in ${opts.scanProgress.seconds.toFixed(2)} s`);
-  }
+  if (head.stage.scan && !opts.headScanned) await scanSource(source, head);
   for (const r of runs) r.prepare();
-  // Rows leaving the segment: kept for the next one, and scanned by its head when asked.
-  const leave = (rows: Batch): void => {
-    if (opts.scanNext) {
-      opts.scanNext.scanBatch(rows);
-      opts.scanNextProgress?.add(rows.length);
-    }
-    if (opts.collect) for (const r of rows) opts.collect.push(r);
-  };
+  const leave = opts.leave ?? ((): void => undefined);
   // Rows a stage emits beyond a batch go on through the stages after it at once (in order: a
   // chunk holds rows emitted before the ones the stage returns at the end of its call).
   for (let i = 0; i < runs.length - 1; i++) {

@@ -27,6 +27,11 @@ export interface StageDef {
   output: string | null;
   /** Side outputs (name → header) the stage writes through io.side. */
   sides: Record<string, readonly string[]>;
+  /**
+   * The stage has a `scan()` (a first pass over its whole input): it heads a segment and runs on
+   * the main thread, which holds its input for the second pass (etl/executor.ts).
+   */
+  scans?: true;
   /** Builds the stage factory once its options are loaded (files read, validated). */
   load?: (s: StageSettings) => Promise<(io: StageIO) => RowStage>;
 }
@@ -63,6 +68,7 @@ export const STAGES: readonly StageDef[] = [
     input: FILES.standardized,
     output: FILES.cleaned,
     sides: { repair_log: REPAIR_LOG_COLUMNS },
+    scans: true,
     load: async (s) => {
       const { createRepairStage, DEFAULT_REPAIR_OPTIONS } = await import('./stages/04-repair.ts');
       const opts = { ...DEFAULT_REPAIR_OPTIONS, fill: s.fill };

@@ -128,7 +128,7 @@ describe('fused stage chain', () => {
     await a.openFiles();
     await b.openFiles();
     const collect: string[][] = [];
-    await runSegment(arraySource([row('1')]), [a, b], { progress: progress(), collect });
+    await runSegment(arraySource([row('1')]), [a, b], { progress: progress(), leave: (rows) => collect.push(...rows) });
     await a.close();
     await b.close();
     expect(kept[0]).toHaveLength(8);
