@@ -181,8 +181,8 @@ export class MysqlApiStore implements TrafficStore {
 
   /**
    * One shard's plate search: total from plate_stats, rows from the newest window that holds them.
-   * One scan of plate_stats gives the matching passes, how many plates match and (window functions
-   * count before the LIMIT) the first LISTED_PLATES of them. Few plates pick their rows by the
+   * One scan of plate_stats gives the matching passes, how many plates match and, when they are at
+   * most LISTED_PLATES, the plates themselves (else one row). Few plates pick their rows by the
    * (hphm, gcsj) index, within the window (when they are far fewer than the window's rows: one
    * index range per plate) or alone for a rare match.
    */
@@ -191,8 +191,10 @@ export class MysqlApiStore implements TrafficStore {
     const [matches, total] = await Promise.all([
       this.read(
         pool,
-        `SELECT CAST(hphm AS CHAR CHARACTER SET utf8mb4) AS h, SUM(passes) OVER () AS hit, COUNT(*) OVER () AS plates
-         FROM ${PLATE_TABLE} WHERE hphm LIKE ? ESCAPE '\\\\' AND passes > 0 LIMIT ?`,
+        `SELECT h, hit, plates FROM (
+           SELECT CAST(hphm AS CHAR CHARACTER SET utf8mb4) AS h, SUM(passes) OVER () AS hit, COUNT(*) OVER () AS plates, ROW_NUMBER() OVER () AS i
+           FROM ${PLATE_TABLE} WHERE hphm LIKE ? ESCAPE '\\\\' AND passes > 0) m
+         WHERE i = 1 OR plates <= ?`,
         [pattern, LISTED_PLATES],
       ),
       this.shardPasses(pool),
