@@ -241,23 +241,33 @@ export class EmbeddedStore implements TrafficStore {
   }
 
   private async page(f: QueryFilter, page: number, size: number, since?: string, plates?: string[]): Promise<PassRecord[]> {
-    const extra = since ? ['gcsj >= CAST(? AS TIMESTAMP)'] : [];
-    const extraParams: string[] = since ? [since] : [];
-    const w = filterWhere(f, DUCKDB_FILTER, extra, extraParams);
-    const tail = `ORDER BY gcsj DESC, gcxh LIMIT ? OFFSET ?`;
-    const rows = plates
-      ? // The plate index answers `hphm IN (…)` alone; the rest of the filter and the order apply
-        // to the rows it found (idx_traffic_hphm).
-        await this.rows(
-          `WITH m AS MATERIALIZED (SELECT * FROM traffic_data WHERE hphm IN (${plates.map(() => '?').join(', ')}))
-           SELECT ${SELECT_PASS} FROM m ${w.sql} ${tail.replace('gcsj DESC', 'm.gcsj DESC')}`,
-          [...plates, ...w.params, size, (page - 1) * size],
-        )
-      : await this.rows(`SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ${tail.replace('gcsj DESC', 'traffic_data.gcsj DESC')}`, [
-          ...w.params,
-          size,
-          (page - 1) * size,
-        ]);
+    const limit = [size, (page - 1) * size];
+    let rows: Record<string, unknown>[];
+    if (plates) {
+      // The plate index answers `hphm IN (…)` alone; the rest of the filter and the order apply
+      // to the rows it found (idx_traffic_hphm).
+      const w = filterWhere(f, DUCKDB_FILTER);
+      rows = await this.rows(
+        `WITH m AS MATERIALIZED (SELECT * FROM traffic_data WHERE hphm IN (${plates.map(() => '?').join(', ')}))
+         SELECT ${SELECT_PASS} FROM m ${w.sql} ORDER BY m.gcsj DESC, gcxh LIMIT ? OFFSET ?`,
+        [...plates, ...w.params, ...limit],
+      );
+    } else if (since) {
+      // A plate search's time window holds few matches: sorted after one scan of the window
+      // (ORDER BY … LIMIT on the table itself plans a second scan, late materialization).
+      const w = filterWhere(f, DUCKDB_FILTER, ['gcsj >= CAST(? AS TIMESTAMP)'], [since]);
+      rows = await this.rows(
+        `WITH m AS MATERIALIZED (SELECT * FROM traffic_data ${w.sql})
+         SELECT ${SELECT_PASS} FROM m ORDER BY m.gcsj DESC, gcxh LIMIT ? OFFSET ?`,
+        [...w.params, ...limit],
+      );
+    } else {
+      const w = where(f);
+      rows = await this.rows(`SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ORDER BY traffic_data.gcsj DESC, gcxh LIMIT ? OFFSET ?`, [
+        ...w.params,
+        ...limit,
+      ]);
+    }
     return rows.map(toPass);
   }
 
