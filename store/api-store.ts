@@ -81,10 +81,18 @@ export interface MysqlApiStoreOptions {
 
 type Flavor = 'mariadb' | 'mysql';
 
+/** Plates a plate search lists in its first read of plate_stats (more are counted, not listed). */
+const LISTED_PLATES = 256;
+
+/** How long a shard's pass count sizes plate-search windows before it is read again. */
+const PASSES_TTL_MS = 5000;
+
 export class MysqlApiStore implements TrafficStore {
   readonly kind = 'mysql' as const;
   private readonly queryTimeoutMs: number;
   private flavor: Promise<Flavor> | null = null;
+  /** Per shard: its passes and when they were read (shardPasses). */
+  private readonly passes = new Map<Pool, { at: number; value: Promise<number> }>();
 
   constructor(
     readonly sharded: ShardedStore,
@@ -171,17 +179,30 @@ export class MysqlApiStore implements TrafficStore {
     return (await this.read(pool, `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ${ORDER} LIMIT ?`, [...w.params, need])).map(toPass);
   }
 
-  /** One shard's plate search: total from plate_stats, rows from the newest window that holds them. */
+  /**
+   * One shard's plate search: total from plate_stats, rows from the newest window that holds them.
+   * One scan of plate_stats gives the matching passes, how many plates match and, when they are at
+   * most LISTED_PLATES, the plates themselves (else one row). Few plates pick their rows by the
+   * (hphm, gcsj) index, within the window (when they are far fewer than the window's rows: one
+   * index range per plate) or alone for a rare match.
+   */
   private async plateQuery(pool: Pool, f: QueryFilter, need: number): Promise<{ n: number; rows: PassRecord[] }> {
     const pattern = likeContains(f.hphm!);
-    const [st] = await this.read(
-      pool,
-      `SELECT COALESCE(SUM(passes), 0) AS total, COALESCE(SUM(CASE WHEN hphm LIKE ? ESCAPE '\\\\' THEN passes ELSE 0 END), 0) AS hit
-       FROM ${PLATE_TABLE}`,
-      [pattern],
-    );
-    const sel = { matching: Number(st?.hit ?? 0), total: Number(st?.total ?? 0) };
+    const [matches, total] = await Promise.all([
+      this.read(
+        pool,
+        `SELECT h, hit, plates FROM (
+           SELECT CAST(hphm AS CHAR CHARACTER SET utf8mb4) AS h, SUM(passes) OVER () AS hit, COUNT(*) OVER () AS plates, ROW_NUMBER() OVER () AS i
+           FROM ${PLATE_TABLE} WHERE hphm LIKE ? ESCAPE '\\\\' AND passes > 0) m
+         WHERE i = 1 OR plates <= ?`,
+        [pattern, LISTED_PLATES],
+      ),
+      this.shardPasses(pool),
+    ]);
+    const sel = { matching: Number(matches[0]?.hit ?? 0), total };
     if (sel.matching === 0) return { n: 0, rows: [] };
+    const plateCount = Number(matches[0]?.plates ?? 0);
+    const listed = plateCount <= LISTED_PLATES ? matches.map((p) => String(p.h)) : null;
     let n = sel.matching;
     if (!plateOnly(f)) {
       const w = where(f);
@@ -195,21 +216,42 @@ export class MysqlApiStore implements TrafficStore {
         windowed,
       ]);
       if (cut?.t == null) return { n, rows: await this.topRows(pool, f, need) };
-      const got = await this.topRows(pool, f, need, ['gcsj >= ?'], [String(cut.t)]);
+      const got =
+        listed && listed.length * 4 <= windowed
+          ? await this.topRows(pool, f, need, ['gcsj >= ?', 'hphm IN (?)'], [String(cut.t), listed])
+          : await this.topRows(pool, f, need, ['gcsj >= ?'], [String(cut.t)]);
       if (got.length >= need) return { n, rows: got };
-    } else {
-      // A rare match: the plate index finds its few rows when the plates are few.
-      const plates = await this.read(
-        pool,
-        `SELECT CAST(hphm AS CHAR CHARACTER SET utf8mb4) AS h FROM ${PLATE_TABLE} WHERE hphm LIKE ? ESCAPE '\\\\' AND passes > 0 LIMIT ?`,
-        [pattern, MAX_LISTED_PLATES + 1],
-      );
-      if (plates.length <= MAX_LISTED_PLATES) {
-        // IN (…) picks the rows by the (hphm, gcsj) index; the LIKE keeps the exact binary match.
-        return { n, rows: await this.topRows(pool, f, need, ['hphm IN (?)'], [plates.map((p) => String(p.h))]) };
-      }
+    } else if (plateCount <= MAX_LISTED_PLATES) {
+      // A rare match: the plate index finds its few rows; the LIKE keeps the exact binary match.
+      const plates =
+        listed ??
+        (
+          await this.read(
+            pool,
+            `SELECT CAST(hphm AS CHAR CHARACTER SET utf8mb4) AS h FROM ${PLATE_TABLE} WHERE hphm LIKE ? ESCAPE '\\\\' AND passes > 0 LIMIT ?`,
+            [pattern, MAX_LISTED_PLATES + 1],
+          )
+        ).map((p) => String(p.h));
+      if (plates.length <= MAX_LISTED_PLATES) return { n, rows: await this.topRows(pool, f, need, ['hphm IN (?)'], [plates]) };
     }
     return { n, rows: await this.topRows(pool, f, need) };
+  }
+
+  /**
+   * Passes on one shard (the sum over plate_stats), read at most once per PASSES_TTL_MS: it only
+   * sizes the plate search's window (a stale value costs speed, never a wrong answer: a short
+   * window falls back to the full query) and its scan was a third of a plate search's time.
+   */
+  private shardPasses(pool: Pool): Promise<number> {
+    const now = Date.now();
+    const had = this.passes.get(pool);
+    if (had && now - had.at < PASSES_TTL_MS) return had.value;
+    const value = this.read(pool, `SELECT COALESCE(SUM(passes), 0) AS total FROM ${PLATE_TABLE}`, []).then((r) => Number(r[0]?.total ?? 0));
+    this.passes.set(pool, { at: now, value });
+    value.catch(() => {
+      if (this.passes.get(pool)?.value === value) this.passes.delete(pool);
+    });
+    return value;
   }
 
   /**

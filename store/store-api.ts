@@ -123,8 +123,10 @@ export const FIVE_MINUTE_WINDOWS = 288;
 export interface FilterDialect {
   /** A time parameter compared with gcsj, e.g. `CAST(? AS TIMESTAMP)` or `?`. */
   time: string;
-  /** The plate-substring condition with one `?` for the LIKE pattern (escape character '\'). */
+  /** The plate-substring condition with one `?`: a LIKE pattern (escape character '\') unless hphmParam says otherwise. */
   hphmLike: string;
+  /** The condition's parameter made from the substring; default likeContains (a LIKE pattern). */
+  hphmParam?: (s: string) => string;
 }
 
 /**
@@ -147,7 +149,7 @@ export function filterWhere(
   eq('kkmc', f.kkmc);
   if (f.hphm !== undefined) {
     c.push(dialect.hphmLike);
-    p.push(likeContains(f.hphm));
+    p.push((dialect.hphmParam ?? likeContains)(f.hphm));
   }
   if (f.start !== undefined) {
     c.push(`gcsj >= ${dialect.time}`);

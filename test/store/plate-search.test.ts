@@ -106,6 +106,12 @@ const CASES: Array<[string, QueryFilter, number, number]> = [
   ['another province and letter', { hphm: '鲁Q' }, 1, 50],
   ['a fragment of the visible characters', { hphm: 'A1' }, 2, 20],
   ['one full plate (rare: by the plate index)', { hphm: '豫NB4***' }, 1, 20],
+  [
+    'one full plate and its plate type (the index finds the plate, the type filters)',
+    { hphm: '豫NB4***', hpzl: rows.find((r) => r[6] === '豫NB4***')![5]! },
+    1,
+    5,
+  ],
   ['a page deeper than any window (listed plates)', { hphm: '苏' }, 25, 200],
   ['a plate and a plate type (the window may come back short)', { hphm: '皖', hpzl: '-' }, 2, 20],
   ['a plate and a province', { hphm: '*', province: '山东' }, 1, 20],
@@ -171,9 +177,13 @@ describe('plate_stats stays exact under every write', () => {
     const file = embedded.file;
     const s = embedded as unknown as { run(sql: string): Promise<void> };
     await s.run('DROP TABLE plate_stats');
+    await s.run('DROP INDEX idx_traffic_hphm');
     await embedded.close();
     embedded = await EmbeddedStore.open(file);
     await embeddedPlateStatsExact(embedded);
+    const r = embedded as unknown as { rows(sql: string): Promise<Record<string, unknown>[]> };
+    expect(await r.rows(`SELECT index_name FROM duckdb_indexes() WHERE table_name = 'traffic_data'`)).toEqual([{ index_name: 'idx_traffic_hphm' }]);
+    expect(await embedded.query({ hphm: '豫NB4***' }, 1, 20)).toEqual(expected(current, { hphm: '豫NB4***' }, 1, 20));
     expect(await embedded.query({ hphm: '鲁Q' }, 1, 20)).toEqual(expected(current, { hphm: '鲁Q' }, 1, 20));
   });
 });
