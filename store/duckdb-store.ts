@@ -9,7 +9,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { type DuckDBConnection, type DuckDBDataChunk, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { TrafficError } from '../core/errors.ts';
 import { openCsvTable, TextFileWriter } from '../core/io.ts';
 import { DIMENSION_COLUMNS, MASTER_COLUMNS, type MasterRow, type Reject } from '../core/schema.ts';
@@ -342,17 +342,23 @@ export class EmbeddedStore implements TrafficStore {
     const w = where(f);
     const conn = await this.instance.connect();
     let n = 0;
+    let next: Promise<DuckDBDataChunk | null> | null = null;
     try {
       const result = await conn.stream(`SELECT ${EXPORT_LINE} AS line FROM traffic_data ${w.sql} ORDER BY traffic_data.gcsj DESC, gcxh`, w.params);
       let out: PassRecord[] = [];
+      // One vector ahead: DuckDB produces the next one on its own thread while this one is
+      // written out (the fetch runs off the event loop), so the two overlap on two cores.
+      next = result.fetchChunk();
       for (;;) {
-        const data = await result.fetchChunk();
+        const data = await next;
+        next = null;
         if (!data || data.rowCount === 0) break;
         // Read out completely before the next await: the vector's memory is DuckDB's and is
         // freed when the chunk object is collected, which may happen once the code stops using it.
         const lines = data.getColumnVector(0);
         const count = data.rowCount; // a native call each time it is read
         for (let i = 0; i < count; i++) out.push(exportPass(lines.getItem(i) as string));
+        next = result.fetchChunk();
         if (out.length >= EXPORT_CHUNK) {
           n += out.length;
           await onChunk(out);
@@ -365,6 +371,8 @@ export class EmbeddedStore implements TrafficStore {
       }
       return n;
     } finally {
+      // A fetch still running (the client went away mid-export) ends before its connection closes.
+      if (next) await next.catch(() => undefined);
       conn.closeSync();
     }
   }
