@@ -194,8 +194,6 @@ export async function execute(o: ExecuteOptions): Promise<Executed> {
     const nextHead = keep ? next?.here[0] : undefined;
     if (keep && !nextHead?.stage.scan) throw new TrafficError('INTERNAL', `segment after ${label.join(' + ')} has no scanning head`);
     let scannedNext = 0;
-    /** The segment's progress when it counts the rows coming back from its thread. */
-    let countBack: Progress | undefined;
     const leave = keep
       ? (rows: Batch): void => {
           nextHead?.scanBatch(rows);
@@ -213,7 +211,6 @@ export async function execute(o: ExecuteOptions): Promise<Executed> {
         }
         nextHead?.scanBatch(batch);
         scannedNext += packed.length;
-        countBack?.add(packed.length);
       };
     }
     // Made when the rows start to flow, so that its rate counts neither a scan pass nor prepare().
@@ -266,25 +263,15 @@ export async function execute(o: ExecuteOptions): Promise<Executed> {
       // The whole segment in its thread, fed 01's packed rows.
       if (!part.thread || input.kind !== 'sorted') throw new TrafficError('INTERNAL', `segment ${label.join(' + ')} has nothing to run it`);
       progress = segmentProgress();
-      const onDisk = input.rows.onDisk;
-      if (onDisk) {
-        // 01 spilled: the thread merges its runs from disk itself (this thread's time goes to 04's
-        // scan); the progress counts the rows coming back.
-        countBack = progress;
-        part.thread.feedRuns(onDisk);
-      } else {
-        for (const batch of input.rows.batches(BATCH_ROWS)) {
-          const p = part.thread.feed(batch);
-          progress.add(batch.length);
-          if (p) await p;
-        }
-        // 01's rows now live in the thread: dropped here, so that the collector no longer marks them.
-        input.rows.release();
+      for (const batch of input.rows.batches(BATCH_ROWS)) {
+        const p = part.thread.feed(batch);
+        progress.add(batch.length);
+        if (p) await p;
       }
+      // 01's rows now live in the thread: dropped here, so that the collector no longer marks them.
+      input.rows.release();
     }
     if (part.thread) lines.push(...(await part.thread.end()).map(accept));
-    // Runs on disk are removed once the thread that read them is done.
-    if (input.kind === 'sorted') input.rows.release();
     if (keep && nextHead && last) {
       if (keep.length !== last.out)
         throw new TrafficError('INTERNAL', `${last.stage} emitted ${last.out} rows but ${keep.length} were kept for ${nextHead.name}`);

@@ -7,7 +7,7 @@
  * distinct GCXH, so (GCSJ, GCXH) is a total order: the outputs are byte-identical.
  */
 import { FS } from './stages/01-merge.ts';
-import { SpillFile, type SpillCursor, type SpillRange } from './spill.ts';
+import type { SpillCursor, SpillFile, SpillRange } from './spill.ts';
 
 export interface SortedRows {
   /** Kept rows in all. */
@@ -18,23 +18,6 @@ export interface SortedRows {
   batches(size: number): Generator<string[]>;
   /** Drops the rows (and removes the spill file). */
   release(): void;
-  /**
-   * Set when every row is on disk (stage 01 spilled): the file and its sorted runs, which another
-   * thread can merge itself (openRunsOnDisk) instead of being sent the rows. Valid until release().
-   */
-  readonly onDisk?: RunsOnDisk;
-}
-
-/** Sorted runs in a spill file, for another thread to read (structured-cloneable). */
-export interface RunsOnDisk {
-  file: string;
-  size: number;
-  runs: SpillRange[];
-}
-
-/** The rows of runs written by another thread, merged in the same order (no release of the file here). */
-export function openRunsOnDisk(d: RunsOnDisk): SortedRows {
-  return mergedRuns(SpillFile.openRead(d.file, d.size), d.runs, []);
 }
 
 /** Rows sorted in memory. */
@@ -109,7 +92,6 @@ export function mergedRuns(file: SpillFile, runs: readonly SpillRange[], last: r
   return {
     length,
     spilledRuns: runs.length,
-    ...(last.length === 0 ? { onDisk: { file: file.file, size: file.size, runs: [...runs] } } : {}),
     *batches(size) {
       if (released) return;
       const cursors: (SpillCursor | ArrayCursor)[] = runs.map((r) => file.cursor(r));

@@ -101,38 +101,19 @@ export class SpillFile {
   private cached: string[] = [];
   private closed = false;
 
-  private constructor(file: string, indexed: boolean, reader?: { size: number }) {
-    this.file = file;
+  private constructor(dir: string, tag: string, indexed: boolean) {
+    this.file = path.join(dir, `.spill-${tag}-${process.pid}-${++spillCounter}.tmp`);
     try {
-      this.fd = openSync(this.file, reader ? 'r' : 'w+');
+      this.fd = openSync(this.file, 'w+');
     } catch (err) {
-      throw new TrafficError(
-        reader ? 'INTERNAL' : 'OUTPUT_WRITE_FAILED',
-        `cannot ${reader ? 'open' : 'create'} the spill file ${this.file}: ${(err as Error).message}`,
-        {
-          file: this.file,
-        },
-      );
+      throw new TrafficError('OUTPUT_WRITE_FAILED', `cannot create the spill file ${this.file}: ${(err as Error).message}`, { file: this.file });
     }
     this.groups = indexed ? [] : undefined;
-    if (reader) this.written = reader.size;
-    this.owner = !reader;
   }
-
-  /** Whether remove() deletes the file (its writer), or only closes it (a reader in another thread). */
-  private readonly owner: boolean;
 
   /** A new spill file in `dir`; `indexed` keeps what recordAt needs (0.5 byte a record). */
   static create(dir: string, tag: string, indexed = false): SpillFile {
-    return new SpillFile(path.join(dir, `.spill-${tag}-${process.pid}-${++spillCounter}.tmp`), indexed);
-  }
-
-  /**
-   * A spill file another thread wrote (and flushed), for reading its ranges with cursors here;
-   * remove() only closes it: the writer removes it.
-   */
-  static openRead(file: string, size: number): SpillFile {
-    return new SpillFile(file, false, { size });
+    return new SpillFile(dir, tag, indexed);
   }
 
   /** Bytes appended so far (on disk or buffered): the end of the last record. */
@@ -222,7 +203,7 @@ export class SpillFile {
     try {
       closeSync(this.fd);
     } finally {
-      if (this.owner) rmSync(this.file, { force: true });
+      rmSync(this.file, { force: true });
     }
   }
 }

@@ -12,8 +12,7 @@ import { threadErrorMessage, TrafficError } from '../core/errors.ts';
 import { TextFileWriter } from '../core/io.ts';
 import { Progress } from '../core/progress.ts';
 import { BATCH_ROWS, batchCsv, runSegment, StageRun, type Batch } from './chain.ts';
-import { BACK_AHEAD, BACK_ROWS, packFields, type PackedRows, type StageThreadCommand, type StageThreadReply, type StageThreadSpec } from './stage-thread.ts';
-import { openRunsOnDisk, type RunsOnDisk } from './sorted-runs.ts';
+import { packFields, type PackedRows, type StageThreadCommand, type StageThreadReply, type StageThreadSpec } from './stage-thread.ts';
 import { stageDef } from './stages.ts';
 import { unpackRow } from './stages/01-merge.ts';
 
@@ -22,29 +21,18 @@ if (!port) throw new Error('stage-thread-worker.ts must run in a worker thread')
 const spec = workerData as StageThreadSpec;
 const post = (m: StageThreadReply): void => port.postMessage(m);
 
-const queue: (PackedRows | string | RunsOnDisk)[] = [];
+const queue: (PackedRows | string)[] = [];
 let ended = false;
 let abortAsked = false;
-/** Batches posted back (Forward) that the main thread has not handled yet. */
-let postedBack = 0;
 let wake: (() => void) | undefined;
 
 port.on('message', (m: StageThreadCommand) => {
   if (m.type === 'rows') queue.push(m.rows);
   else if (m.type === 'text') queue.push(m.text);
-  else if (m.type === 'runs') queue.push(m.runs);
-  else if (m.type === 'taken') postedBack -= m.batches;
   else if (m.type === 'end') ended = true;
   else abortAsked = true;
   wake?.();
 });
-
-/** Waits while the main thread is BACK_AHEAD batches behind the rows posted back to it. */
-async function paced(): Promise<void> {
-  while (postedBack >= BACK_AHEAD && !abortAsked) await new Promise<void>((r) => (wake = r));
-  wake = undefined;
-  if (abortAsked) throw new Aborted();
-}
 
 class Aborted extends Error {}
 
@@ -88,27 +76,6 @@ async function* fed(): AsyncGenerator<Batch> {
     const m = queue.shift();
     if (m === undefined) return;
     let batch: Batch;
-    if (!Array.isArray(m) && typeof m !== 'string') {
-      // Stage 01's sorted runs on disk, merged here as the main thread would have.
-      const sorted = openRunsOnDisk(m);
-      try {
-        for (const packed of sorted.batches(BATCH_ROWS)) {
-          const rows: Batch = new Array<string[]>(packed.length);
-          for (let i = 0; i < packed.length; i++) rows[i] = unpackRow(packed[i] as string);
-          if (input) {
-            input.lines += rows.length;
-            const p = input.write(batchCsv(rows));
-            if (p) await p;
-          }
-          await paced();
-          yield rows;
-        }
-      } finally {
-        sorted.release();
-      }
-      post({ type: 'ack' });
-      continue;
-    }
     if (typeof m === 'string') {
       if (!text) throw new TrafficError('INTERNAL', 'stage thread fed text, expected packed rows');
       batch = text.of(m);
@@ -127,7 +94,6 @@ async function* fed(): AsyncGenerator<Batch> {
         if (p) await p;
       }
     }
-    await paced();
     if (batch.length) yield batch;
     post({ type: 'ack' });
   }
@@ -140,13 +106,12 @@ class Forward {
   push(rows: Batch): void {
     for (const row of rows) {
       this.rows.push(packFields(row));
-      if (this.rows.length >= BACK_ROWS) this.flush();
+      if (this.rows.length >= BATCH_ROWS) this.flush();
     }
   }
 
   flush(): void {
     if (this.rows.length === 0) return;
-    postedBack++;
     post({ type: 'rows', rows: this.rows });
     this.rows = [];
   }

@@ -12,9 +12,7 @@
  * The stages run exactly as in this thread (StageRun, runSegment): same rows, same files, same
  * counts; rejects come back as messages and go to the run's rejects.csv; the stage entries come
  * back at the end. Fed rows wait in the thread's queue at most FEED_AHEAD batches (or
- * FEED_AHEAD_CHARS of text) deep, and the thread posts at most BACK_AHEAD batches of BACK_ROWS
- * rows back ahead of the main thread's handling them. When stage 01 spilled, the thread is handed its sorted runs on
- * disk and merges them itself.
+ * FEED_AHEAD_CHARS of text) deep.
  */
 import type { Worker } from 'node:worker_threads';
 import { csvLine } from '../core/csv.ts';
@@ -22,7 +20,6 @@ import { errorFromThread, TrafficError, type ThreadErrorMessage } from '../core/
 import type { TextSink } from '../core/writer-thread.ts';
 import type { Reject } from '../core/schema.ts';
 import type { StageEntry } from './manifest.ts';
-import type { RunsOnDisk } from './sorted-runs.ts';
 import type { StageNo, StageSettings } from './stages.ts';
 import { FS } from './stages/01-merge.ts';
 import { siblingModule, startWorker } from '../core/threads.ts';
@@ -49,18 +46,8 @@ export interface StageThreadSpec {
   forward: boolean;
 }
 
-/**
- * Fed rows: packed, the CSV text the feeding stage writes (its header first), or stage 01's sorted
- * runs on disk, which the thread merges itself (then the main thread neither merges nor posts
- * them). `taken`: the main thread has handled that many batches of the rows posted back.
- */
-export type StageThreadCommand =
-  | { type: 'rows'; rows: PackedRows }
-  | { type: 'text'; text: string }
-  | { type: 'runs'; runs: RunsOnDisk }
-  | { type: 'taken'; batches: number }
-  | { type: 'end' }
-  | { type: 'abort' };
+/** Fed rows: packed, or the CSV text the feeding stage writes (its header first). */
+export type StageThreadCommand = { type: 'rows'; rows: PackedRows } | { type: 'text'; text: string } | { type: 'end' } | { type: 'abort' };
 
 export type StageThreadReply =
   | { type: 'ack' }
@@ -72,15 +59,6 @@ export type StageThreadReply =
 
 /** Packed batches the thread may hold before feed() asks the caller to wait. */
 const FEED_AHEAD = 8;
-/**
- * Rows per batch posted back, and batches the thread posts back before it waits for the main
- * thread to take them (which it says every TAKEN_EVERY batches). A message between threads costs
- * far more than its size says (profiled: ~1 s of the main thread's time for ~1,400 messages each
- * way on the stand-in), so the rows coming back go in fewer, larger messages.
- */
-export const BACK_ROWS = 2048;
-export const BACK_AHEAD = 8;
-const TAKEN_EVERY = 4;
 /**
  * Text the thread may hold before feed() asks the caller to wait. Deep on purpose: stage 04
  * emits a filled day's rows in a burst (cheap for it, a day of work for 05) and must not wait for
@@ -108,8 +86,6 @@ export interface StageThreadHandlers {
 export class StageThread {
   private readonly worker: Worker;
   private inFlight = 0;
-  /** Batches posted back and handled here, not yet reported to the thread. */
-  private taken = 0;
   private inFlightChars = 0;
   /** Text length of each message in flight, in order (acks come in order). */
   private readonly sizes: number[] = [];
@@ -164,12 +140,6 @@ export class StageThread {
         } catch (err) {
           this.fail(err as Error);
           this.worker.postMessage({ type: 'abort' } satisfies StageThreadCommand);
-          return;
-        }
-        // The thread posts at most BACK_AHEAD batches back before it waits for these.
-        if (++this.taken >= TAKEN_EVERY) {
-          this.worker.postMessage({ type: 'taken', batches: this.taken } satisfies StageThreadCommand);
-          this.taken = 0;
         }
         return;
       case 'reject':
@@ -212,17 +182,6 @@ export class StageThread {
     return new Promise<void>((resolve, reject) => {
       this.waiters.push(() => (this.failure ? reject(this.failure) : resolve()));
     });
-  }
-
-  /**
-   * Feeds stage 01's sorted runs on disk (spec.input `merge`): the thread merges them itself, in
-   * the same order as SortedRows.batches. The file must stay until end() resolves.
-   */
-  feedRuns(runs: RunsOnDisk): void {
-    if (this.failure) return;
-    this.inFlight++;
-    this.sizes.push(0);
-    this.worker.postMessage({ type: 'runs', runs } satisfies StageThreadCommand);
   }
 
   /**
