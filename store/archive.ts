@@ -133,6 +133,22 @@ export async function archivedDayCounts(dir: string, conn?: DuckDBConnection): P
   }
 }
 
+/** The GCXH of every record in one day's archive partition (`DIR/day=YYYY-MM-DD`). */
+export async function archivedDayGcxh(dir: string, day: string): Promise<string[]> {
+  const part = path.join(dir, `day=${day}`);
+  const files = existsSync(part) ? (await readdir(part)).filter((f) => f.endsWith('.parquet')).map((f) => path.join(part, f)) : [];
+  if (files.length === 0) return [];
+  const own = await DuckDBInstance.create(':memory:');
+  const c = await own.connect();
+  try {
+    const rows = await one(c, `SELECT GCXH AS g FROM read_parquet([${files.map(sqlString).join(', ')}])`);
+    return rows.map((r) => String(r.g));
+  } finally {
+    c.closeSync();
+    own.closeSync();
+  }
+}
+
 /** Removes staging folders of earlier runs on this DIR whose process is gone. */
 async function sweepStaging(parent: string, base: string): Promise<void> {
   const prefix = `.${base}.staging-`;
@@ -310,10 +326,12 @@ export interface DayStore {
   /** Rows per day (YYYY-MM-DD) of the days before `before` (exclusive). */
   dayCounts(before: string): Promise<Map<string, number>>;
   /**
-   * Deletes every row of one day; returns how many. With `expected`, a store that can check it
-   * atomically deletes nothing and returns -1 when the day holds another count by then.
+   * Deletes the rows of one day; returns how many. With `expected`, a store that can check it
+   * atomically deletes nothing and returns -1 when the day holds another count by then. A store
+   * that cannot (the shards) is given `archived`, the GCXH the day's archive holds, and deletes
+   * only those: a late pass that arrives while the day is deleted stays.
    */
-  deleteDay(day: string, expected?: number): Promise<number>;
+  deleteDay(day: string, expected: number, archived: () => Promise<readonly string[]>): Promise<number>;
 }
 
 export interface GuardedTtlResult {
@@ -344,10 +362,15 @@ export async function applyTtlWithArchive(store: DayStore, days: number, archive
       kept.push({ day, rows, archived: a });
       continue;
     }
-    const n = await store.deleteDay(day, a);
+    const n = await store.deleteDay(day, a, () => archivedDayGcxh(archiveDir, day));
     // -1: a late record came in since the count; the day waits for a new archive run.
     if (n < 0) kept.push({ day, rows: (await store.dayCounts(addDays(day, 1))).get(day) ?? rows, archived: a });
-    else deleted.push({ day, rows: n });
+    else {
+      deleted.push({ day, rows: n });
+      // Passes the archive does not hold (late ones, written during the delete) stayed: listed.
+      const left = (await store.dayCounts(addDays(day, 1))).get(day) ?? 0;
+      if (left > 0) kept.push({ day, rows: left, archived: a });
+    }
   }
   return { newest, cutoff, deleted, kept };
 }

@@ -465,22 +465,33 @@ export class ShardedStore {
   }
 
   /**
-   * Deletes one day (YYYY-MM-DD) on every shard in LIMIT-bounded chunks, each taken off
-   * plate_stats in its transaction (as applyTtl); returns the rows deleted.
+   * Deletes one day (YYYY-MM-DD) on every shard in chunks, each taken off plate_stats in its
+   * transaction (as applyTtl); returns the rows deleted. With `only` (the GCXH an archive holds),
+   * a chunk is those records, locked and deleted by key: a pass of that day that is not among
+   * them (a late one, written by the sink while the day is being deleted) stays. Without it, the
+   * day's rows in LIMIT-bounded chunks.
    */
-  async deleteDay(day: string, chunkRows = 5000): Promise<number> {
+  async deleteDay(day: string, chunkRows = 5000, only?: readonly string[]): Promise<number> {
     const from = day + ' 00:00:00';
     const to = formatChinaTime((toEpochSeconds(from) + 86400) * 1000);
     const per = await Promise.all(
       this.shards.map(async (shard) => {
         let total = 0;
-        for (;;) {
+        for (let at = 0; ; at += chunkRows) {
+          const keys = only?.slice(at, at + chunkRows);
+          if (keys && keys.length === 0) return total;
           const n = await this.inTransaction(shard, 'delete day', async (conn) => {
-            const [old] = await conn.query<RowDataPacket[]>(`SELECT gcxh, hphm FROM ${TRAFFIC_TABLE} WHERE gcsj >= ? AND gcsj < ? LIMIT ? FOR UPDATE`, [
-              from,
-              to,
-              chunkRows,
-            ]);
+            const [old] = keys
+              ? await conn.query<RowDataPacket[]>(`SELECT gcxh, hphm FROM ${TRAFFIC_TABLE} WHERE gcxh IN (?) AND gcsj >= ? AND gcsj < ? FOR UPDATE`, [
+                  keys,
+                  from,
+                  to,
+                ])
+              : await conn.query<RowDataPacket[]>(`SELECT gcxh, hphm FROM ${TRAFFIC_TABLE} WHERE gcsj >= ? AND gcsj < ? LIMIT ? FOR UPDATE`, [
+                  from,
+                  to,
+                  chunkRows,
+                ]);
             if (old.length === 0) return 0;
             const [res] = await conn.query<ResultSetHeader>(`DELETE FROM ${TRAFFIC_TABLE} WHERE gcxh IN (?)`, [old.map((r) => r.gcxh)]);
             if (!this.mycat) {
@@ -491,7 +502,7 @@ export class ShardedStore {
             return res.affectedRows;
           });
           total += n;
-          if (n < chunkRows) return total;
+          if (!keys && n < chunkRows) return total;
         }
       }),
     );

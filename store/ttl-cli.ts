@@ -89,7 +89,11 @@ export const command: Command = {
         await store.ensureSchema();
         reportGuarded(
           await applyTtlWithArchive(
-            { newestGcsj: () => store.newestGcsj(), dayCounts: (b) => store.dayCounts(b), deleteDay: (d) => store.deleteDay(d, chunk) },
+            {
+              newestGcsj: () => store.newestGcsj(),
+              dayCounts: (b) => store.dayCounts(b),
+              deleteDay: async (d, _expected, archived) => store.deleteDay(d, chunk, await archived()),
+            },
             days,
             archive,
           ),

@@ -332,4 +332,31 @@ describe('archive and retention on two MariaDB shards', () => {
     // plate_stats lost exactly the deleted day's passes (2024-01-01: 120) on the shards.
     expect(platesBefore - (await platePasses())).toBe(120);
   });
+
+  it('ttl --archive keeps a late pass that reaches a shard while its day is being deleted', async () => {
+    const out = path.join(tmp, 'a5-race');
+    expect(await archiveCmd.run(['--from-store', '--before', '2024-01-04', '--mysql', urls.join(','), '--out', out])).toBe(0);
+    const r = await applyTtlWithArchive(
+      {
+        newestGcsj: () => sharded.newestGcsj(),
+        dayCounts: (b) => sharded.dayCounts(b),
+        // The sink writes a late pass of 2024-01-03 after the counts matched, as the day goes.
+        deleteDay: async (d, _expected, archived) => {
+          if (d === '2024-01-03') {
+            await q(3307, `INSERT INTO \`${db}\`.traffic_data VALUES ('LATE2','丰县','K_01','01','2024-01-03 08:00:00','02','苏C2','-','江苏',0,1,'小型汽车')`);
+          }
+          return sharded.deleteDay(d, 25, await archived());
+        },
+      },
+      1,
+      out,
+    );
+    expect(r.deleted).toEqual([
+      { day: '2024-01-02', rows: 91 },
+      { day: '2024-01-03', rows: 60 },
+    ]);
+    expect(r.kept).toEqual([{ day: '2024-01-03', rows: 1, archived: 60 }]);
+    expect(Object.fromEntries(await sharded.dayCounts('2024-12-31'))).toEqual({ '2024-01-03': 1, '2024-01-06': 30 });
+    expect(await q(3307, `SELECT gcxh FROM \`${db}\`.traffic_data WHERE gcsj < '2024-01-04'`)).toEqual([{ gcxh: 'LATE2' }]);
+  });
 });
