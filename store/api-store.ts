@@ -10,6 +10,7 @@ import type { MasterRow } from '../core/schema.ts';
 import {
   FIVE_MINUTE_WINDOWS,
   filterWhere,
+  passFromObject,
   type FilterDialect,
   type CheckpointInfo,
   type NameValue,
@@ -34,23 +35,6 @@ const MYSQL_FILTER: FilterDialect = { time: '?', hphmLike: "hphm COLLATE utf8mb4
 
 function where(f: QueryFilter, extra: string[] = [], extraParams: (string | number)[] = []): { sql: string; params: unknown[] } {
   return filterWhere(f, MYSQL_FILTER, extra, extraParams);
-}
-
-function toPass(r: RowDataPacket): PassRecord {
-  return {
-    gcxh: String(r.gcxh),
-    xzqhmc: String(r.xzqhmc),
-    kkmc: String(r.kkmc),
-    fxlx: String(r.fxlx),
-    gcsj: String(r.gcsj),
-    hpzl: String(r.hpzl),
-    hphm: String(r.hphm),
-    clppxh: String(r.clppxh),
-    province: String(r.province),
-    is_weekend: Number(r.is_weekend),
-    is_peak_hour: Number(r.is_peak_hour),
-    vehicle_type_name: String(r.vehicle_type_name),
-  };
 }
 
 /** gcsj desc, gcxh asc (code-unit order = binary order for these ASCII ids). */
@@ -176,7 +160,7 @@ export class MysqlApiStore implements TrafficStore {
 
   private async topRows(pool: Pool, f: QueryFilter, need: number, extra: string[] = [], extraParams: unknown[] = []): Promise<PassRecord[]> {
     const w = filterWhere(f, MYSQL_FILTER, extra, extraParams as (string | number)[]);
-    return (await this.read(pool, `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ${ORDER} LIMIT ?`, [...w.params, need])).map(toPass);
+    return (await this.read(pool, `SELECT ${SELECT_PASS} FROM traffic_data ${w.sql} ${ORDER} LIMIT ?`, [...w.params, need])).map(passFromObject);
   }
 
   /**
@@ -280,7 +264,7 @@ export class MysqlApiStore implements TrafficStore {
           done[i] = true;
           return null;
         }
-        return toPass(r.value);
+        return passFromObject(r.value);
       } catch (err) {
         done[i] = true;
         throw storeError(err, shards[i]!.url, 'export');
@@ -448,7 +432,7 @@ export class MysqlApiStore implements TrafficStore {
       ),
     );
     return parts
-      .flatMap((p) => p.map(toPass))
+      .flatMap((p) => p.map(passFromObject))
       .filter((p) => p.hphm === hphm && (clppxh === undefined || p.clppxh === clppxh))
       .sort(oldestFirst)
       .slice(0, max);

@@ -16,6 +16,8 @@ import { DIMENSION_COLUMNS, MASTER_COLUMNS, type MasterRow, type Reject } from '
 import { storeRowProblem } from './ddl.ts';
 import {
   filterWhere,
+  passFromFields,
+  passFromObject,
   type FilterDialect,
   PASS_COLUMNS,
   FIVE_MINUTE_WINDOWS,
@@ -70,23 +72,6 @@ function where(f: QueryFilter): { sql: string; params: DuckDBValue[] } {
   return filterWhere(f, DUCKDB_FILTER);
 }
 
-function toPass(o: Record<string, unknown>): PassRecord {
-  return {
-    gcxh: String(o.gcxh),
-    xzqhmc: String(o.xzqhmc ?? ''),
-    kkmc: String(o.kkmc),
-    fxlx: String(o.fxlx ?? ''),
-    gcsj: String(o.gcsj),
-    hpzl: String(o.hpzl ?? ''),
-    hphm: String(o.hphm ?? ''),
-    clppxh: String(o.clppxh ?? ''),
-    province: String(o.province ?? ''),
-    is_weekend: Number(o.is_weekend),
-    is_peak_hour: Number(o.is_peak_hour),
-    vehicle_type_name: String(o.vehicle_type_name ?? ''),
-  };
-}
-
 /**
  * The export's row as one VARCHAR: the 12 fields joined by U+001F, NULL as ''. A text field can
  * hold any character, so U+001E and U+001F inside one are escaped as U+001E followed by 0 or 1,
@@ -110,20 +95,7 @@ const unescapeField = (s: string): string => (s.indexOf('\x1e') === -1 ? s : s.r
 export function exportPass(line: string): PassRecord {
   let c = line.split('\x1f');
   if (line.indexOf('\x1e') !== -1) c = c.map(unescapeField);
-  return {
-    gcxh: c[0]!,
-    xzqhmc: c[1]!,
-    kkmc: c[2]!,
-    fxlx: c[3]!,
-    gcsj: c[4]!,
-    hpzl: c[5]!,
-    hphm: c[6]!,
-    clppxh: c[7]!,
-    province: c[8]!,
-    is_weekend: Number(c[9]),
-    is_peak_hour: Number(c[10]),
-    vehicle_type_name: c[11]!,
-  };
+  return passFromFields(c);
 }
 
 /** A rare plate search lists at most this many plates in `hphm IN (…)` instead of the LIKE. */
@@ -268,7 +240,7 @@ export class EmbeddedStore implements TrafficStore {
         ...limit,
       ]);
     }
-    return rows.map(toPass);
+    return rows.map(passFromObject);
   }
 
   /**
@@ -460,7 +432,7 @@ export class EmbeddedStore implements TrafficStore {
        ORDER BY traffic_data.gcsj, gcxh LIMIT ${Math.trunc(max)}`,
       params,
     );
-    return rows.map(toPass);
+    return rows.map(passFromObject);
   }
 
   private async groupCount(column: 'province' | 'vehicle_type_name'): Promise<NameValue[]> {

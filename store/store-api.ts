@@ -36,6 +36,45 @@ export interface PassRecord {
   vehicle_type_name: string;
 }
 
+/** A NULL text column as the API shows it: ''. */
+const text = (v: unknown): string => (v == null ? '' : String(v));
+
+/** A pass from a result row whose columns are named as PASS_COLUMNS (either store's). */
+export function passFromObject(o: Record<string, unknown>): PassRecord {
+  return {
+    gcxh: text(o.gcxh),
+    xzqhmc: text(o.xzqhmc),
+    kkmc: text(o.kkmc),
+    fxlx: text(o.fxlx),
+    gcsj: text(o.gcsj),
+    hpzl: text(o.hpzl),
+    hphm: text(o.hphm),
+    clppxh: text(o.clppxh),
+    province: text(o.province),
+    is_weekend: Number(o.is_weekend),
+    is_peak_hour: Number(o.is_peak_hour),
+    vehicle_type_name: text(o.vehicle_type_name),
+  };
+}
+
+/** A pass from its 12 fields in PASS_COLUMNS order (a master row, a split export line). */
+export function passFromFields(c: readonly (string | undefined)[]): PassRecord {
+  return {
+    gcxh: c[0]!,
+    xzqhmc: c[1]!,
+    kkmc: c[2]!,
+    fxlx: c[3]!,
+    gcsj: c[4]!,
+    hpzl: c[5]!,
+    hphm: c[6]!,
+    clppxh: c[7]!,
+    province: c[8]!,
+    is_weekend: Number(c[9]),
+    is_peak_hour: Number(c[10]),
+    vehicle_type_name: c[11]!,
+  };
+}
+
 export interface NameValue {
   name: string;
   value: number;

@@ -6,7 +6,7 @@ import { MysqlApiStore } from '../../store/api-store.ts';
 import { EmbeddedStore } from '../../store/duckdb-store.ts';
 import { loadMaster } from '../../store/load.ts';
 import { ShardedStore } from '../../store/mysql.ts';
-import type { PassRecord, QueryFilter, TrafficStore } from '../../store/store-api.ts';
+import { passFromFields, type PassRecord, type QueryFilter, type TrafficStore } from '../../store/store-api.ts';
 import type { MasterRow } from '../../core/schema.ts';
 import { dropDb, PORTS, q, shardUrls, testDbName } from './db.ts';
 import { makeRows, writeMasterCsv } from './fixture.ts';
@@ -29,23 +29,6 @@ let sharded: ShardedStore;
 let mysqlStore: MysqlApiStore;
 let current: MasterRow[] = rows;
 
-function toPass(r: MasterRow): PassRecord {
-  return {
-    gcxh: r[0]!,
-    xzqhmc: r[1]!,
-    kkmc: r[2]!,
-    fxlx: r[3]!,
-    gcsj: r[4]!,
-    hpzl: r[5]!,
-    hphm: r[6]!,
-    clppxh: r[7]!,
-    province: r[8]!,
-    is_weekend: Number(r[9]),
-    is_peak_hour: Number(r[10]),
-    vehicle_type_name: r[11]!,
-  };
-}
-
 /** What a full scan answers: filter, gcsj desc then gcxh, one page. */
 function expected(all: MasterRow[], f: QueryFilter, page: number, size: number): { total: number; rows: PassRecord[] } {
   const hit = all.filter(
@@ -58,7 +41,7 @@ function expected(all: MasterRow[], f: QueryFilter, page: number, size: number):
       (f.end === undefined || r[4]! <= f.end),
   );
   hit.sort((a, b) => (a[4] !== b[4] ? (a[4]! < b[4]! ? 1 : -1) : a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
-  return { total: hit.length, rows: hit.slice((page - 1) * size, page * size).map(toPass) };
+  return { total: hit.length, rows: hit.slice((page - 1) * size, page * size).map(passFromFields) };
 }
 
 /** plate_stats equals a recount of traffic_data, on every shard. */
