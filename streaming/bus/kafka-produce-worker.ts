@@ -3,8 +3,8 @@
 // keeps reading and encoding the stream, each worker owns some partitions with one request in
 // flight per partition (per-partition order holds across kafkajs retries).
 import { parentPort as maybePort, workerData } from 'node:worker_threads';
-// First: replaces kafkajs's quadratic per-request grouping before kafkajs loads (see the module).
-import './kafkajs-grouping.ts';
+// First: replaces kafkajs's quadratic grouping and its per-record encoder before kafkajs loads (see the module).
+import './kafkajs-patches.ts';
 import { Kafka, Partitioners, logLevel, type Message, type RetryOptions } from 'kafkajs';
 import type { PartPayload } from './kafka.ts';
 
