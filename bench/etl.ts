@@ -8,9 +8,9 @@
  *      at ~620k raw rows in all (December GBK CSVs with a copied and a missing day, January XLSX
  *      files, one covering five days), measured directly against the goal of < 10 s,
  *   3. the real sample (../shared/realdata) when present,
- *   4. a generated year (365 days at the stand-in's density, ≥ 4M raw rows), as a command in a
+ *   4. a generated year (365 days at the stand-in's density, ≥ 4M raw rows), twice as a command in a
  *      fresh process: wall time, rows/s, peak RSS against the memory budget, and its rows/s as a
- *      ratio to the stand-in's command in the same run (memory and time must not grow faster
+ *      ratio to the stand-in's command in the same run, best run against best run (memory and time must not grow faster
  *      than the data),
  * printing rows, seconds, rows/s, the ETL/baseline ratio and the machine.
  */
@@ -160,6 +160,13 @@ async function year(seed: number): Promise<{ dir: string; rows: number }> {
 
 /** Runs of the command on the stand-in: the machine's noise is ±15 % from one run to the next. */
 const COMMAND_RUNS = 3;
+/**
+ * Runs of the command on the year. One run is ~70–90 s, long enough for a shared host's slow
+ * phase to land in it: on 2026-12-07 the same build took 66.4 and 85.0 s back to back. The rate
+ * goal compares the best of these with the best of the stand-in's runs (like with like: a median
+ * of three against a single run judged the host's phase, not the code).
+ */
+const YEAR_RUNS = 2;
 
 /**
  * Wall time of the command as a user runs it (`npm run etl:all`'s node command, in a fresh
@@ -279,6 +286,7 @@ export const command: Command = {
     // as `npm run etl:all` runs it.
     let two: { base: Figures; run: Figures } | undefined;
     let twoCommand = 0;
+    let twoBest = 0;
     let twoRssMb = 0;
     let twoRows = 0;
     if (!values['skip-two-months']) {
@@ -289,6 +297,7 @@ export const command: Command = {
       for (let i = 0; i < COMMAND_RUNS; i++) runs.push(await commandRun(dir));
       const walls = runs.map((r) => r.seconds).sort((x, y) => x - y);
       twoCommand = walls[Math.floor(walls.length / 2)]!;
+      twoBest = walls[0]!;
       const rss = runs.map((r) => r.peakRssMb).sort((x, y) => x - y);
       twoRssMb = rss[Math.floor(rss.length / 2)]!;
       twoRows = JSON.parse(await readFile(path.join(dir, 'bench-sample.json'), 'utf8')).rows as number;
@@ -320,20 +329,27 @@ export const command: Command = {
     if (!values['skip-year']) {
       const y = await year(seed);
       console.log(`\n== generated year (as a command, fresh process): ${y.dir}`);
-      const r = await commandRun(y.dir);
-      const yearRate = y.rows / r.seconds;
-      console.log(
-        `etl:all 01–05 (command): ${fmtInt(y.rows)} raw rows in ${r.seconds.toFixed(2)} s = ${fmtInt(yearRate)} rows/s; ` +
-          `peak RSS ${fmtInt(r.peakRssMb)} MB (budget ${fmtInt(r.budgetMb)} MB)`,
-      );
+      const runs: { seconds: number; peakRssMb: number; budgetMb: number }[] = [];
+      for (let i = 0; i < YEAR_RUNS; i++) {
+        const r = await commandRun(y.dir);
+        runs.push(r);
+        console.log(
+          `etl:all 01–05 (command, run ${i + 1} of ${YEAR_RUNS}): ${fmtInt(y.rows)} raw rows in ${r.seconds.toFixed(2)} s = ` +
+            `${fmtInt(y.rows / r.seconds)} rows/s; peak RSS ${fmtInt(r.peakRssMb)} MB (budget ${fmtInt(r.budgetMb)} MB)`,
+        );
+      }
+      const best = Math.min(...runs.map((r) => r.seconds));
+      const peak = Math.max(...runs.map((r) => r.peakRssMb));
+      const budget = runs[0]!.budgetMb;
+      const yearRate = y.rows / best;
       yearLine = [
-        `GOAL year peak RSS ≤ ${fmtInt(r.budgetMb)} MB (the default budget): ${fmtInt(r.peakRssMb)} MB → ${r.peakRssMb <= r.budgetMb ? 'met' : 'NOT met'}`,
+        `GOAL year peak RSS ≤ ${fmtInt(budget)} MB (the default budget): ${fmtInt(peak)} MB (the higher run) → ${peak <= budget ? 'met' : 'NOT met'}`,
       ];
-      if (twoCommand > 0) {
-        const ratio = yearRate / (twoRows / twoCommand);
+      if (twoBest > 0) {
+        const ratio = yearRate / (twoRows / twoBest);
         yearLine.unshift(
-          `GOAL year rows/s ≥ ${YEAR_RATE_GOAL}× the two-month stand-in's (both as commands, this run): ` +
-            `${fmtInt(yearRate)} / ${fmtInt(twoRows / twoCommand)} = ${ratio.toFixed(2)}× → ${ratio >= YEAR_RATE_GOAL ? 'met' : 'NOT met'}`,
+          `GOAL year rows/s ≥ ${YEAR_RATE_GOAL}× the two-month stand-in's (both as commands, this run, best of ${YEAR_RUNS} and of ${COMMAND_RUNS}): ` +
+            `${fmtInt(yearRate)} / ${fmtInt(twoRows / twoBest)} = ${ratio.toFixed(2)}× → ${ratio >= YEAR_RATE_GOAL ? 'met' : 'NOT met'}`,
         );
       }
     }
