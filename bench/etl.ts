@@ -8,10 +8,10 @@
  *      at ~620k raw rows in all (December GBK CSVs with a copied and a missing day, January XLSX
  *      files, one covering five days), measured directly against the goal of < 10 s,
  *   3. the real sample (../shared/realdata) when present,
- *   4. a generated year (365 days at the stand-in's density, ≥ 4M raw rows), twice as a command in a
- *      fresh process: wall time, rows/s, peak RSS against the memory budget, and its rows/s as a
- *      ratio to the stand-in's command in the same run, best run against best run (memory and time must not grow faster
- *      than the data),
+ *   4. a generated year (365 days at the stand-in's density, ≥ 4M raw rows), twice as a command
+ *      in a fresh process: wall time, rows/s, peak RSS against the memory budget, and its rows/s
+ *      as a ratio to the stand-in's command in the same run, best run against best run (memory
+ *      and time must not grow faster than the data),
  * printing rows, seconds, rows/s, the ETL/baseline ratio and the machine.
  */
 import { spawnSync } from 'node:child_process';

@@ -205,7 +205,7 @@ export class MysqlApiStore implements TrafficStore {
     extra: string[] = [],
     extraParams: unknown[] = [],
   ): Promise<{ n: number; rows: PassRecord[] }> {
-    const w = filterWhere(f, MYSQL_FILTER, extra, extraParams as (string | number)[]);
+    const w = where(f, extra, extraParams as (string | number)[]);
     const [count] = await this.read(pool, `SELECT COUNT(*) AS n FROM traffic_data ${w.sql}`, w.params);
     const n = Number(count?.n ?? 0);
     if (n === 0) return { n, rows: [] };
