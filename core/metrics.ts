@@ -56,6 +56,13 @@ export const levelChanges = new Counter({
   registers: [registry],
 });
 
+export const plateMatches = new Counter({
+  name: 'traffic_plate_matches_total',
+  help: "Plate searches' plate matches on a MySQL shard, by source: the API's copy of plate_stats or a scan of it on the server",
+  labelNames: ['source'] as const,
+  registers: [registry],
+});
+
 /** Times an async store write into storeWriteSeconds. */
 export async function timeStoreWrite<T>(store: string, write: () => Promise<T>): Promise<T> {
   const end = storeWriteSeconds.startTimer({ store });

@@ -21,11 +21,13 @@ import {
   type TrafficStore,
 } from './store-api.ts';
 import { TrafficError } from '../core/errors.ts';
+import { plateMatches } from '../core/metrics.ts';
 import { ShardedStore, storeError, type Shard } from './mysql.ts';
 import { routeStats, routeWindow, type RoutePass, type RouteStat } from './routes.ts';
 import { PLATE_TABLE, TRAFFIC_TABLE } from './ddl.ts';
 import { MAX_LISTED_PLATES, plateOnly, plateWindowed, windowRows } from './plate-search.ts';
 import { likeContains } from './store-api.ts';
+import { ShardPlateList, type PlateMatch } from './plate-list.ts';
 
 const SELECT_PASS = `gcxh, xzqhmc, kkmc, fxlx, DATE_FORMAT(gcsj, '%Y-%m-%d %H:%i:%s') AS gcsj, hpzl, hphm, clppxh,
   province, is_weekend, is_peak_hour, vehicle_type_name`;
@@ -107,6 +109,11 @@ export interface MysqlApiStoreOptions {
    * case; either way the read fails with SERVICE_UNAVAILABLE (the API answers 503).
    */
   queryTimeoutMs?: number;
+  /**
+   * Least time between two background reads of a shard's plate_stats copy after writes (ms,
+   * default PLATE_LIST_REFRESH_MS); `warmPlateLists()` reads at once whatever it is.
+   */
+  plateListRefreshMs?: number;
 }
 
 type Flavor = 'mariadb' | 'mysql';
@@ -126,15 +133,19 @@ const PASSES_TTL_MS = 5000;
 export class MysqlApiStore implements TrafficStore {
   readonly kind = 'mysql' as const;
   private readonly queryTimeoutMs: number;
+  private readonly plateListRefreshMs: number | undefined;
   private flavor: Promise<Flavor> | null = null;
   /** Per shard: its passes and when they were read (shardPasses). */
   private readonly passes = new Map<Pool, { at: number; value: Promise<number> }>();
+  /** Per shard: the API's exact copy of plate_stats (plateList). */
+  private readonly plateLists = new Map<Pool, ShardPlateList>();
 
   constructor(
     readonly sharded: ShardedStore,
     opts: MysqlApiStoreOptions = {},
   ) {
     this.queryTimeoutMs = opts.queryTimeoutMs ?? 0;
+    this.plateListRefreshMs = opts.plateListRefreshMs;
   }
 
   /** One read on one shard, bounded by the query timeout. */
@@ -236,28 +247,21 @@ export class MysqlApiStore implements TrafficStore {
 
   /**
    * One shard's plate search: total from plate_stats, rows from the newest window that holds them.
-   * One scan of plate_stats gives the matching passes, how many plates match and, when they are at
-   * most LISTED_PLATES, the plates themselves (else one row). Few plates pick their rows by the
+   * The matching plates and their passes come from the API's exact copy of plate_stats when it is
+   * current (store/plate-list.ts), else from one scan of it (plateMatchSql). Few plates pick their rows by the
    * (hphm, gcsj) index, within the window (when they are far fewer than the window's rows: one
    * index range per plate) or alone for a rare match.
    */
   private async plateQuery(pool: Pool, f: QueryFilter, need: number): Promise<{ n: number; rows: PassRecord[] }> {
     const pattern = likeContains(f.hphm!);
-    const [matches, total] = await Promise.all([
-      this.read(
-        pool,
-        `SELECT h, hit, plates FROM (
-           SELECT CAST(hphm AS CHAR CHARACTER SET utf8mb4) AS h, SUM(passes) OVER () AS hit, COUNT(*) OVER () AS plates, ROW_NUMBER() OVER () AS i
-           FROM ${PLATE_TABLE} WHERE hphm LIKE ? ESCAPE '\\\\' AND passes > 0) m
-         WHERE i = 1 OR plates <= ?`,
-        [pattern, LISTED_PLATES],
-      ),
-      this.shardPasses(pool),
-    ]);
-    const sel = { matching: Number(matches[0]?.hit ?? 0), total };
+    const copied = await this.plateList(pool).match(f.hphm!, MAX_LISTED_PLATES);
+    plateMatches.inc({ source: copied ? 'copy' : 'sql' });
+    const m = copied ?? (await this.plateMatchSql(pool, pattern));
+    const sel = { matching: m.hit, total: m.total };
     if (sel.matching === 0) return { n: 0, rows: [] };
-    const plateCount = Number(matches[0]?.plates ?? 0);
-    const listed = plateCount <= LISTED_PLATES ? matches.map((p) => String(p.h)) : null;
+    const plateCount = m.plateCount;
+    // Inside a window the plates are listed only when few (the ¼ rule below; docs/store.md).
+    const listed = m.plates !== null && plateCount <= LISTED_PLATES ? m.plates : null;
     let n = sel.matching;
     if (!plateOnly(f)) {
       const w = where(f);
@@ -279,7 +283,7 @@ export class MysqlApiStore implements TrafficStore {
     } else if (plateCount <= MAX_LISTED_PLATES) {
       // A rare match: the plate index finds its few rows; the LIKE keeps the exact binary match.
       const plates =
-        listed ??
+        m.plates ??
         (
           await this.read(
             pool,
@@ -290,6 +294,51 @@ export class MysqlApiStore implements TrafficStore {
       if (plates.length <= MAX_LISTED_PLATES) return { n, rows: await this.topRows(pool, f, need, ['hphm IN (?)'], [plates]) };
     }
     return { n, rows: await this.topRows(pool, f, need) };
+  }
+
+  /**
+   * Reads every shard's copy of plate_stats now, so the next plate searches answer from it (without
+   * this the first search after a start or a write reads the server and starts the copy's read).
+   */
+  async warmPlateLists(): Promise<void> {
+    if (this.sharded.mycat) return;
+    await Promise.all(this.sharded.shards.map((s) => this.sharded.onShard(s, 'plate list', () => this.plateList(s.pool).reload())));
+  }
+
+  /** The shard's copy of plate_stats (store/plate-list.ts), made on first use. */
+  private plateList(pool: Pool): ShardPlateList {
+    let list = this.plateLists.get(pool);
+    if (list === undefined) {
+      list = new ShardPlateList((sql, params) => this.read(pool, sql, params), this.plateListRefreshMs);
+      this.plateLists.set(pool, list);
+    }
+    return list;
+  }
+
+  /**
+   * The plate match from the server when the copy is not exact now: one scan of plate_stats gives
+   * the matching passes, how many plates match and, when they are at most LISTED_PLATES, the
+   * plates themselves (else one row).
+   */
+  private async plateMatchSql(pool: Pool, pattern: string): Promise<PlateMatch> {
+    const [matches, total] = await Promise.all([
+      this.read(
+        pool,
+        `SELECT h, hit, plates FROM (
+           SELECT CAST(hphm AS CHAR CHARACTER SET utf8mb4) AS h, SUM(passes) OVER () AS hit, COUNT(*) OVER () AS plates, ROW_NUMBER() OVER () AS i
+           FROM ${PLATE_TABLE} WHERE hphm LIKE ? ESCAPE '\\\\' AND passes > 0) m
+         WHERE i = 1 OR plates <= ?`,
+        [pattern, LISTED_PLATES],
+      ),
+      this.shardPasses(pool),
+    ]);
+    const plateCount = Number(matches[0]?.plates ?? 0);
+    return {
+      hit: Number(matches[0]?.hit ?? 0),
+      plateCount,
+      plates: plateCount <= LISTED_PLATES ? matches.map((p) => String(p.h)) : null,
+      total,
+    };
   }
 
   /**

@@ -57,6 +57,21 @@ export const CREATE_PLATE_STATS = `CREATE TABLE IF NOT EXISTS ${PLATE_TABLE} (
   PRIMARY KEY (hphm)
 ) ENGINE=InnoDB`;
 
+export const PLATE_VERSION_TABLE = 'plate_stats_version';
+
+/**
+ * One row (id 1): a counter every writer of plate_stats bumps in the same transaction, as its
+ * last statement (after the plate rows, so writers lock in one order). A reader that holds a copy
+ * of plate_stats (the API's plate list, store/plate-list.ts) knows the copy is still exact while the
+ * counter is unchanged. It starts at a random value, so a database dropped and made again does
+ * not repeat an old one.
+ */
+export const CREATE_PLATE_STATS_VERSION = `CREATE TABLE IF NOT EXISTS ${PLATE_VERSION_TABLE} (
+  id TINYINT NOT NULL,
+  version BIGINT NOT NULL,
+  PRIMARY KEY (id)
+) ENGINE=InnoDB`;
+
 export const CREATE_KKMC_INFO = `CREATE TABLE IF NOT EXISTS ${KKMC_TABLE} (
   kkmc VARCHAR(64) COLLATE utf8mb4_bin NOT NULL,
   kkmc_name VARCHAR(255) NOT NULL DEFAULT '',

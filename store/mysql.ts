@@ -16,7 +16,18 @@ import { F, type MasterRow } from '../core/schema.ts';
 import { formatChinaTime, toEpochSeconds } from '../core/time.ts';
 import { MurmurShardRouter } from './shard/router.ts';
 import { retentionCutoff } from './store-api.ts';
-import { CREATE_KKMC_INFO, CREATE_PLATE_STATS, CREATE_TRAFFIC_DATA, KKMC_COLUMNS, KKMC_TABLE, PLATE_TABLE, TRAFFIC_COLUMNS, TRAFFIC_TABLE } from './ddl.ts';
+import {
+  CREATE_KKMC_INFO,
+  CREATE_PLATE_STATS,
+  CREATE_PLATE_STATS_VERSION,
+  CREATE_TRAFFIC_DATA,
+  KKMC_COLUMNS,
+  KKMC_TABLE,
+  PLATE_TABLE,
+  PLATE_VERSION_TABLE,
+  TRAFFIC_COLUMNS,
+  TRAFFIC_TABLE,
+} from './ddl.ts';
 import { timeStoreWrite } from '../core/metrics.ts';
 
 export interface ShardUrl {
@@ -228,6 +239,8 @@ export class ShardedStore {
    */
   private async ensurePlateStats(s: Shard): Promise<void> {
     const exists = await this.onShard(s, 'plate stats', async (p) => {
+      await p.query(CREATE_PLATE_STATS_VERSION);
+      await p.query(`INSERT IGNORE INTO ${PLATE_VERSION_TABLE} (id, version) VALUES (1, ?)`, [randomVersion()]);
       const [r] = await p.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?', [
         PLATE_TABLE,
       ]);
@@ -240,6 +253,7 @@ export class ShardedStore {
         `INSERT INTO ${PLATE_TABLE} (hphm, passes) SELECT CAST(hphm AS BINARY) AS h, COUNT(*) FROM ${TRAFFIC_TABLE}
          GROUP BY h ON DUPLICATE KEY UPDATE passes = VALUES(passes)`,
       );
+      await bumpPlateVersion(conn);
     });
   }
 
@@ -280,6 +294,7 @@ export class ShardedStore {
        WHERE hphm IN (?) GROUP BY h ON DUPLICATE KEY UPDATE passes = VALUES(passes)`,
       [[...tally.keys()]],
     );
+    await bumpPlateVersion(conn);
   }
 
   /**
@@ -587,6 +602,28 @@ async function addPlatePasses(conn: PoolConnection, delta: ReadonlyMap<string, n
       part.flat(),
     );
   }
+  await bumpPlateVersion(conn);
+}
+
+/**
+ * Marks plate_stats changed (ddl.ts CREATE_PLATE_STATS_VERSION), in the writer's transaction and
+ * after its plate rows: each transaction that changes plate_stats calls this once, last. The
+ * upsert also makes the row when it is missing (a random start, as on creation). Without the
+ * table (dropped, or a writer on a store whose schema was not ensured since) there is nothing to
+ * mark: readers then find no counter and read plate_stats itself, and the table made again starts
+ * at a new random value. InnoDB undoes only the failed statement, not the transaction.
+ */
+async function bumpPlateVersion(conn: PoolConnection): Promise<void> {
+  try {
+    await conn.query(`INSERT INTO ${PLATE_VERSION_TABLE} (id, version) VALUES (1, ?) ON DUPLICATE KEY UPDATE version = version + 1`, [randomVersion()]);
+  } catch (err) {
+    if ((err as { errno?: number }).errno !== 1146) throw err; // ER_NO_SUCH_TABLE
+  }
+}
+
+/** A random start for the plate_stats version: 2^52 values, so a new database repeats none seen before. */
+function randomVersion(): number {
+  return Math.floor(Math.random() * 2 ** 52);
 }
 
 const insertSqlCache = new Map<number, string>();

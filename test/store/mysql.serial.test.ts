@@ -76,6 +76,7 @@ describe('schema', () => {
       expect(t.map((r) => [r.TABLE_NAME, r.TABLE_COLLATION.split('_')[0]])).toEqual([
         ['kkmc_info', 'utf8mb4'],
         ['plate_stats', 'utf8mb4'],
+        ['plate_stats_version', 'utf8mb4'],
         ['traffic_data', 'utf8mb4'],
       ]);
       const cols = await q<{ COLUMN_NAME: string }>(
