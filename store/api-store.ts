@@ -248,9 +248,9 @@ export class MysqlApiStore implements TrafficStore {
   /**
    * One shard's plate search: total from plate_stats, rows from the newest window that holds them.
    * The matching plates and their passes come from the API's exact copy of plate_stats when it is
-   * current (store/plate-list.ts), else from one scan of it (plateMatchSql). Few plates pick their rows by the
-   * (hphm, gcsj) index, within the window (when they are far fewer than the window's rows: one
-   * index range per plate) or alone for a rare match.
+   * current (store/plate-list.ts), else from one scan of it (plateMatchSql). Few plates pick
+   * their rows by the (hphm, gcsj) index, within the window (when they are far fewer than the
+   * window's rows: one index range per plate) or alone for a rare match.
    */
   private async plateQuery(pool: Pool, f: QueryFilter, need: number): Promise<{ n: number; rows: PassRecord[] }> {
     const pattern = likeContains(f.hphm!);

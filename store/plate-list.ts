@@ -7,9 +7,10 @@
  * same transaction (store/mysql.ts), and each search first reads that counter (one primary-key
  * read). The copy is used only while the counter is the one it was read under; otherwise the
  * search takes the SQL path, as without a copy, and a fresh copy is read in the background, at
- * most once per PLATE_LIST_REFRESH_MS. So a store under live writes (the sink commits every second or so)
- * costs one full read of the table per refresh interval at most and answers from SQL between them; a
- * quiet store answers from the copy.
+ * most once per PLATE_LIST_REFRESH_MS (and at most 5 % of the time for a table slow to read). So
+ * a store under live writes (the sink commits every second or so) costs one full read of the
+ * table per refresh interval at most and answers from SQL between them; a quiet store answers
+ * from the copy.
  *
  * Why the copy read after the counter is safe: a write that commits between the two reads is in
  * the copy but not in the counter read, so the next search sees a newer counter and reads again;
@@ -27,6 +28,13 @@ export const PLATE_LIST_REFRESH_MS = 1000;
  */
 export const MAX_COPIED_PLATES = 1_000_000;
 const TOO_LARGE_RETRY_MS = 10 * 60_000;
+
+/**
+ * Background reads take at most this share of the time: a shard whose table takes 200 ms to read
+ * (a few hundred thousand plates) is read again at most every 4 s under live writes, not every
+ * second.
+ */
+const LOAD_SHARE = 0.05;
 
 /** What a plate search needs from plate_stats for one substring. */
 export interface PlateMatch {
@@ -54,6 +62,8 @@ export class ShardPlateList {
   private copy: Copy | null = null;
   private loading: Promise<void> | null = null;
   private lastLoadAt = Number.NEGATIVE_INFINITY;
+  /** How long the last read of the table took (ms): background reads keep LOAD_SHARE of the time. */
+  private lastLoadMs = 0;
   private tooLargeUntil = 0;
 
   constructor(
@@ -87,7 +97,8 @@ export class ShardPlateList {
 
   private refresh(): void {
     const now = Date.now();
-    if (this.loading !== null || now - this.lastLoadAt < this.refreshMs || now < this.tooLargeUntil) return;
+    const gap = Math.max(this.refreshMs, this.lastLoadMs / LOAD_SHARE);
+    if (this.loading !== null || now - this.lastLoadAt < gap || now < this.tooLargeUntil) return;
     void this.reload().catch(() => {
       // A failed read leaves the old copy unused (its counter no longer matches); the next
       // search after the refresh interval tries again.
@@ -104,6 +115,15 @@ export class ShardPlateList {
   }
 
   private async load(): Promise<void> {
+    const t0 = performance.now();
+    try {
+      await this.readCopy();
+    } finally {
+      this.lastLoadMs = performance.now() - t0;
+    }
+  }
+
+  private async readCopy(): Promise<void> {
     // The counter first, then the rows: see the module comment.
     const version = await this.version();
     if (version === null) return;
