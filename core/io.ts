@@ -107,6 +107,8 @@ export class TextFileWriter {
   private buf = '';
   private readonly out: WriteStream;
   private readonly limit: number;
+  /** The wait for 'drain' under way, shared by the writes that meet a full stream. */
+  private draining: Promise<void> | undefined;
   lines = 0;
 
   private constructor(out: WriteStream, limit: number) {
@@ -140,7 +142,15 @@ export class TextFileWriter {
     const data = this.buf;
     this.buf = '';
     if (this.out.write(data)) return undefined;
-    return new Promise((resolve) => this.out.once('drain', () => resolve()));
+    // One 'drain' wait shared by every write until it comes: a caller that waits only now and
+    // then (the ETL's rejects, between batches) must not add a listener per write.
+    this.draining ??= new Promise((resolve) =>
+      this.out.once('drain', () => {
+        this.draining = undefined;
+        resolve();
+      }),
+    );
+    return this.draining;
   }
 
   async close(): Promise<void> {

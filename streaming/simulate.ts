@@ -147,12 +147,14 @@ export async function simulate(o: SimulateOptions): Promise<SimulateSummary> {
     }
   };
 
+  /** Set when the truth file's buffer went to a busy disk: the loop waits for it (backpressure). */
+  let truthFull: Promise<void> | undefined;
   const inject = (row: string[]): string[] | null => {
     if (!injector) return null;
     const pair = injector.maybeInject(row);
     if (!pair) return null;
     s.injectedPairs++;
-    truth!.writeCsv(truthRow(pair));
+    truthFull = truth!.writeCsv(truthRow(pair));
     pending.push({ row: pair.b, epochMs: pair.bEpochMs });
     pending.sort((x, y) => x.epochMs - y.epochMs);
     return pair.a;
@@ -189,6 +191,10 @@ export async function simulate(o: SimulateOptions): Promise<SimulateSummary> {
         }
         await emit(row);
         const a = inject(row);
+        if (truthFull) {
+          await truthFull;
+          truthFull = undefined;
+        }
         if (a) await emit(a, true, false);
       }
       if (readThisLoop === 0 && loop === 0) break; // empty master: nothing to loop over
