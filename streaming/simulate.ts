@@ -6,7 +6,7 @@
  * never sent before it is due. When behind (a slow sink), all overdue records go out in one batch.
  * rate = Infinity sends as fast as the sink accepts.
  */
-import { openCsvTable, TextFileWriter } from '../core/io.ts';
+import { openCsvBatches, TextFileWriter } from '../core/io.ts';
 import { F, MASTER_COLUMNS } from '../core/schema.ts';
 import { formatChinaTime, toEpochSeconds } from '../core/time.ts';
 import type { Sink } from './bus/types.ts';
@@ -107,37 +107,49 @@ export async function simulate(o: SimulateOptions): Promise<SimulateSummary> {
     await o.sink.send(b);
   };
 
-  /**
-   * Waits until record number s.emitted is due, then queues it. Injected passes keep the times
-   * the truth file lists (stamp = false), also in now mode.
-   */
-  const emit = async (row: string[], paced = true, stamp = true): Promise<void> => {
-    if (paced && intervalMs > 0) {
-      const due = t0 + s.emitted * intervalMs;
-      let now = performance.now();
-      if (now < due) {
-        await flushBatch();
-        // Timers may fire a fraction of a millisecond early: wait again until really due.
-        while ((now = performance.now()) < due) {
-          if (stopped()) throw STOP;
-          await sleep(Math.min(100, Math.max(1, Math.ceil(due - now))));
-        }
-      }
-      const late = now - due;
-      o.onEmit?.(s.emitted, late);
-      if (late > s.maxBehindMs) s.maxBehindMs = late;
-      if (-late > s.maxAheadMs) s.maxAheadMs = -late;
-    }
-    if (stamp && o.mode === 'now') withTime(row, formatChinaTime(Date.now()));
-    batch.push(row);
-    s.emitted++;
-    if (batch.length >= maxBatch) await flushBatch();
+  const progress = (): void => {
     if (o.onProgress && performance.now() - lastProgress >= progressMs) {
       lastProgress = performance.now();
       const next = t0 + s.emitted * intervalMs;
       o.onProgress({ sent: s.emitted, seconds: (lastProgress - t0) / 1000, behindMs: intervalMs > 0 ? Math.max(0, lastProgress - next) : 0 });
     }
   };
+
+  /** Queues a record that is due; a promise only when the batch went to the sink. */
+  const queue = (row: string[], stamp: boolean): Promise<void> | undefined => {
+    if (stamp && o.mode === 'now') withTime(row, formatChinaTime(Date.now()));
+    batch.push(row);
+    s.emitted++;
+    if (batch.length >= maxBatch) return flushBatch().then(progress);
+    progress();
+    return undefined;
+  };
+
+  /** Waits until record number s.emitted is due, then queues it. */
+  const emitPaced = async (row: string[], stamp: boolean): Promise<void> => {
+    const due = t0 + s.emitted * intervalMs;
+    let now = performance.now();
+    if (now < due) {
+      await flushBatch();
+      // Timers may fire a fraction of a millisecond early: wait again until really due.
+      while ((now = performance.now()) < due) {
+        if (stopped()) throw STOP;
+        await sleep(Math.min(100, Math.max(1, Math.ceil(due - now))));
+      }
+    }
+    const late = now - due;
+    o.onEmit?.(s.emitted, late);
+    if (late > s.maxBehindMs) s.maxBehindMs = late;
+    if (-late > s.maxAheadMs) s.maxAheadMs = -late;
+    await queue(row, stamp);
+  };
+
+  /**
+   * Emits a record: paced, or at once. Injected passes keep the times the truth file lists
+   * (stamp = false), also in now mode. Unpaced (--rate max) it returns a promise only when it
+   * must be waited for: an async step per record cost the replay about as much as its CSV parse.
+   */
+  const emit = (row: string[], paced = true, stamp = true): Promise<void> | undefined => (paced && intervalMs > 0 ? emitPaced(row, stamp) : queue(row, stamp));
 
   /** Emits injected passes whose time has come (event time in replay, the clock in now mode). */
   const releasePending = async (uptoEpochMs: number, paced = true): Promise<void> => {
@@ -163,39 +175,42 @@ export async function simulate(o: SimulateOptions): Promise<SimulateSummary> {
   try {
     outer: for (let loop = 0; ; loop++) {
       s.loops = loop + 1;
-      const table = await openCsvTable(o.input, MASTER_COLUMNS);
+      const table = await openCsvBatches(o.input, MASTER_COLUMNS);
       let prevGcsj = '';
       let readThisLoop = 0;
-      for await (const rec of table.rows) {
-        if (stopped()) break outer;
-        if (o.limit !== undefined && s.read >= o.limit) break outer;
-        if (rec.fields.length !== MASTER_COLUMNS.length) {
-          s.skipped++;
-          const why = `expected ${MASTER_COLUMNS.length} fields, got ${rec.fields.length}`;
-          s.skippedReasons[why] = (s.skippedReasons[why] ?? 0) + 1;
-          continue;
+      for await (const recs of table.batches) {
+        for (const rec of recs) {
+          if (stopped()) break outer;
+          if (o.limit !== undefined && s.read >= o.limit) break outer;
+          if (rec.fields.length !== MASTER_COLUMNS.length) {
+            s.skipped++;
+            const why = `expected ${MASTER_COLUMNS.length} fields, got ${rec.fields.length}`;
+            s.skippedReasons[why] = (s.skippedReasons[why] ?? 0) + 1;
+            continue;
+          }
+          const row = rec.fields.slice();
+          // Each loop replays the same passes again: a suffix keeps GCXH unique (idempotent stores
+          // would otherwise take loop 2 for a replay of loop 1).
+          if (loop > 0) row[F.GCXH] = `${row[F.GCXH]}-L${loop}`;
+          s.read++;
+          readThisLoop++;
+          if (o.mode === 'replay') {
+            const g = row[F.GCSJ] ?? '';
+            if (g < prevGcsj) s.outOfOrder++;
+            else prevGcsj = g;
+            if (pending.length) await releasePending(toEpochSeconds(g) * 1000);
+          } else if (pending.length) {
+            await releasePending(Date.now());
+          }
+          const sent = emit(row);
+          if (sent) await sent;
+          const a = inject(row);
+          if (truthFull) {
+            await truthFull;
+            truthFull = undefined;
+          }
+          if (a) await emit(a, true, false);
         }
-        const row = rec.fields.slice();
-        // Each loop replays the same passes again: a suffix keeps GCXH unique (idempotent stores
-        // would otherwise take loop 2 for a replay of loop 1).
-        if (loop > 0) row[F.GCXH] = `${row[F.GCXH]}-L${loop}`;
-        s.read++;
-        readThisLoop++;
-        if (o.mode === 'replay') {
-          const g = row[F.GCSJ] ?? '';
-          if (g < prevGcsj) s.outOfOrder++;
-          else prevGcsj = g;
-          if (pending.length) await releasePending(toEpochSeconds(g) * 1000);
-        } else if (pending.length) {
-          await releasePending(Date.now());
-        }
-        await emit(row);
-        const a = inject(row);
-        if (truthFull) {
-          await truthFull;
-          truthFull = undefined;
-        }
-        if (a) await emit(a, true, false);
       }
       if (readThisLoop === 0 && loop === 0) break; // empty master: nothing to loop over
       // Injected passes not yet due belong to this pass over the data.
