@@ -64,10 +64,7 @@ export async function forEachCsvRecord(
   let header: string[] | null = null;
   const parser = new CsvParser((r) => {
     if (header !== null) return onRecord(r);
-    header = r.fields;
-    if (expected && (header.length !== expected.length || header.some((h, i) => h !== expected[i]))) {
-      throw new TrafficError('HEADER_UNRECOGNISED', `unexpected header: got [${header.join(',')}], expected [${expected.join(',')}]`, { file, line: 1 });
-    }
+    header = checkHeader(file, r.fields, expected);
   });
   const decoder = new TextDecoder('utf-8', { ignoreBOM: false });
   const stream = createReadStream(file, { highWaterMark: 1 << 20 });
@@ -95,8 +92,8 @@ export interface CsvTable {
 /** openCsvTable's header check, with the records after the header in batches (readCsvBatches). */
 export async function openCsvBatches(file: string, expected?: readonly string[]): Promise<{ header: string[]; batches: AsyncGenerator<CsvRecord[]> }> {
   const batches = readCsvBatches(file);
-  let first = await batches.next();
-  while (!first.done && first.value.length === 0) first = await batches.next();
+  // readCsvBatches yields no empty batch: the first one starts with the header.
+  const first = await batches.next();
   if (first.done) throw new TrafficError('INPUT_EMPTY', `file is empty (no header): ${file}`, { file });
   const header = checkHeader(file, first.value[0]!.fields, expected);
   const rest = first.value.slice(1);

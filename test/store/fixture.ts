@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { csvLine } from '../../core/csv.ts';
 import { MASTER_COLUMNS, type MasterRow } from '../../core/schema.ts';
 import { formatChinaTime, isWeekend, toEpochSeconds } from '../../core/time.ts';
+import { passFromFields, type PassRecord, type QueryFilter } from '../../store/store-api.ts';
 
 export const KKMCS = [
   'S325_Suining_K63',
@@ -83,4 +84,19 @@ export async function writeMasterCsv(file: string, rows: readonly MasterRow[]): 
   let s = csvLine(MASTER_COLUMNS);
   for (const row of rows) s += csvLine(row);
   await writeFile(file, s);
+}
+
+/** What a full scan answers: filter, gcsj desc then gcxh, one page. */
+export function fullScanPage(all: MasterRow[], f: QueryFilter, page: number, size: number): { total: number; rows: PassRecord[] } {
+  const hit = all.filter(
+    (r) =>
+      (f.hphm === undefined || r[6]!.includes(f.hphm)) &&
+      (f.hpzl === undefined || r[5] === f.hpzl) &&
+      (f.province === undefined || r[8] === f.province) &&
+      (f.kkmc === undefined || r[2] === f.kkmc) &&
+      (f.start === undefined || r[4]! >= f.start) &&
+      (f.end === undefined || r[4]! <= f.end),
+  );
+  hit.sort((a, b) => (a[4] !== b[4] ? (a[4]! < b[4]! ? 1 : -1) : a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
+  return { total: hit.length, rows: hit.slice((page - 1) * size, page * size).map(passFromFields) };
 }

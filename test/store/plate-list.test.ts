@@ -8,9 +8,9 @@ import { MysqlApiStore } from '../../store/api-store.ts';
 import { loadMaster } from '../../store/load.ts';
 import { ShardedStore } from '../../store/mysql.ts';
 import { matchCopy } from '../../store/plate-list.ts';
-import { passFromFields, type PassRecord, type QueryFilter } from '../../store/store-api.ts';
+import type { QueryFilter } from '../../store/store-api.ts';
 import { dropDb, PORTS, q, shardUrls, testDbName } from './db.ts';
-import { makeRows, writeMasterCsv } from './fixture.ts';
+import { fullScanPage as expected, makeRows, writeMasterCsv } from './fixture.ts';
 
 // The API keeps a copy of each shard's plate_stats and answers plate searches from it while the
 // shard's plate_stats_version is the one the copy was read under. Writes here come from a second
@@ -43,13 +43,6 @@ let current: MasterRow[] = rows;
 let api: MysqlApiStore;
 let apiShards: ShardedStore;
 let writer: ShardedStore;
-
-/** What a full scan answers: filter, gcsj desc then gcxh, one page. */
-function expected(all: MasterRow[], f: QueryFilter, page: number, size: number): { total: number; rows: PassRecord[] } {
-  const hit = all.filter((r) => (f.hphm === undefined || r[6]!.includes(f.hphm)) && (f.hpzl === undefined || r[5] === f.hpzl));
-  hit.sort((a, b) => (a[4] !== b[4] ? (a[4]! < b[4]! ? 1 : -1) : a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
-  return { total: hit.length, rows: hit.slice((page - 1) * size, page * size).map(passFromFields) };
-}
 
 /** Plate matches counted since the last call, by source. */
 const seen = { copy: 0, sql: 0 };

@@ -6,10 +6,10 @@ import { MysqlApiStore } from '../../store/api-store.ts';
 import { EmbeddedStore } from '../../store/duckdb-store.ts';
 import { loadMaster } from '../../store/load.ts';
 import { ShardedStore } from '../../store/mysql.ts';
-import { passFromFields, type PassRecord, type QueryFilter, type TrafficStore } from '../../store/store-api.ts';
+import type { QueryFilter, TrafficStore } from '../../store/store-api.ts';
 import type { MasterRow } from '../../core/schema.ts';
 import { dropDb, PORTS, q, shardUrls, testDbName } from './db.ts';
-import { makeRows, writeMasterCsv } from './fixture.ts';
+import { fullScanPage as expected, makeRows, writeMasterCsv } from './fixture.ts';
 
 // 20,000 passes a minute apart (~14 days), ~1,300 plates: a broad prefix (苏C, 1 in 7 passes) is
 // answered from a time window, a full plate (~15 passes) by the plate index, a deep page from the
@@ -34,21 +34,6 @@ let embedded: EmbeddedStore;
 let sharded: ShardedStore;
 let mysqlStore: MysqlApiStore;
 let current: MasterRow[] = rows;
-
-/** What a full scan answers: filter, gcsj desc then gcxh, one page. */
-function expected(all: MasterRow[], f: QueryFilter, page: number, size: number): { total: number; rows: PassRecord[] } {
-  const hit = all.filter(
-    (r) =>
-      (f.hphm === undefined || r[6]!.includes(f.hphm)) &&
-      (f.hpzl === undefined || r[5] === f.hpzl) &&
-      (f.province === undefined || r[8] === f.province) &&
-      (f.kkmc === undefined || r[2] === f.kkmc) &&
-      (f.start === undefined || r[4]! >= f.start) &&
-      (f.end === undefined || r[4]! <= f.end),
-  );
-  hit.sort((a, b) => (a[4] !== b[4] ? (a[4]! < b[4]! ? 1 : -1) : a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
-  return { total: hit.length, rows: hit.slice((page - 1) * size, page * size).map(passFromFields) };
-}
 
 /** plate_stats equals a recount of traffic_data, on every shard. */
 async function mysqlPlateStatsExact(): Promise<void> {
