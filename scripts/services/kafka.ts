@@ -71,9 +71,25 @@ function writeConfig(): void {
   writeFileSync(KAFKA.log4j, log4j);
 }
 
+/**
+ * A KRaft cluster id: 16 random bytes in URL-safe base64, as Kafka's own `Uuid.randomUuid`. Like it,
+ * never one that starts with `-`: the storage tool's argument parser would read such an id as an
+ * option ("argument --cluster-id/-t: expected one argument"), which failed 1 start in 64.
+ */
+export function newClusterId(random: (n: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 function clusterId(): string {
-  if (existsSync(KAFKA.clusterIdFile)) return readFileSync(KAFKA.clusterIdFile, 'utf8').trim();
-  const id = randomBytes(16).toString('base64url');
+  if (existsSync(KAFKA.clusterIdFile)) {
+    const kept = readFileSync(KAFKA.clusterIdFile, 'utf8').trim();
+    // A file left by an older build may hold an id the parser refuses; its storage was never formatted.
+    if (kept && !kept.startsWith('-')) return kept;
+  }
+  const id = newClusterId();
   writeFileSync(KAFKA.clusterIdFile, id + '\n');
   return id;
 }
@@ -88,8 +104,8 @@ async function format(): Promise<string | undefined> {
       `-Dlog4j.configuration=file:${KAFKA.log4j}`,
       'kafka.tools.StorageTool',
       'format',
-      '-t',
-      clusterId(),
+      // The `=` form too, so that no value is ever taken for an option.
+      `--cluster-id=${clusterId()}`,
       '-c',
       KAFKA.config,
       '--ignore-formatted',

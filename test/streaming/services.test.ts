@@ -24,3 +24,16 @@ describe('the Mosquitto probe', () => {
     expect(await mosquittoAnswers(1)).toBe(false);
   });
 });
+
+describe('the Kafka cluster id', () => {
+  it('is 22 URL-safe base64 characters and never starts with "-", which the storage tool would take for an option', async () => {
+    const { newClusterId } = await import('../../scripts/services/kafka.ts');
+    // 0xF8 encodes to "-" as the first base64url character: the generator must draw again.
+    const draws = [Buffer.alloc(16, 0xf8), Buffer.alloc(16, 0xf8), Buffer.alloc(16, 0x41)];
+    let calls = 0;
+    const id = newClusterId(() => draws[calls++] as Buffer);
+    expect(calls).toBe(3);
+    expect(id).toBe(Buffer.alloc(16, 0x41).toString('base64url'));
+    for (let i = 0; i < 2000; i++) expect(newClusterId()).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+  });
+});
