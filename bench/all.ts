@@ -10,19 +10,74 @@ import os from 'node:os';
 import path from 'node:path';
 import { optStr, parseFlags } from '../core/args.ts';
 import type { Command } from '../core/command.ts';
+import { DEFAULTS, readEnv } from '../core/config.ts';
+import { TrafficError } from '../core/errors.ts';
 import { chinaIso } from '../core/time.ts';
 import { PACKAGE_ROOT } from '../core/paths.ts';
+import { portOpen } from '../scripts/services/proc.ts';
 
 const ROOT = PACKAGE_ROOT;
 
-const BENCHES: Array<{ name: string; full: string[]; quick: string[]; needs: string }> = [
-  { name: 'bench:etl', full: [], quick: ['--rows', '1000000'], needs: 'nothing (generates its sample)' },
-  { name: 'bench:model', full: [], quick: ['--predictions', '1000000'], needs: 'nothing (synthetic masters)' },
-  { name: 'bench:stream', full: [], quick: ['--pacing-seconds', '10', '--records', '100000', '--rounds', '1'], needs: 'Kafka (services:up)' },
-  { name: 'bench:sink', full: ['--repeat', '2'], quick: ['--rows', '100000'], needs: 'Kafka + MariaDB 3306/3307' },
-  { name: 'bench:detect', full: [], quick: ['--latency-s', '15'], needs: 'Kafka + Redis for the latency run' },
-  { name: 'bench:api', full: [], quick: ['--seconds', '5'], needs: 'a master and model in the data dir + MariaDB 3306/3307' },
+/** A server a benchmark cannot run without (bench:detect only skips its latency run without Kafka). */
+type Service = 'kafka' | 'mysql';
+
+const BENCHES: Array<{ name: string; full: string[]; quick: string[]; needs: string; services: Service[] }> = [
+  { name: 'bench:etl', full: [], quick: ['--rows', '1000000'], needs: 'nothing (generates its sample)', services: [] },
+  { name: 'bench:model', full: [], quick: ['--predictions', '1000000'], needs: 'nothing (synthetic masters)', services: [] },
+  {
+    name: 'bench:stream',
+    full: [],
+    quick: ['--pacing-seconds', '10', '--records', '100000', '--rounds', '1'],
+    needs: 'Kafka (services:up)',
+    services: ['kafka'],
+  },
+  { name: 'bench:sink', full: ['--repeat', '2'], quick: ['--rows', '100000'], needs: 'Kafka + MariaDB 3306/3307', services: ['kafka', 'mysql'] },
+  { name: 'bench:detect', full: [], quick: ['--latency-s', '15'], needs: 'Kafka + Redis for the latency run', services: [] },
+  {
+    name: 'bench:api',
+    full: [],
+    quick: ['--seconds', '5'],
+    needs: 'a master and model in the data dir + MariaDB 3306/3307',
+    services: ['mysql'],
+  },
 ];
+
+/** `host:port` of a broker list entry or a mysql:// URL (MySQL's default port when it has none). */
+function hostPort(address: string): { host: string; port: number } {
+  if (address.includes('://')) {
+    const u = new URL(address);
+    return { host: u.hostname, port: Number(u.port || 3306) };
+  }
+  const at = address.lastIndexOf(':');
+  return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+}
+
+/**
+ * What the selected benchmarks need and does not answer, one line each; addresses resolved as
+ * the benchmarks resolve them (TRAFFIC_KAFKA / TRAFFIC_MYSQL, else the loopback defaults). A TCP
+ * connect is the probe: enough to tell a stopped service from a running one.
+ */
+async function missingServices(benches: readonly { name: string; services: Service[] }[]): Promise<string[]> {
+  const env = readEnv();
+  const users = (s: Service): string =>
+    benches
+      .filter((b) => b.services.includes(s))
+      .map((b) => b.name)
+      .join(', ');
+  const missing: string[] = [];
+  if (users('kafka')) {
+    const brokers = (env.kafka ?? DEFAULTS.kafka).split(',').map((b) => b.trim());
+    const up = await Promise.all(brokers.map((b) => portOpen(hostPort(b).host, hostPort(b).port)));
+    if (!up.includes(true)) missing.push(`Kafka at ${brokers.join(',')} (TRAFFIC_KAFKA), for ${users('kafka')}`);
+  }
+  if (users('mysql')) {
+    for (const url of env.mysql ?? DEFAULTS.mysql) {
+      const { host, port } = hostPort(url);
+      if (!(await portOpen(host, port))) missing.push(`MySQL shard ${host}:${port} (TRAFFIC_MYSQL), for ${users('mysql')}`);
+    }
+  }
+  return missing;
+}
 
 const usage = `usage: traffic bench [--quick] [--only a,b] [--out FILE]
 
@@ -68,6 +123,11 @@ function clean(text: string): string {
     .join('\n');
 }
 
+/** missingServices of the benchmarks named (`bench:etl` …). */
+export function missingServicesFor(names: readonly string[]): Promise<string[]> {
+  return missingServices(BENCHES.filter((b) => names.includes(b.name)));
+}
+
 function commit(): string {
   try {
     return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim();
@@ -87,6 +147,16 @@ export const command: Command = {
       .map((s) => (s.startsWith('bench:') ? s : `bench:${s}`));
     const out = path.resolve(optStr(values.out, 'out') ?? path.join(ROOT, 'bench', 'RESULTS.md'));
     const selected = BENCHES.filter((b) => !only || only.includes(b.name));
+    // Before anything runs: a benchmark without its servers would only fail after the others'
+    // minutes and leave its failure in RESULTS.md in place of the last good figures.
+    const missing = await missingServices(selected);
+    if (missing.length) {
+      throw new TrafficError(
+        'SERVICE_UNAVAILABLE',
+        `not answering: ${missing.join('; ')}. Start them with \`npm run services:up\` ` +
+          `(or run the others: --only etl,model,detect); ${path.relative(process.cwd(), out) || out} is left as it was`,
+      );
+    }
     const started = chinaIso();
     const sections: string[] = [];
     let failed = 0;
