@@ -14,6 +14,7 @@ import { DEFAULTS, readEnv } from '../core/config.ts';
 import { TrafficError } from '../core/errors.ts';
 import { chinaIso } from '../core/time.ts';
 import { PACKAGE_ROOT } from '../core/paths.ts';
+import { parseMysqlUrl } from '../store/mysql.ts';
 import { portOpen } from '../scripts/services/proc.ts';
 
 const ROOT = PACKAGE_ROOT;
@@ -42,14 +43,10 @@ const BENCHES: Array<{ name: string; full: string[]; quick: string[]; needs: str
   },
 ];
 
-/** `host:port` of a broker list entry or a mysql:// URL (MySQL's default port when it has none). */
-function hostPort(address: string): { host: string; port: number } {
-  if (address.includes('://')) {
-    const u = new URL(address);
-    return { host: u.hostname, port: Number(u.port || 3306) };
-  }
-  const at = address.lastIndexOf(':');
-  return { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+/** `host:port` of a broker list entry. */
+function brokerAddress(broker: string): { host: string; port: number } {
+  const at = broker.lastIndexOf(':');
+  return { host: broker.slice(0, at), port: Number(broker.slice(at + 1)) };
 }
 
 /**
@@ -67,12 +64,12 @@ async function missingServices(benches: readonly { name: string; services: Servi
   const missing: string[] = [];
   if (users('kafka')) {
     const brokers = (env.kafka ?? DEFAULTS.kafka).split(',').map((b) => b.trim());
-    const up = await Promise.all(brokers.map((b) => portOpen(hostPort(b).host, hostPort(b).port)));
+    const up = await Promise.all(brokers.map((b) => portOpen(brokerAddress(b).host, brokerAddress(b).port)));
     if (!up.includes(true)) missing.push(`Kafka at ${brokers.join(',')} (TRAFFIC_KAFKA), for ${users('kafka')}`);
   }
   if (users('mysql')) {
     for (const url of env.mysql ?? DEFAULTS.mysql) {
-      const { host, port } = hostPort(url);
+      const { host, port } = parseMysqlUrl(url);
       if (!(await portOpen(host, port))) missing.push(`MySQL shard ${host}:${port} (TRAFFIC_MYSQL), for ${users('mysql')}`);
     }
   }
