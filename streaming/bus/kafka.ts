@@ -5,6 +5,8 @@
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { siblingModule, startWorker } from '../../core/threads.ts';
+// Before kafkajs: its consumer then decodes records with the faster decoder (kafkajs-patches.ts).
+import './kafkajs-patches.ts';
 import { Kafka, Partitioners, logLevel, type Consumer, type KafkaMessage, type PartitionMetadata, type Producer, type LogEntry } from 'kafkajs';
 import { F } from '../../core/schema.ts';
 import { TrafficError } from '../../core/errors.ts';
