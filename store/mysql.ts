@@ -361,27 +361,47 @@ export class ShardedStore {
    * INSERT … ON DUPLICATE KEY UPDATE instead, which skips duplicates silently and raises the data
    * error (the sink then isolates the bad row). Duplicates come only with replays (after a crash
    * or a rebalance), so the fast path is the usual one. MyCat mode always uses the INSERT.
-   *
-   * `records[i]`, when given, is row i as the stream carried it (a UTF-8 stream record: the 12
-   * fields tab-separated): a record with no backslash, CR or LF is already a LOAD DATA line, so its
-   * bytes are sent as they are instead of encoding the row again.
    */
-  async storeChunk(shard: Shard, rows: readonly MasterRow[], records?: readonly (Buffer | undefined)[]): Promise<number> {
-    if (rows.length === 0) return 0;
-    if (this.mycat) return this.insertChunk(shard, rows);
-    const tsv = tsvChunk(rows, records);
+  async storeChunk(shard: Shard, rows: readonly MasterRow[]): Promise<number> {
+    return this.storeCarried(
+      shard,
+      rows.map((row) => ({ row })),
+      rows.map((r) => r[F.HPHM] ?? ''),
+    );
+  }
+
+  /**
+   * storeChunk for rows that came as stream records: a record's bytes are sent as they are when
+   * they already make a LOAD DATA line (tsvChunk), and `plates[i]` is row i's HPHM, so a row is
+   * read (`items[i].row`, which may decode the record) only for a record that cannot go as it is
+   * or on the INSERT fallback.
+   */
+  async storeCarried(shard: Shard, items: readonly CarriedRow[], plates: readonly string[]): Promise<number> {
+    if (items.length === 0) return 0;
+    if (this.mycat)
+      return this.insertChunk(
+        shard,
+        items.map((it) => it.row),
+      );
+    const tsv = tsvChunk(items);
     const inserted = await timeStoreWrite('mysql', () =>
       this.inTransaction(shard, 'load data', async (conn) => {
         const r = await loadDataOn(conn, Readable.from(packetChunks(tsv)));
         if (r.warnings > 0) throw NOT_CLEAN;
-        await this.accountPlates(conn, tallyPlates(rows), r.inserted, rows.length);
+        await this.accountPlates(conn, tallyPlateList(plates), r.inserted, items.length);
         return r.inserted;
       }),
     ).catch((err: unknown) => {
       if (err === NOT_CLEAN) return null;
       throw err;
     });
-    return inserted ?? this.insertChunk(shard, rows);
+    return (
+      inserted ??
+      this.insertChunk(
+        shard,
+        items.map((it) => it.row),
+      )
+    );
   }
 
   /**
@@ -576,6 +596,12 @@ async function loadDataOn(conn: PoolConnection, stream: Readable): Promise<{ ins
 }
 
 /** Passes per plate (exact string) in `rows`. */
+function tallyPlateList(plates: readonly string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const h of plates) m.set(h, (m.get(h) ?? 0) + 1);
+  return m;
+}
+
 export function tallyPlates(rows: readonly MasterRow[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const r of rows) {
@@ -641,38 +667,46 @@ function insertSql(n: number): string {
   return sql;
 }
 
+/** A row to store, with the stream record it arrived as when there is one. */
+export interface CarriedRow {
+  /** The 12 fields (may be decoded from `bytes` on each access: read only where needed). */
+  readonly row: MasterRow;
+  /** The stream record: the 12 fields tab-separated, UTF-8. */
+  readonly bytes?: Buffer | undefined;
+}
+
 /**
- * The rows as LOAD DATA lines in one buffer. `records[i]`, a stream record (the 12 fields,
- * tab-separated, UTF-8), is copied as it is: it is already a line unless it holds a backslash (the
- * escape character) or a CR (a CR at its end was not part of the row). One search of the whole
- * buffer for either byte checks every copied record at once; only when one is found are the
- * lines built again with each record checked (the rare path). A record holding an LF would make
- * two short lines: the server warns about them, and storeChunk then writes the rows by INSERT.
+ * The rows as LOAD DATA lines in one buffer. A row's stream record is copied as it is: it is
+ * already a line unless it holds a backslash (the escape character) or a CR (a CR at its end was
+ * not part of the row). One search of the whole buffer for either byte checks every copied
+ * record at once; only when one is found are the lines built again with each record checked
+ * (the rare path). A record holding an LF would make two short lines: the server warns about
+ * them, and storeChunk then writes the rows by INSERT.
  */
-export function tsvChunk(rows: readonly MasterRow[], records?: readonly (Buffer | undefined)[], checked = false): Buffer {
+export function tsvChunk(items: readonly CarriedRow[], checked = false): Buffer {
   let size = 0;
   let copied = 0;
-  const lines: (Buffer | undefined)[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const b = records?.[i];
+  const lines: (Buffer | undefined)[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const b = items[i]!.bytes;
     if (b) {
       size += b.length + 1;
       copied++;
     } else {
-      const l = Buffer.from(tsvLine(rows[i]!), 'utf8');
+      const l = Buffer.from(tsvLine(items[i]!.row), 'utf8');
       lines[i] = l;
       size += l.length;
     }
   }
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for (let i = 0; i < rows.length; i++) {
+  for (let i = 0; i < items.length; i++) {
     const l = lines[i];
     if (l) {
       out.set(l, at);
       at += l.length;
     } else {
-      const b = records![i]!;
+      const b = items[i]!.bytes!;
       out.set(b, at);
       at += b.length;
       out[at++] = 0x0a;
@@ -680,8 +714,8 @@ export function tsvChunk(rows: readonly MasterRow[], records?: readonly (Buffer 
   }
   if (copied > 0 && !checked && (out.indexOf(0x5c) >= 0 || out.indexOf(0x0d) >= 0)) {
     // Some record needs escaping: the rows themselves, escaped, for those that do.
-    const clean = records!.map((b) => (b && b.indexOf(0x5c) < 0 && b.indexOf(0x0d) < 0 ? b : undefined));
-    return tsvChunk(rows, clean, true);
+    const clean = items.map((it) => (it.bytes && it.bytes.indexOf(0x5c) < 0 && it.bytes.indexOf(0x0d) < 0 ? it : { row: it.row }));
+    return tsvChunk(clean, true);
   }
   return out;
 }

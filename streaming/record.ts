@@ -42,3 +42,21 @@ export function decodeRecord(text: string): DecodeResult {
   }
   return { ok: true, row };
 }
+
+/**
+ * Field `index` of a stream record's UTF-8 bytes, as `decodeRecord` would give it for a valid
+ * record (a tab is never part of a multi-byte UTF-8 character, so decoding one field's bytes
+ * gives what decoding the whole record and splitting it gives). For the sink, which needs a
+ * record's plate but not its other fields.
+ */
+export function recordField(bytes: Buffer, index: number): string {
+  let start = 0;
+  for (let i = 0; i < index; i++) {
+    const tab = bytes.indexOf(9, start);
+    if (tab < 0) return '';
+    start = tab + 1;
+  }
+  let end = bytes.indexOf(9, start);
+  if (end < 0) end = bytes.length > start && bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length;
+  return bytes.toString('utf8', start, end);
+}

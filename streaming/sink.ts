@@ -23,6 +23,8 @@ import type { Reject } from '../core/schema.ts';
 import { openSource, kafkaBrokers, ensureTopic, type Source, type StreamItem } from './bus/index.ts';
 import { createLogger, logFn } from '../core/log.ts';
 import { ShardWriter } from './shard-writer.ts';
+import { recordField } from './record.ts';
+import { F } from '../core/schema.ts';
 
 export interface SinkRunOptions {
   /** Bus address: kafka://host:port/topic, file:PATH, memory:NAME. */
@@ -138,13 +140,13 @@ export async function runSink(store: ShardedStore, opts: SinkRunOptions): Promis
   /** Writes one statement's rows to a shard; rows the server refuses are rejected, not stored. */
   const writeShard = async (index: number, items: StreamItem[]): Promise<void> => {
     const shard = store.shards[index]!;
-    const rows = items.map((it) => it.row);
     let refused = 0;
     try {
+      // The records' bytes as Kafka carried them are usually already the statement's LOAD DATA
+      // lines, and their plates are read from the bytes: a Kafka item's row is not decoded again.
+      const plates = items.map((it) => (it.bytes ? recordField(it.bytes, F.HPHM) : (it.row[F.HPHM] ?? '')));
       // Not `+= await`: that would read the counter before the await and lose overlapping writes' counts.
-      // The records' bytes as Kafka carried them: usually already the statement's LOAD DATA lines.
-      const records = items.map((it) => it.bytes);
-      const added = await withRetry(() => store.storeChunk(shard, rows, records), retry(`insert on ${shard.url.label}`));
+      const added = await withRetry(() => store.storeCarried(shard, items, plates), retry(`insert on ${shard.url.label}`));
       stats.inserted[index]! += added;
     } catch (err) {
       if (isRetriable(err) || !isDataError(err)) throw err;
@@ -160,8 +162,8 @@ export async function runSink(store: ShardedStore, opts: SinkRunOptions): Promis
         }
       }
     }
-    stats.stored += rows.length - refused;
-    opts.onStored?.(rows.length - refused);
+    stats.stored += items.length - refused;
+    opts.onStored?.(items.length - refused);
   };
   const statements = opts.concurrency ?? DEFAULT_SINK_CONCURRENCY;
   const writer = new ShardWriter<StreamItem>(store.shards.length, writeShard, { batchSize: opts.batchSize, maxWaitMs: opts.maxWaitMs, statements });
@@ -223,9 +225,11 @@ export async function runSink(store: ShardedStore, opts: SinkRunOptions): Promis
     await source.run(async (batch) => {
       const perShard: StreamItem[][] = store.shards.map(() => []);
       for (const item of batch) {
-        const problem = storeRowProblem(item.row);
+        // Read once: a Kafka item decodes its row on each access (bus/kafka-item.ts).
+        const row = item.row;
+        const problem = storeRowProblem(row);
         if (problem) await reject(item, problem);
-        else perShard[store.shardOfRow(item.row)]!.push(item);
+        else perShard[store.shardOfRow(row)]!.push(item);
       }
       await writer.add(perShard);
     });

@@ -12,6 +12,7 @@ import { F } from '../../core/schema.ts';
 import { TrafficError } from '../../core/errors.ts';
 import { encodeRecord } from '../record.ts';
 import { keyPartition } from './kafka-partition.ts';
+import { KafkaItem } from './kafka-item.ts';
 import { checkSourceOptions, countReject, decodeRecord, deliverWithRetry, newStats, sleep, stopSignal } from './decode.ts';
 import type { Sink, SinkOptions, Source, SourceOptions, SourceStats, StreamItem } from './types.ts';
 import { createLogger, logFn } from '../../core/log.ts';
@@ -439,13 +440,11 @@ export class KafkaSource implements Source {
     const bad: { m: KafkaMessage; reason: string }[] = [];
     for (const m of chunk) {
       this.stats.received++;
-      const raw = m.value ? m.value.toString('utf8') : '';
-      const d = decodeRecord(raw);
-      if (d.ok) {
-        const item: StreamItem = { row: d.row, key: m.key ? m.key.toString('utf8') : null, raw, source: topic, partition, offset: m.offset };
-        if (m.value) item.bytes = m.value;
-        items.push(item);
-      } else bad.push({ m, reason: d.reason });
+      // Validated here (bad records are dead-lettered before the handler sees them); the item
+      // keeps only the bytes (kafka-item.ts).
+      const d = decodeRecord(m.value ? m.value.toString('utf8') : '');
+      if (d.ok) items.push(new KafkaItem(m.value!, m.key ? m.key.toString('utf8') : null, topic, partition, m.offset));
+      else bad.push({ m, reason: d.reason });
     }
     if (bad.length) await this.deadLetter(partition, bad);
     return items;

@@ -1,11 +1,16 @@
 /** The bus contract (see index.ts for the documented interface). Kept apart so adapters import it without cycles. */
 
+/**
+ * One valid record. Kafka's items hold only the record's bytes and decode `row` and `raw` from
+ * them on each access (a consumer reads each once): what the sink holds for every record in
+ * flight is then the bytes, not a row of 12 strings, which cost it most of its collector time.
+ */
 export interface StreamItem {
   /** The 12 master fields, master order. */
-  row: string[];
-  key: string | null;
+  readonly row: string[];
+  readonly key: string | null;
   /** The record as carried (Kafka message value, log line, or the master CSV line). */
-  raw: string;
+  readonly raw: string;
   /**
    * The carried record's bytes when the transport hands them over as such (Kafka: the message
    * value, UTF-8 stream record), so a consumer can pass them on without encoding `raw` again.

@@ -131,10 +131,12 @@ export async function runDetect(o: DetectRunOptions): Promise<DetectSummary> {
     await source.run(async (batch: StreamItem[]) => {
       if (batch !== unstored) {
         for (const item of batch) {
-          detector.push(item.row, item.partition, out);
+          // Read once: a Kafka item decodes its row on each access (bus/kafka-item.ts).
+          const row = item.row;
+          detector.push(row, item.partition, out);
           if (shadow) {
-            shadow.push(item.row, item.partition, shadowOut);
-            const day = (item.row[4] ?? '').slice(0, 10);
+            shadow.push(row, item.partition, shadowOut);
+            const day = (row[4] ?? '').slice(0, 10);
             if (day !== lastDay) {
               days.add(day);
               lastDay = day;

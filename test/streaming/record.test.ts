@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decodeRecord, encodeRecord } from '../../streaming/record.ts';
+import { KafkaItem } from '../../streaming/bus/kafka-item.ts';
+import { decodeRecord, encodeRecord, recordField } from '../../streaming/record.ts';
 
 const row = ['320300108805919450', '邳州市', 'S250_Pizhou_K1', '1', '2023-12-01 00:02:00', '01', '鲁Q02***', '-', '山东', '0', '0', '大型汽车'];
 
@@ -26,5 +27,40 @@ describe('stream record codec', () => {
     [encodeRecord(row).replace('S250_Pizhou_K1', ''), 'KKMC empty'],
   ])('rejects %j with a reason', (text, reason) => {
     expect(decodeRecord(text)).toEqual({ ok: false, reason });
+  });
+});
+
+describe('reading a record from its bytes', () => {
+  const records = [
+    row,
+    ['1', '', 'K1', '', '2024-01-01 00:00:00', '', '', '', '', '1', '0', ''],
+    ['𠀀gcxh', '高速五大队', 'G3_Xuzhou_K731', '1', '2023-12-01 00:00:00', '02', '苏CD7***', 'a b', '江苏', '0', '1', '小型汽车'],
+  ];
+
+  it('gives every field as decoding the whole record does, with or without a CR at its end', () => {
+    for (const r of records) {
+      for (const text of [encodeRecord(r), `${encodeRecord(r)}\r`]) {
+        const bytes = Buffer.from(text);
+        const d = decodeRecord(text);
+        expect(d.ok).toBe(true);
+        for (let i = 0; i < 12; i++) expect(recordField(bytes, i), `${text} field ${i}`).toBe(d.ok ? d.row[i] : '');
+      }
+    }
+  });
+
+  it('a Kafka item holds the record bytes and decodes its row and raw text from them', () => {
+    const bytes = Buffer.from(encodeRecord(records[2]!));
+    const item = new KafkaItem(bytes, '苏CD7***', 'traffic-raw', 2, '41');
+    expect(item.row).toEqual(records[2]);
+    expect(item.raw).toBe(encodeRecord(records[2]!));
+    expect({ key: item.key, source: item.source, partition: item.partition, offset: item.offset }).toEqual({
+      key: '苏CD7***',
+      source: 'traffic-raw',
+      partition: 2,
+      offset: '41',
+    });
+    // What stays in memory while the record is in flight: the bytes and where they came from.
+    expect(Object.keys(item).sort()).toEqual(['bytes', 'key', 'offset', 'partition', 'source']);
+    expect(item.row).not.toBe(item.row); // decoded afresh on each access: nothing cached
   });
 });
