@@ -1,7 +1,8 @@
 /**
  * The sink's statements: rows of its handler calls, already split by shard, queue per shard and
  * go out as statements of up to `batchSize` rows (taken in arrival order, from any calls), with up
- * to `statements` statements of a shard running at once. A call's promise resolves once every one
+ * to `statements` statements of a shard running at once; a statement that would not be full
+ * starts only when none of its shard runs. A call's promise resolves once every one
  * of its rows is stored, or rejects with the first failed statement's error (the bus then
  * redelivers the call; rows of it still queued are dropped, the redelivery brings them again).
  *
@@ -86,6 +87,9 @@ export class ShardWriter<T> {
   private pump(shard: number): void {
     const q = this.queues[shard]!;
     while (q.running < this.o.statements && q.rows > 0) {
+      // A statement that would not be full waits while another of this shard runs: more rows
+      // come meanwhile, and each statement (a transaction and a plate upsert) then carries more.
+      if (q.rows < this.o.batchSize && q.running > 0) return;
       if (q.rows < this.o.batchSize && this.o.maxWaitMs > 0) {
         const wait = q.pieces[0]!.at + this.o.maxWaitMs - performance.now();
         if (wait > 0) {

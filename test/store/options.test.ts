@@ -148,10 +148,19 @@ describe('rows the store accepts', () => {
     records[2] = Buffer.from(rows[2]!.join('\t') + '\r'); // a CR at its end is not part of the row
     records[3] = undefined; // no bytes: built from the row
     const expected = rows.map((r) => tsvLine(r)).join('');
-    expect(tsvChunk(rows, records).toString()).toBe(expected);
-    expect(tsvChunk(rows).toString()).toBe(expected);
+    expect(tsvChunk(rows.map((row, i) => ({ row, bytes: records[i] }))).toString()).toBe(expected);
+    expect(tsvChunk(rows.map((row) => ({ row }))).toString()).toBe(expected);
     const clean = [rows[0]!, rows[3]!];
-    expect(tsvChunk(clean, [records[0], Buffer.from(clean[1]!.join('\t'))]).toString()).toBe(clean.map((r) => tsvLine(r)).join(''));
+    const cleanRecords = [records[0], Buffer.from(clean[1]!.join('\t'))];
+    expect(tsvChunk(clean.map((row, i) => ({ row, bytes: cleanRecords[i] }))).toString()).toBe(clean.map((r) => tsvLine(r)).join(''));
+    // A clean record is copied, not rebuilt from its row: a row read would throw here.
+    const unread = {
+      bytes: records[0],
+      get row(): string[] {
+        throw new Error('row read');
+      },
+    };
+    expect(tsvChunk([unread]).toString()).toBe(tsvLine(rows[0]!));
   });
 });
 
@@ -210,6 +219,36 @@ describe('ShardWriter (calls → statements per shard)', () => {
     gates.shift()!();
     await c;
     expect(writes).toHaveLength(4);
+  });
+
+  it('starts a second statement of a shard only when it is full: a partial one waits for the running one', async () => {
+    const writes: string[][] = [];
+    const gates: Array<() => void> = [];
+    const w = new ShardWriter<string[]>(
+      1,
+      async (_shard, rows) => {
+        writes.push(ids(rows));
+        await new Promise<void>((r) => gates.push(r));
+      },
+      { batchSize: 3, maxWaitMs: 0, statements: 2 },
+    );
+    const rows = makeRows(8);
+    const a = w.add([rows.slice(0, 1)]); // nothing running: goes at once, partial
+    const b = w.add([rows.slice(1, 3)]); // 2 of 3 while one runs: waits
+    expect(writes).toEqual([ids(rows.slice(0, 1))]);
+    const c = w.add([rows.slice(3, 6)]); // now 5 queued: a full statement goes beside the running one
+    expect(writes).toEqual([ids(rows.slice(0, 1)), ids(rows.slice(1, 4))]);
+    expect(w.queued).toEqual([2]);
+    gates.shift()!(); // the first ends; the full one still runs: the 2 left keep waiting
+    await a;
+    await new Promise((r) => setTimeout(r, 0));
+    expect(writes).toHaveLength(2);
+    gates.shift()!(); // no statement runs now: the 2 left go, as one statement
+    await new Promise((r) => setTimeout(r, 0));
+    expect(writes[2]).toEqual(ids(rows.slice(4, 6)));
+    gates.shift()!();
+    await Promise.all([b, c]);
+    expect(writes).toHaveLength(3);
   });
 
   it('runs up to `statements` statements of a shard at once', async () => {
