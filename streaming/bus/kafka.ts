@@ -443,7 +443,7 @@ export class KafkaSource implements Source {
       // Validated here (bad records are dead-lettered before the handler sees them); the item
       // keeps only the bytes (kafka-item.ts).
       const d = decodeRecord(m.value ? m.value.toString('utf8') : '');
-      if (d.ok) items.push(new KafkaItem(m.value!, m.key ? m.key.toString('utf8') : null, topic, partition, m.offset));
+      if (d.ok) items.push(new KafkaItem(m.value!, m.key ? m.key.toString('utf8') : null, topic, partition, m.offset, d.row));
       else bad.push({ m, reason: d.reason });
     }
     if (bad.length) await this.deadLetter(partition, bad);
