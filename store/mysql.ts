@@ -372,7 +372,7 @@ export class ShardedStore {
 
   /**
    * storeChunk for rows that came as stream records: a record's bytes are sent as they are when
-   * they already make a LOAD DATA line (tsvChunk), and `plates[i]` is row i's HPHM, so a row is
+   * they already make a LOAD DATA line (tsvPackets), and `plates[i]` is row i's HPHM, so a row is
    * read (`items[i].row`, which may decode the record) only for a record that cannot go as it is
    * or on the INSERT fallback.
    */
@@ -383,10 +383,9 @@ export class ShardedStore {
         shard,
         items.map((it) => it.row),
       );
-    const tsv = tsvChunk(items);
     const inserted = await timeStoreWrite('mysql', () =>
       this.inTransaction(shard, 'load data', async (conn) => {
-        const r = await loadDataOn(conn, Readable.from(packetChunks(tsv)));
+        const r = await loadDataOn(conn, Readable.from(tsvPackets(items)));
         if (r.warnings > 0) throw NOT_CLEAN;
         await this.accountPlates(conn, tallyPlateList(plates), r.inserted, items.length);
         return r.inserted;
@@ -676,54 +675,69 @@ export interface CarriedRow {
 }
 
 /**
- * The rows as LOAD DATA lines in one buffer. A row's stream record is copied as it is: it is
- * already a line unless it holds a backslash (the escape character) or a CR (a CR at its end was
- * not part of the row). One search of the whole buffer for either byte checks every copied
- * record at once; only when one is found are the lines built again with each record checked
- * (the rare path). A record holding an LF would make two short lines: the server warns about
- * them, and storeChunk then writes the rows by INSERT.
+ * Bytes per LOAD DATA packet of the sink. mysql2 copies each chunk of a LOAD DATA stream into a
+ * packet of its own: 64 KB chunks come from memory the allocator reuses, where a statement-sized
+ * buffer cut into 1 MB packets was fresh pages every time (page faults cost ~0.1 s of the sink's
+ * ~2.3 s on 200,000 rows on a host where a fresh page costs 3 us; docs/store.md "Sink speed").
  */
-export function tsvChunk(items: readonly CarriedRow[], checked = false): Buffer {
-  let size = 0;
-  let copied = 0;
-  const lines: (Buffer | undefined)[] = new Array(items.length);
-  for (let i = 0; i < items.length; i++) {
-    const b = items[i]!.bytes;
-    if (b) {
-      size += b.length + 1;
-      copied++;
-    } else {
-      const l = Buffer.from(tsvLine(items[i]!.row), 'utf8');
-      lines[i] = l;
-      size += l.length;
+export const TSV_PACKET_BYTES = 64 * 1024;
+
+/**
+ * The rows as LOAD DATA lines, in packets of up to `size` bytes (a longer line goes alone). A
+ * row's stream record is copied as it is: it is already a line unless it holds a backslash (the
+ * escape character) or a CR (a CR at its end was not part of the row). One search of each packet
+ * for either byte checks all its records at once; only a packet where one is found is built
+ * again with each record checked, the rows of those that need it escaped (the rare path). A
+ * record holding an LF would make two short lines: the server warns about them, and storeCarried
+ * then writes the rows by INSERT.
+ */
+export function* tsvPackets(items: readonly CarriedRow[], size = TSV_PACKET_BYTES): Generator<Buffer> {
+  const lineOf = (it: CarriedRow): Buffer => Buffer.from(tsvLine(it.row), 'utf8');
+  for (let i = 0; i < items.length; ) {
+    const from = i;
+    const built: (Buffer | undefined)[] = [];
+    let bytes = 0;
+    let copied = 0;
+    while (i < items.length) {
+      const b = items[i]!.bytes;
+      const line = b ? undefined : lineOf(items[i]!);
+      const len = b ? b.length + 1 : line!.length;
+      if (bytes > 0 && bytes + len > size) break;
+      built.push(line);
+      bytes += len;
+      if (b) copied++;
+      i++;
     }
+    const packet = fill(items, from, built, bytes);
+    if (copied > 0 && (packet.indexOf(0x5c) >= 0 || packet.indexOf(0x0d) >= 0)) {
+      // Some record of this packet needs escaping: its row, escaped, instead of its bytes.
+      const clean = built.map((l, k) => {
+        const b = items[from + k]!.bytes;
+        return l ?? (b!.indexOf(0x5c) < 0 && b!.indexOf(0x0d) < 0 ? undefined : lineOf(items[from + k]!));
+      });
+      let cleanBytes = 0;
+      clean.forEach((l, k) => (cleanBytes += l ? l.length : items[from + k]!.bytes!.length + 1));
+      yield fill(items, from, clean, cleanBytes);
+    } else yield packet;
   }
-  const out = Buffer.allocUnsafe(size);
+}
+
+/** items[from …] as lines into one buffer: `lines[k]` where given, else the record's bytes and an LF. */
+function fill(items: readonly CarriedRow[], from: number, lines: readonly (Buffer | undefined)[], bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes);
   let at = 0;
-  for (let i = 0; i < items.length; i++) {
-    const l = lines[i];
+  for (let k = 0; k < lines.length; k++) {
+    const l = lines[k];
     if (l) {
       out.set(l, at);
       at += l.length;
     } else {
-      const b = items[i]!.bytes!;
+      const b = items[from + k]!.bytes!;
       out.set(b, at);
       at += b.length;
       out[at++] = 0x0a;
     }
   }
-  if (copied > 0 && !checked && (out.indexOf(0x5c) >= 0 || out.indexOf(0x0d) >= 0)) {
-    // Some record needs escaping: the rows themselves, escaped, for those that do.
-    const clean = items.map((it) => (it.bytes && it.bytes.indexOf(0x5c) < 0 && it.bytes.indexOf(0x0d) < 0 ? it : { row: it.row }));
-    return tsvChunk(clean, true);
-  }
-  return out;
-}
-
-/** A LOAD DATA stream's chunks: each is one protocol packet, kept well under max_allowed_packet. */
-function packetChunks(buf: Buffer, size = 1 << 20): Buffer[] {
-  const out: Buffer[] = [];
-  for (let at = 0; at < buf.length; at += size) out.push(buf.subarray(at, at + size));
   return out;
 }
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { readEnv } from '../../core/config.ts';
 import { isRetriable } from '../../core/errors.ts';
 import { isStoreTime, storeRowProblem } from '../../store/ddl.ts';
-import { ShardedStore, isConnectionError, isDataError, parseMysqlUrl, storeError, tsvChunk, tsvLine } from '../../store/mysql.ts';
+import { ShardedStore, isConnectionError, isDataError, parseMysqlUrl, storeError, tsvLine, tsvPackets } from '../../store/mysql.ts';
 import { normalizeStoreOptions, normalizeTtlDays } from '../../store/options.ts';
 import { normalizeSinkOptions } from '../../streaming/sink-cli.ts';
 import { ShardWriter } from '../../streaming/shard-writer.ts';
@@ -58,7 +58,7 @@ describe('store options', () => {
     expect(o.sink).toMatchObject({
       from: 'kafka://10.0.0.1:9092/t1',
       groupId: 'traffic-sink',
-      batchSize: 10_000,
+      batchSize: 20_000,
       concurrency: 2,
       maxWaitMs: 0,
       ttlIntervalS: 300,
@@ -70,6 +70,8 @@ describe('store options', () => {
       from: 'file:/tmp/x.log',
     });
     expect(() => normalizeSinkOptions(['--batch-size', '0'], env())).toThrow(invalid);
+    expect(normalizeSinkOptions(['--batch-size', '50000'], env()).sink.batchSize).toBe(50_000);
+    expect(() => normalizeSinkOptions(['--batch-size', '50001'], env())).toThrow(invalid);
     expect(() => normalizeSinkOptions(['--from', 'stdout'], env())).toThrow(invalid);
     expect(() => normalizeSinkOptions(['--from', 'nope://x'], env())).toThrow(invalid);
     expect(() => normalizeSinkOptions(['--ttl-interval-s', '-5'], env())).toThrow(invalid);
@@ -140,7 +142,8 @@ describe('rows the store accepts', () => {
     expect(line.endsWith('\n')).toBe(true);
   });
 
-  it('a chunk copies clean stream records as they are and escapes the rows whose records need it', () => {
+  it('a statement copies clean stream records as they are and escapes the rows whose records need it, in packets of the size asked', () => {
+    const tsv = (items: { row: string[]; bytes?: Buffer | undefined }[], size?: number): string => Buffer.concat([...tsvPackets(items, size)]).toString();
     const rows = [[...ok], [...ok], [...ok], [...ok]];
     rows[1]![7] = 'C:\\dir';
     rows[2]![11] = 'x';
@@ -148,11 +151,24 @@ describe('rows the store accepts', () => {
     records[2] = Buffer.from(rows[2]!.join('\t') + '\r'); // a CR at its end is not part of the row
     records[3] = undefined; // no bytes: built from the row
     const expected = rows.map((r) => tsvLine(r)).join('');
-    expect(tsvChunk(rows.map((row, i) => ({ row, bytes: records[i] }))).toString()).toBe(expected);
-    expect(tsvChunk(rows.map((row) => ({ row }))).toString()).toBe(expected);
+    for (const size of [undefined, 1, 150, 400]) {
+      expect(
+        tsv(
+          rows.map((row, i) => ({ row, bytes: records[i] })),
+          size,
+        ),
+        `packets of ${size}`,
+      ).toBe(expected);
+      expect(
+        tsv(
+          rows.map((row) => ({ row })),
+          size,
+        ),
+      ).toBe(expected);
+    }
     const clean = [rows[0]!, rows[3]!];
     const cleanRecords = [records[0], Buffer.from(clean[1]!.join('\t'))];
-    expect(tsvChunk(clean.map((row, i) => ({ row, bytes: cleanRecords[i] }))).toString()).toBe(clean.map((r) => tsvLine(r)).join(''));
+    expect(tsv(clean.map((row, i) => ({ row, bytes: cleanRecords[i] })))).toBe(clean.map((r) => tsvLine(r)).join(''));
     // A clean record is copied, not rebuilt from its row: a row read would throw here.
     const unread = {
       bytes: records[0],
@@ -160,7 +176,16 @@ describe('rows the store accepts', () => {
         throw new Error('row read');
       },
     };
-    expect(tsvChunk([unread]).toString()).toBe(tsvLine(rows[0]!));
+    expect(tsv([unread])).toBe(tsvLine(rows[0]!));
+    // Packets end at line ends and stay within the size unless one line is longer.
+    const many = Array.from({ length: 50 }, () => ({ row: [...ok], bytes: records[0] }));
+    const packets = [...tsvPackets(many, 1000)];
+    expect(packets.length).toBeGreaterThan(5);
+    for (const p of packets) {
+      expect(p.length).toBeLessThanOrEqual(1000);
+      expect(p[p.length - 1]).toBe(0x0a);
+    }
+    expect(Buffer.concat(packets).toString()).toBe(tsvLine(ok).repeat(50));
   });
 });
 
