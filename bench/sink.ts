@@ -20,7 +20,7 @@ import { FILES, type MasterRow } from '../core/schema.ts';
 import { loadMaster } from '../store/load.ts';
 import { ShardedStore, tsvLine } from '../store/mysql.ts';
 import { openSink, ensureTopic } from '../streaming/bus/index.ts';
-import { DEFAULT_SINK_BATCH, DEFAULT_SINK_CONCURRENCY, runSink } from '../streaming/sink.ts';
+import { DEFAULT_SINK_BATCH, DEFAULT_SINK_CONCURRENCY, MAX_SINK_BATCH, runSink } from '../streaming/sink.ts';
 import { makeRows, writeMasterCsv } from '../test/store/fixture.ts';
 import { TRAFFIC_COLUMNS, TRAFFIC_TABLE } from '../store/ddl.ts';
 import { Kafka, logLevel } from 'kafkajs';
@@ -71,7 +71,7 @@ export const command: Command = {
     });
     const env = readEnv();
     const n = int(values.rows, 'rows', 200_000, { min: 1000, max: 10_000_000 });
-    const batchSize = int(values['batch-size'], 'batch-size', DEFAULT_SINK_BATCH, { min: 1, max: 20_000 });
+    const batchSize = int(values['batch-size'], 'batch-size', DEFAULT_SINK_BATCH, { min: 1, max: MAX_SINK_BATCH });
     const concurrency = int(values.concurrency, 'concurrency', DEFAULT_SINK_CONCURRENCY, { min: 1, max: 16 });
     const repeat = int(values.repeat, 'repeat', 1, { min: 1, max: 10 });
     const urls = (optStr(values.mysql, 'mysql')?.split(',') ?? env.mysql ?? [...DEFAULTS.mysql]).map((s) => s.trim());

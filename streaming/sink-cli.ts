@@ -15,7 +15,7 @@ import { readDimension } from '../store/load.ts';
 import { ShardedStore } from '../store/mysql.ts';
 import { STORE_FLAGS, STORE_USAGE, normalizeStoreOptions, normalizeTtlDays } from '../store/options.ts';
 import { parseBusUri } from './bus/index.ts';
-import { DEFAULT_SINK_BATCH, DEFAULT_SINK_CONCURRENCY, runSink, type SinkRunOptions } from './sink.ts';
+import { DEFAULT_SINK_BATCH, DEFAULT_SINK_CONCURRENCY, MAX_SINK_BATCH, runSink, type SinkRunOptions } from './sink.ts';
 import { createLogger } from '../core/log.ts';
 import { serveMetricsFromEnv } from '../core/metrics.ts';
 
@@ -62,7 +62,7 @@ export function normalizeSinkOptions(argv: string[], env = readEnv()) {
   const sink: Omit<SinkRunOptions, 'log' | 'onStored' | 'onReject' | 'signal'> = {
     from,
     groupId: group,
-    batchSize: int(values['batch-size'], 'batch-size', DEFAULT_SINK_BATCH, { min: 1, max: 20_000 }),
+    batchSize: int(values['batch-size'], 'batch-size', DEFAULT_SINK_BATCH, { min: 1, max: MAX_SINK_BATCH }),
     maxWaitMs: int(values['max-wait-ms'], 'max-wait-ms', 0, { min: 0, max: 60_000 }),
     concurrency: int(values.concurrency, 'concurrency', DEFAULT_SINK_CONCURRENCY, { min: 1, max: 16 }),
     ttlDays: normalizeTtlDays(values['ttl-days'], env),
