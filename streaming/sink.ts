@@ -224,16 +224,32 @@ export async function runSink(store: ShardedStore, opts: SinkRunOptions): Promis
   try {
     if (stopped()) return stats;
     opts.onReady?.(source);
+    // The bus delivers a batch whose handler failed (a shard was down) again as the same array:
+    // the shards its rows already reached are not written again.
+    const reached = new WeakMap<StreamItem[], Set<number>>();
     await source.run(async (batch) => {
+      const done = reached.get(batch);
       const perShard: StreamItem[][] = store.shards.map(() => []);
       for (const item of batch) {
         // Read once: a Kafka item decodes its row on each access (bus/kafka-item.ts).
         const row = item.row;
         const problem = storeRowProblem(row);
         if (problem) await reject(item, problem);
-        else perShard[store.shardOfRow(row)]!.push(item);
+        else {
+          const shard = store.shardOfRow(row);
+          if (!done?.has(shard)) perShard[shard]!.push(item);
+        }
       }
-      await writer.add(perShard);
+      // One ticket per shard: a shard that fails does not make the others' rows count as unstored.
+      await Promise.all(
+        perShard.map(async (items, shard) => {
+          if (!items.length) return;
+          await writer.add(store.shards.map((_, s) => (s === shard ? items : [])));
+          let set = reached.get(batch);
+          if (!set) reached.set(batch, (set = new Set()));
+          set.add(shard);
+        }),
+      );
     });
   } finally {
     if (ttlTimer) clearInterval(ttlTimer);

@@ -45,6 +45,26 @@ export function stopSignal(): { promise: Promise<void>; fire: () => void; fired:
   };
 }
 
+/** Per source (its options object): when the last retry line was logged, and how many were not since. */
+const retryLog = new WeakMap<SourceOptions, { at: number; quiet: number }>();
+
+/**
+ * Logs a handler failure at most once a second per source, with how many were not logged. A
+ * pipelined source has many handler calls in flight (the sink: thousands at a live rate), and
+ * while a shard is down every one of them fails and retries: one line per call and attempt was
+ * 13,000 lines in a 20-second outage.
+ */
+function logRetry(opts: SourceOptions, log: (message: string) => void, line: string): void {
+  const now = performance.now();
+  const s = retryLog.get(opts);
+  if (s && now - s.at < 1000) {
+    s.quiet++;
+    return;
+  }
+  log(s?.quiet ? `${line} (and ${s.quiet} more handler failures since the last such line)` : line);
+  retryLog.set(opts, { at: now, quiet: 0 });
+}
+
 /**
  * Calls the handler until it succeeds. Retriable failures (a store that is down) are retried with
  * jittered exponential backoff for as long as the source runs; anything else is thrown.
@@ -67,7 +87,7 @@ export async function deliverWithRetry<T>(
       if (ctl.stop.fired()) return false;
       const base = Math.min(max, initial * 2 ** Math.min(attempt - 1, 20));
       const delay = Math.round(base / 2 + Math.random() * (base / 2));
-      log(`bus: handler failed on ${ctl.what} (${(err as Error).message}); retry ${attempt} in ${delay} ms`);
+      logRetry(ctl.opts, log, `bus: handler failed on ${ctl.what} (${(err as Error).message}); retry ${attempt} in ${delay} ms`);
       await sleep(delay, ctl.stop);
       await ctl.heartbeat?.().catch(() => undefined);
       if (ctl.stop.fired()) return false;
