@@ -594,13 +594,14 @@ async function loadDataOn(conn: PoolConnection, stream: Readable): Promise<{ ins
   };
 }
 
-/** Passes per plate (exact string) in `rows`. */
+/** Passes per plate (exact string) in a list of plates. */
 function tallyPlateList(plates: readonly string[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const h of plates) m.set(h, (m.get(h) ?? 0) + 1);
   return m;
 }
 
+/** Passes per plate (exact string) in `rows`. */
 export function tallyPlates(rows: readonly MasterRow[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const r of rows) {
