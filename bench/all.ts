@@ -64,7 +64,12 @@ async function missingServices(benches: readonly { name: string; services: Servi
   const missing: string[] = [];
   if (users('kafka')) {
     const brokers = (env.kafka ?? DEFAULTS.kafka).split(',').map((b) => b.trim());
-    const up = await Promise.all(brokers.map((b) => portOpen(brokerAddress(b).host, brokerAddress(b).port)));
+    const up = await Promise.all(
+      brokers.map((b) => {
+        const { host, port } = brokerAddress(b);
+        return portOpen(host, port);
+      }),
+    );
     if (!up.includes(true)) missing.push(`Kafka at ${brokers.join(',')} (TRAFFIC_KAFKA), for ${users('kafka')}`);
   }
   if (users('mysql')) {

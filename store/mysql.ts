@@ -331,7 +331,7 @@ export class ShardedStore {
       this.inTransaction(shard, 'insert', async (conn) => {
         const [res] = await conn.query<ResultSetHeader>(sql, values);
         // With ON DUPLICATE KEY UPDATE an untouched duplicate counts 0 and a new row 1.
-        await this.accountPlates(conn, tallyPlates(rows), res.affectedRows, rows.length);
+        await this.accountPlates(conn, tallyPlates(platesOf(rows)), res.affectedRows, rows.length);
         return res.affectedRows;
       }),
     );
@@ -345,7 +345,7 @@ export class ShardedStore {
   async loadTsv(shard: Shard, stream: Readable, rows: readonly MasterRow[]): Promise<{ inserted: number; skipped: number }> {
     const res = await this.inTransaction(shard, 'load data', async (conn) => {
       const r = await loadDataOn(conn, stream);
-      await this.accountPlates(conn, tallyPlates(rows), r.inserted, rows.length);
+      await this.accountPlates(conn, tallyPlates(platesOf(rows)), r.inserted, rows.length);
       return r;
     });
     return { inserted: res.inserted, skipped: res.skipped };
@@ -366,7 +366,7 @@ export class ShardedStore {
     return this.storeCarried(
       shard,
       rows.map((row) => ({ row })),
-      rows.map((r) => r[F.HPHM] ?? ''),
+      platesOf(rows),
     );
   }
 
@@ -387,7 +387,7 @@ export class ShardedStore {
       this.inTransaction(shard, 'load data', async (conn) => {
         const r = await loadDataOn(conn, Readable.from(tsvPackets(items)));
         if (r.warnings > 0) throw NOT_CLEAN;
-        await this.accountPlates(conn, tallyPlateList(plates), r.inserted, items.length);
+        await this.accountPlates(conn, tallyPlates(plates), r.inserted, items.length);
         return r.inserted;
       }),
     ).catch((err: unknown) => {
@@ -595,20 +595,15 @@ async function loadDataOn(conn: PoolConnection, stream: Readable): Promise<{ ins
 }
 
 /** Passes per plate (exact string) in a list of plates. */
-function tallyPlateList(plates: readonly string[]): Map<string, number> {
+function tallyPlates(plates: readonly string[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const h of plates) m.set(h, (m.get(h) ?? 0) + 1);
   return m;
 }
 
-/** Passes per plate (exact string) in `rows`. */
-export function tallyPlates(rows: readonly MasterRow[]): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const r of rows) {
-    const h = r[F.HPHM] ?? '';
-    m.set(h, (m.get(h) ?? 0) + 1);
-  }
-  return m;
+/** The rows' plates (HPHM), in order. */
+function platesOf(rows: readonly MasterRow[]): string[] {
+  return rows.map((r) => r[F.HPHM] ?? '');
 }
 
 /**
@@ -694,6 +689,8 @@ export const TSV_PACKET_BYTES = 64 * 1024;
  */
 export function* tsvPackets(items: readonly CarriedRow[], size = TSV_PACKET_BYTES): Generator<Buffer> {
   const lineOf = (it: CarriedRow): Buffer => Buffer.from(tsvLine(it.row), 'utf8');
+  // A line built for a row that did not fit the packet before: the next packet's first.
+  let carried: Buffer | undefined;
   for (let i = 0; i < items.length; ) {
     const from = i;
     const built: (Buffer | undefined)[] = [];
@@ -701,9 +698,13 @@ export function* tsvPackets(items: readonly CarriedRow[], size = TSV_PACKET_BYTE
     let copied = 0;
     while (i < items.length) {
       const b = items[i]!.bytes;
-      const line = b ? undefined : lineOf(items[i]!);
+      const line = b ? undefined : (carried ?? lineOf(items[i]!));
+      carried = undefined;
       const len = b ? b.length + 1 : line!.length;
-      if (bytes > 0 && bytes + len > size) break;
+      if (bytes > 0 && bytes + len > size) {
+        carried = line;
+        break;
+      }
       built.push(line);
       bytes += len;
       if (b) copied++;
